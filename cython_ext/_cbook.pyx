@@ -1,0 +1,1021 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Compiled price-time priority order book (one symbol).
+
+Same public API and semantics as ``abmm.engine.reference.OrderBook`` (the oracle); see
+``docs/matching.md``. All state lives in C arrays:
+
+* an order pool and a level pool (free lists, grown by doubling; indices, never pointers, are
+  kept across calls that may grow them);
+* per side, a sorted array of (key, level) with the best level at the end (key = price for bids,
+  -price for asks): the best price is O(1), a level is found by checking the end then binary
+  search, O(log L); removing the best level is O(1);
+* each level is a doubly-linked FIFO of orders: append, unlink (cancel) and refill are O(1);
+* an id map (order id -> pool slot, or -status once finished): lookups are O(1).
+
+Nothing calls back into Python while matching: what happened is appended to a C event buffer
+that ``last_events()`` / ``process()`` copy out as a numpy ``EVENT_DTYPE`` array.
+"""
+
+cimport cython
+from libc.stdint cimport int64_t, int32_t, uint8_t, uint32_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy, memmove
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+
+from lob_types cimport ABMM_INT64_MAX, Event, Level, Msg, Order
+
+import numpy as np
+
+from abmm.engine import _validate as V
+from abmm.engine.types import EVENT_DTYPE, MSG_DTYPE, ORDER_DTYPE, OrderStatus
+from abmm.errors import (
+    InvalidPriceError,
+    InvalidQuantityError,
+    InvalidSideError,
+    InvalidTimestampError,
+    InvalidTypeError,
+    InvalidValueError,
+    OffTickError,
+    OrderNotLiveError,
+    UnknownOrderError,
+    ValueOverflowError,
+)
+
+# Codes (values of the enums in abmm.engine.types).
+cdef enum:
+    BUY = 0
+    SELL = 1
+    LIMIT = 0
+    MARKET = 1
+    IOC = 2
+    FOK = 3
+    POST_ONLY = 4
+    STP_NONE = 0
+    STP_RESTING = 1
+    STP_INCOMING = 2
+    STP_BOTH = 3
+    EV_ACCEPTED = 0
+    EV_FILL = 1
+    EV_CANCELLED = 2
+    EV_EXPIRED = 3
+    EV_REJECTED = 4
+    EV_MODIFIED = 5
+    EV_REFILL = 6
+    EV_LEVEL = 7
+    R_USER = 1
+    R_NO_LIQ = 2
+    R_FOK = 3
+    R_POST_ONLY = 4
+    R_STP = 5
+    R_UNKNOWN = 6
+    R_NOT_LIVE = 7
+    S_RESTING = 0
+    S_FILLED = 1
+    S_CANCELLED = 2
+    S_EXPIRED = 3
+    S_REJECTED = 4
+    MAX_POOL = 2000000000
+
+cdef extern from *:
+    """
+    #define ABMM_MAX_PRICE 1000000000000000LL
+    #define ABMM_MAX_QTY 1000000000000LL
+    #define ABMM_MAX_OWNER 4611686018427387904LL
+    """
+    int64_t MAX_PRICE "ABMM_MAX_PRICE"
+    int64_t MAX_QTY "ABMM_MAX_QTY"
+    int64_t MAX_OWNER "ABMM_MAX_OWNER"
+
+
+def _layout_check():
+    """The C structs must match the numpy dtypes byte for byte."""
+    cdef Event e
+    cdef Msg m
+    cdef char* b = <char*>&e
+    got = dict(ts=<char*>&e.ts - b, order_id=<char*>&e.order_id - b, owner=<char*>&e.owner - b,
+               other_id=<char*>&e.other_id - b, other_owner=<char*>&e.other_owner - b,
+               price=<char*>&e.price - b, qty=<char*>&e.qty - b,
+               remaining=<char*>&e.remaining - b, kind=<char*>&e.kind - b,
+               side=<char*>&e.side - b, reason=<char*>&e.reason - b)
+    want = {k: v[1] for k, v in EVENT_DTYPE.fields.items()}
+    if got != want or sizeof(Event) != EVENT_DTYPE.itemsize:
+        raise ImportError(f"Event struct {got} does not match EVENT_DTYPE {want}")
+    b = <char*>&m
+    got = dict(ts=<char*>&m.ts - b, oid=<char*>&m.oid - b, owner=<char*>&m.owner - b,
+               price=<char*>&m.price - b, qty=<char*>&m.qty - b, display=<char*>&m.display - b,
+               action=<char*>&m.action - b, side=<char*>&m.side - b,
+               order_type=<char*>&m.order_type - b, stp=<char*>&m.stp - b)
+    want = {k: v[1] for k, v in MSG_DTYPE.fields.items()}
+    if got != want or sizeof(Msg) != MSG_DTYPE.itemsize:
+        raise ImportError(f"Msg struct {got} does not match MSG_DTYPE {want}")
+
+
+_layout_check()
+
+
+cdef int64_t _as_int_slow(object value, str field) except? -1:
+    return V.as_int(value, field)
+
+
+cdef inline int64_t _as_int(object value, str field) except? -1:
+    """A Python int (or numpy integer) as int64, or the same error the reference raises."""
+    cdef int overflow = 0
+    cdef long long r
+    if type(value) is int:
+        r = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if overflow:
+            raise ValueOverflowError(field, value, V.EXPECT_INT64)
+        return r
+    return _as_int_slow(value, field)
+
+
+cdef int _check_price(int64_t tick, int64_t price, object index) except -1:
+    if price < 1 or price > MAX_PRICE:
+        raise InvalidPriceError("price", price, V.EXPECT_PRICE, index)
+    if price % tick:
+        raise OffTickError("price", price, V.expect_tick(tick), index)
+    return 0
+
+
+cdef int _check_ts(int64_t clock, int64_t ts, object index) except -1:
+    if ts < 0:
+        raise InvalidTimestampError("ts", ts, V.EXPECT_TS, index)
+    if ts < clock:
+        raise InvalidTimestampError("ts", ts, V.expect_clock(clock), index)
+    return 0
+
+
+cdef int _check_submit(int64_t tick, int64_t clock, int64_t otype, int64_t side, int64_t price,
+                       int64_t qty, int64_t display, int64_t owner, int64_t stp, int64_t ts,
+                       object index) except -1:
+    if otype < 0 or otype > 4:
+        raise InvalidValueError("order_type", otype, V.EXPECT_ORDER_TYPE, index)
+    if side != 0 and side != 1:
+        raise InvalidSideError("side", side, V.EXPECT_SIDE, index)
+    if otype == MARKET:
+        if price != 0:
+            raise InvalidPriceError("price", price, V.EXPECT_MARKET_PRICE, index)
+    elif price < 1 or price > MAX_PRICE or price % tick:
+        _check_price(tick, price, index)
+    if qty < 1 or qty > MAX_QTY:
+        raise InvalidQuantityError("qty", qty, V.EXPECT_QTY, index)
+    if display:
+        if display < 0 or display > MAX_QTY:
+            raise InvalidQuantityError("display", display, V.EXPECT_DISPLAY, index)
+        if otype != LIMIT and otype != POST_ONLY:
+            raise InvalidQuantityError("display", display, V.EXPECT_DISPLAY_TYPE, index)
+    if owner < 0 or owner > MAX_OWNER:
+        raise InvalidValueError("owner", owner, V.EXPECT_OWNER, index)
+    if stp < 0 or stp > 3:
+        raise InvalidValueError("stp", stp, V.EXPECT_STP, index)
+    if ts < clock:
+        _check_ts(clock, ts, index)
+    return 0
+
+
+cdef int _check_cancel(int64_t clock, int64_t qty, int64_t ts, object index) except -1:
+    if qty < 0 or qty > MAX_QTY:
+        raise InvalidQuantityError("qty", qty, V.EXPECT_REDUCE, index)
+    if ts < clock:
+        _check_ts(clock, ts, index)
+    return 0
+
+
+cdef int _check_modify(int64_t tick, int64_t clock, int64_t price, int64_t qty, int64_t ts,
+                       object index) except -1:
+    _check_price(tick, price, index)
+    if qty < 1 or qty > MAX_QTY:
+        raise InvalidQuantityError("qty", qty, V.EXPECT_QTY, index)
+    if ts < clock:
+        _check_ts(clock, ts, index)
+    return 0
+
+
+cdef int64_t _lower_bound(const int64_t* keys, int32_t n, int64_t key) noexcept nogil:
+    """First position in keys[0:n] (ascending) whose key is >= key."""
+    cdef int32_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef void* _grow(void* ptr, int64_t* cap, size_t item, int64_t need) except NULL:
+    """realloc ptr to hold at least ``need`` items (doubling); raises MemoryError."""
+    cdef int64_t new_cap = cap[0] * 2 if cap[0] else 64
+    while new_cap < need:
+        new_cap *= 2
+    cdef void* p = realloc(ptr, new_cap * item)
+    if p == NULL:
+        raise MemoryError(f"order book: cannot grow a buffer to {new_cap} items")
+    cap[0] = new_cap
+    return p
+
+
+@cython.final
+cdef class OrderBook:
+    """Price-time priority limit order book for one symbol (compiled).
+
+    Parameters
+    ----------
+    tick : int
+        Prices must be multiples of this many price units (default 1: every positive integer).
+    level_events : bool
+        Emit a ``LEVEL`` event whenever a price level's displayed quantity changes.
+    """
+
+    cdef readonly int64_t tick          # prices must be multiples of this
+    cdef readonly bint level_events     # emit LEVEL events
+    cdef readonly int64_t clock         # last timestamp seen (ns)
+    cdef readonly int64_t n_fills       # maker/taker matches so far
+    cdef readonly int64_t volume        # lots traded so far
+    cdef readonly int64_t accepted_qty  # lots accepted (incl. size-ups by modify)
+    cdef readonly int64_t cancelled_qty # lots cancelled (user, STP, size-downs)
+    cdef readonly int64_t expired_qty   # lots expired (market/IOC remainder, FOK killed)
+    cdef readonly int64_t rejected_qty  # lots rejected (post-only cross)
+    cdef int64_t n_live                 # live orders
+
+    cdef Order* orders                  # order pool
+    cdef int32_t ocap, onext, ofree     # capacity, high-water mark, free-list head
+    cdef Level* levels                  # level pool
+    cdef int32_t lcap, lnext, lfree
+    # Per side, levels sorted by key (bid: price, ask: -price) ascending: the best is last.
+    cdef int64_t* skeys[2]
+    cdef int32_t* slv[2]
+    cdef int32_t sn[2]
+    cdef int32_t scap[2]
+    # Order id -> pool slot (>= 0, live) or -status (finished). Ids are 1, 2, 3, ...
+    cdef int32_t* idmap
+    cdef int64_t idcap
+    cdef readonly int64_t next_id
+    # Events of the current call / batch.
+    cdef Event* ev
+    cdef int64_t nev, evcap
+
+    engine = "compiled"
+
+    def __cinit__(self, *args, **kwargs):
+        self.orders = NULL
+        self.levels = NULL
+        self.skeys[0] = self.skeys[1] = NULL
+        self.slv[0] = self.slv[1] = NULL
+        self.idmap = NULL
+        self.ev = NULL
+        self.ofree = -1
+        self.lfree = -1
+        self.next_id = 1
+
+    def __init__(self, tick=1, level_events=True):
+        if type(tick) is not int:
+            raise InvalidTypeError("tick", tick, V.EXPECT_INT)
+        if not 1 <= tick <= 10**9:
+            raise InvalidValueError("tick", tick, "a positive integer <= 10**9")
+        self.tick = tick
+        self.level_events = bool(level_events)
+        cdef int64_t cap
+        cap = 0
+        self.ev = <Event*>_grow(NULL, &cap, sizeof(Event), 1024)
+        self.evcap = cap
+        cap = 0
+        self.idmap = <int32_t*>_grow(NULL, &cap, sizeof(int32_t), 1024)
+        self.idcap = cap
+
+    def __dealloc__(self):
+        free(self.orders)
+        free(self.levels)
+        free(self.skeys[0])
+        free(self.skeys[1])
+        free(self.slv[0])
+        free(self.slv[1])
+        free(self.idmap)
+        free(self.ev)
+
+    def __reduce__(self):
+        raise TypeError("OrderBook cannot be pickled; rebuild it by replaying its messages")
+
+    # ------------------------------------------------------------------ memory
+    cdef int _grow_events(self) except -1:
+        self.ev = <Event*>_grow(self.ev, &self.evcap, sizeof(Event), self.nev + 1)
+        return 0
+
+    cdef int _emit(self, uint8_t kind, uint8_t side, uint8_t reason, int64_t ts,
+                          int64_t oid, int64_t owner, int64_t other_id, int64_t other_owner,
+                          int64_t price, int64_t qty, int64_t remaining) except -1:
+        if self.nev == self.evcap:
+            self._grow_events()
+        cdef Event* e = &self.ev[self.nev]
+        self.nev += 1
+        e.ts = ts
+        e.order_id = oid
+        e.owner = owner
+        e.other_id = other_id
+        e.other_owner = other_owner
+        e.price = price
+        e.qty = qty
+        e.remaining = remaining
+        e.kind = kind
+        e.side = side
+        e.reason = reason
+        e.pad0 = 0
+        e.pad1 = 0
+        return 0
+
+    cdef int _emit_level(self, int side, int32_t li, int64_t ts) except -1:
+        cdef Level* L
+        if self.level_events:
+            L = &self.levels[li]
+            self._emit(EV_LEVEL, side, 0, ts, 0, 0, 0, 0, L.price, L.qty, L.count)
+        return 0
+
+    cdef int32_t _alloc_order(self) except -1:
+        cdef int32_t i
+        cdef int64_t cap
+        if self.ofree >= 0:
+            i = self.ofree
+            self.ofree = self.orders[i].next
+            return i
+        if self.onext == self.ocap:
+            if self.ocap >= MAX_POOL:
+                raise MemoryError("order book: too many live orders")
+            cap = self.ocap
+            self.orders = <Order*>_grow(self.orders, &cap, sizeof(Order), cap + 1)
+            self.ocap = <int32_t>cap
+        i = self.onext
+        self.onext += 1
+        return i
+
+    cdef void _free_order(self, int32_t i) noexcept:
+        self.orders[i].next = self.ofree
+        self.ofree = i
+
+    cdef int32_t _alloc_level(self) except -1:
+        cdef int32_t i
+        cdef int64_t cap
+        if self.lfree >= 0:
+            i = self.lfree
+            self.lfree = self.levels[i].count
+            return i
+        if self.lnext == self.lcap:
+            if self.lcap >= MAX_POOL:
+                raise MemoryError("order book: too many price levels")
+            cap = self.lcap
+            self.levels = <Level*>_grow(self.levels, &cap, sizeof(Level), cap + 1)
+            self.lcap = <int32_t>cap
+        i = self.lnext
+        self.lnext += 1
+        return i
+
+    # ------------------------------------------------------------------ levels
+    cdef int32_t _level_at(self, int side, int64_t price) except -1:
+        """The level at ``price`` on ``side``, created (and inserted in order) if absent."""
+        cdef int64_t key = price if side == BUY else -price
+        cdef int32_t n = self.sn[side]
+        cdef int64_t* keys = self.skeys[side]
+        cdef int32_t pos, li
+        cdef int64_t cap
+        if n > 0 and keys[n - 1] >= key:
+            if keys[n - 1] == key:
+                return self.slv[side][n - 1]
+            pos = <int32_t>_lower_bound(keys, n - 1, key)
+            if keys[pos] == key:
+                return self.slv[side][pos]
+        else:
+            pos = n
+        li = self._alloc_level()
+        cdef Level* L = &self.levels[li]
+        L.price = price
+        L.qty = 0
+        L.head = -1
+        L.tail = -1
+        L.count = 0
+        if n == self.scap[side]:
+            cap = n
+            self.skeys[side] = <int64_t*>_grow(self.skeys[side], &cap, sizeof(int64_t), n + 1)
+            cap = n
+            self.slv[side] = <int32_t*>_grow(self.slv[side], &cap, sizeof(int32_t), n + 1)
+            self.scap[side] = <int32_t>cap
+            keys = self.skeys[side]
+        if pos < n:
+            memmove(&keys[pos + 1], &keys[pos], (n - pos) * sizeof(int64_t))
+            memmove(&self.slv[side][pos + 1], &self.slv[side][pos], (n - pos) * sizeof(int32_t))
+        keys[pos] = key
+        self.slv[side][pos] = li
+        self.sn[side] = n + 1
+        return li
+
+    cdef void _remove_level(self, int side, int32_t li) noexcept:
+        """Drop an empty level from its side and free it."""
+        cdef int32_t n = self.sn[side] - 1
+        cdef int32_t pos
+        cdef int64_t key
+        if self.slv[side][n] != li:
+            key = self.levels[li].price if side == BUY else -self.levels[li].price
+            pos = <int32_t>_lower_bound(self.skeys[side], n, key)
+            memmove(&self.skeys[side][pos], &self.skeys[side][pos + 1], (n - pos) * sizeof(int64_t))
+            memmove(&self.slv[side][pos], &self.slv[side][pos + 1], (n - pos) * sizeof(int32_t))
+        self.sn[side] = n
+        self.levels[li].count = self.lfree
+        self.lfree = li
+
+    cdef void _unlink(self, int32_t oi) noexcept:
+        cdef Order* O = &self.orders[oi]
+        cdef Level* L = &self.levels[O.level]
+        if O.prev >= 0:
+            self.orders[O.prev].next = O.next
+        else:
+            L.head = O.next
+        if O.next >= 0:
+            self.orders[O.next].prev = O.prev
+        else:
+            L.tail = O.prev
+        L.count -= 1
+        L.qty -= O.qty
+
+    cdef void _append(self, int32_t li, int32_t oi) noexcept:
+        cdef Order* O = &self.orders[oi]
+        cdef Level* L = &self.levels[li]
+        O.level = li
+        O.next = -1
+        O.prev = L.tail
+        if L.tail >= 0:
+            self.orders[L.tail].next = oi
+        else:
+            L.head = oi
+        L.tail = oi
+        L.count += 1
+        L.qty += O.qty
+
+    cdef bint _crosses(self, int side, int64_t price) noexcept:
+        if side == BUY:
+            return self.sn[SELL] > 0 and price >= -self.skeys[SELL][self.sn[SELL] - 1]
+        return self.sn[BUY] > 0 and price <= self.skeys[BUY][self.sn[BUY] - 1]
+
+    # ------------------------------------------------------------------ matching
+    cdef bint _fok_fillable(self, int side, int64_t limit, int64_t qty, int64_t owner,
+                            int stp) noexcept:
+        cdef int opp = 1 - side
+        cdef int32_t j = self.sn[opp] - 1
+        cdef int64_t avail = 0, level_total, ahead, price
+        cdef int32_t oi
+        cdef Order* O
+        while j >= 0:
+            price = self.skeys[opp][j] if opp == BUY else -self.skeys[opp][j]
+            if (side == BUY and price > limit) or (side == SELL and price < limit):
+                break
+            level_total = 0
+            ahead = 0
+            oi = self.levels[self.slv[opp][j]].head
+            while oi >= 0:
+                O = &self.orders[oi]
+                if stp != STP_NONE and O.owner == owner:
+                    if stp == STP_RESTING:
+                        oi = O.next
+                        continue
+                    return avail + ahead >= qty
+                level_total += O.qty + O.hidden
+                ahead += O.qty
+                if avail + ahead >= qty:
+                    return True
+                oi = O.next
+            avail += level_total
+            if avail >= qty:
+                return True
+            j -= 1
+        return False
+
+    cdef int64_t _match(self, int64_t oid, int side, int64_t limit, int64_t qty, int64_t owner,
+                        int stp, int64_t ts, bint* stopped) except -1:
+        """Match an incoming order against the opposite side; returns the unfilled lots."""
+        cdef int opp = 1 - side
+        cdef int32_t n, li, oi, nxt
+        cdef int64_t price, fill, open_qty, shown
+        cdef Level* L
+        cdef Order* O
+        cdef bint touched
+        stopped[0] = False
+        while qty > 0 and self.sn[opp] > 0:
+            n = self.sn[opp] - 1
+            li = self.slv[opp][n]
+            if opp == SELL:
+                price = -self.skeys[opp][n]
+                if price > limit:
+                    break
+            else:
+                price = self.skeys[opp][n]
+                if price < limit:
+                    break
+            L = &self.levels[li]
+            touched = False
+            oi = L.head
+            while qty > 0 and oi >= 0:
+                O = &self.orders[oi]
+                if stp != STP_NONE and O.owner == owner:
+                    if stp == STP_INCOMING:
+                        stopped[0] = True
+                        break
+                    nxt = O.next
+                    open_qty = O.qty + O.hidden
+                    self._unlink(oi)
+                    self.idmap[O.id] = -S_CANCELLED
+                    self.cancelled_qty += open_qty
+                    self.n_live -= 1
+                    touched = True
+                    self._emit(EV_CANCELLED, opp, R_STP, ts, O.id, O.owner, 0, 0, price,
+                               open_qty, 0)
+                    self._free_order(oi)
+                    oi = nxt
+                    if stp == STP_BOTH:
+                        stopped[0] = True
+                        break
+                    continue
+                fill = qty if qty < O.qty else O.qty
+                O.qty -= fill
+                L.qty -= fill
+                qty -= fill
+                self.volume += fill
+                self.n_fills += 1
+                touched = True
+                self._emit(EV_FILL, side, 0, ts, O.id, O.owner, oid, owner, price, fill,
+                           O.qty + O.hidden)
+                if O.qty == 0:
+                    nxt = O.next
+                    if O.hidden > 0:
+                        shown = O.peak if O.peak < O.hidden else O.hidden
+                        O.hidden -= shown
+                        O.ts = ts
+                        if nxt >= 0:  # to the back of the queue
+                            self._unlink(oi)
+                            O.qty = shown
+                            self._append(li, oi)
+                        else:  # already last: stays, and is next to match
+                            O.qty = shown
+                            L.qty += shown
+                            nxt = oi
+                        self._emit(EV_REFILL, opp, 0, ts, O.id, O.owner, 0, 0, price, shown,
+                                   shown + O.hidden)
+                    else:
+                        self._unlink(oi)
+                        self.idmap[O.id] = -S_FILLED
+                        self.n_live -= 1
+                        self._free_order(oi)
+                    oi = nxt
+            if touched:
+                self._emit_level(opp, li, ts)
+            if L.count == 0:
+                self.sn[opp] = n
+                L.count = self.lfree
+                self.lfree = li
+            if stopped[0]:
+                break
+        return qty
+
+    cdef int _finish(self, int64_t oid, int side, int64_t price, int64_t rem, bint stopped,
+                     int64_t owner, int64_t ts, int otype, int64_t peak, int stp) except -1:
+        """After matching: rest, fill, expire or STP-cancel the remainder of ``oid``."""
+        cdef int32_t oi, li
+        cdef Order* O
+        cdef int64_t shown
+        if rem == 0:
+            self.idmap[oid] = -S_FILLED
+        elif stopped:
+            self.idmap[oid] = -S_CANCELLED
+            self.cancelled_qty += rem
+            self._emit(EV_CANCELLED, side, R_STP, ts, oid, owner, 0, 0, price, rem, 0)
+        elif otype == LIMIT or otype == POST_ONLY:
+            shown = rem if (peak == 0 or peak > rem) else peak
+            oi = self._alloc_order()
+            li = self._level_at(side, price)
+            O = &self.orders[oi]
+            O.id = oid
+            O.owner = owner
+            O.price = price
+            O.qty = shown
+            O.hidden = rem - shown
+            O.peak = peak
+            O.ts = ts
+            O.side = side
+            O.otype = otype
+            O.stp = stp
+            self._append(li, oi)
+            self.idmap[oid] = oi
+            self.n_live += 1
+            self._emit_level(side, li, ts)
+        else:
+            self.idmap[oid] = -S_EXPIRED
+            self.expired_qty += rem
+            self._emit(EV_EXPIRED, side, R_NO_LIQ, ts, oid, owner, 0, 0, price, rem, 0)
+        return 0
+
+    cdef int64_t _submit(self, int side, int64_t price, int64_t qty, int64_t owner, int64_t ts,
+                         int otype, int64_t display, int stp) except -1:
+        cdef int64_t oid = self.next_id
+        cdef int64_t limit, rem
+        cdef bint stopped = False
+        if oid >= self.idcap:
+            self.idmap = <int32_t*>_grow(self.idmap, &self.idcap, sizeof(int32_t), oid + 1)
+        self.next_id = oid + 1
+        self.idmap[oid] = -S_REJECTED  # until decided below
+        self.accepted_qty += qty
+        self._emit(EV_ACCEPTED, side, 0, ts, oid, owner, 0, 0, price, qty, qty)
+        if otype == POST_ONLY:
+            if self._crosses(side, price):
+                self.rejected_qty += qty
+                self._emit(EV_REJECTED, side, R_POST_ONLY, ts, oid, owner, 0, 0, price, qty, 0)
+                return oid
+        elif otype == FOK:
+            if not self._fok_fillable(side, price, qty, owner, stp):
+                self.idmap[oid] = -S_EXPIRED
+                self.expired_qty += qty
+                self._emit(EV_EXPIRED, side, R_FOK, ts, oid, owner, 0, 0, price, qty, 0)
+                return oid
+        if otype == MARKET:
+            limit = ABMM_INT64_MAX if side == BUY else 0
+        else:
+            limit = price
+        rem = self._match(oid, side, limit, qty, owner, stp, ts, &stopped)
+        self._finish(oid, side, price, rem, stopped, owner, ts, otype, display, stp)
+        return oid
+
+    cdef int _remove(self, int32_t oi, int64_t ts) except -1:
+        """Take a live order out of its level (emits the level change); the slot is freed."""
+        cdef Order* O = &self.orders[oi]
+        cdef int32_t li = O.level
+        cdef int side = O.side
+        self._unlink(oi)
+        self.n_live -= 1
+        self._emit_level(side, li, ts)
+        if self.levels[li].count == 0:
+            self._remove_level(side, li)
+        self._free_order(oi)
+        return 0
+
+    cdef int _reduce(self, int32_t oi, int64_t by, int64_t ts) except -1:
+        """Reduce a live order by ``by`` < its open lots, hidden part first; keeps priority."""
+        cdef Order* O = &self.orders[oi]
+        cdef int64_t h = by if by < O.hidden else O.hidden
+        cdef int64_t d = by - h
+        O.hidden -= h
+        if d:
+            O.qty -= d
+            self.levels[O.level].qty -= d
+            self._emit_level(O.side, O.level, ts)
+        return 0
+
+    cdef int64_t _cancel(self, int64_t oid, int64_t qty, int64_t ts) except -1:
+        cdef int32_t oi = self.idmap[oid]
+        cdef Order* O = &self.orders[oi]
+        cdef int64_t open_qty = O.qty + O.hidden
+        if qty == 0 or qty >= open_qty:
+            self.idmap[oid] = -S_CANCELLED
+            self.cancelled_qty += open_qty
+            self._emit(EV_CANCELLED, O.side, R_USER, ts, oid, O.owner, 0, 0, O.price, open_qty, 0)
+            self._remove(oi, ts)
+            return open_qty
+        self.cancelled_qty += qty
+        self._emit(EV_CANCELLED, O.side, R_USER, ts, oid, O.owner, 0, 0, O.price, qty,
+                   open_qty - qty)
+        self._reduce(oi, qty, ts)
+        return qty
+
+    cdef int _modify(self, int64_t oid, int64_t price, int64_t qty, int64_t ts) except -1:
+        cdef int32_t oi = self.idmap[oid]
+        cdef Order* O = &self.orders[oi]
+        cdef int64_t open_qty = O.qty + O.hidden
+        cdef int side = O.side
+        cdef int64_t owner = O.owner, peak = O.peak, rem
+        cdef int otype = O.otype, stp = O.stp
+        cdef bint stopped = False
+        if price == O.price and qty <= open_qty:  # size down (or same): keeps priority
+            self.cancelled_qty += open_qty - qty
+            self._emit(EV_MODIFIED, side, 0, ts, oid, owner, 0, 0, price, qty, qty)
+            if qty < open_qty:
+                self._reduce(oi, open_qty - qty, ts)
+            return 0
+        if otype == POST_ONLY and self._crosses(side, price):
+            self._emit(EV_REJECTED, side, R_POST_ONLY, ts, oid, owner, 0, 0, price, qty, open_qty)
+            return 0
+        if qty > open_qty:
+            self.accepted_qty += qty - open_qty
+        else:
+            self.cancelled_qty += open_qty - qty
+        self._emit(EV_MODIFIED, side, 0, ts, oid, owner, 0, 0, price, qty, qty)
+        self._remove(oi, ts)
+        self.idmap[oid] = -S_REJECTED  # until _finish decides
+        rem = self._match(oid, side, price, qty, owner, stp, ts, &stopped)
+        self._finish(oid, side, price, rem, stopped, owner, ts, otype, peak, stp)
+        return 0
+
+    cdef int _check_live(self, int64_t oid) except -1:
+        if oid < 1 or oid >= self.next_id:
+            raise UnknownOrderError(oid)
+        if self.idmap[oid] < 0:
+            raise OrderNotLiveError(oid, OrderStatus(-self.idmap[oid]))
+        return 0
+
+    # ------------------------------------------------------------------ per-call API
+    def submit(self, side, price, qty, owner=0, ts=None, order_type=LIMIT, display=0,
+               stp=STP_NONE):
+        """Submit a new order; returns its id. Raises an ``abmm.errors.OrderError`` (book
+        unchanged) if any field is invalid. What happened is in ``last_events()``."""
+        cdef int64_t o = _as_int(order_type, "order_type")
+        if price is None and o == MARKET:
+            price = 0
+        cdef int64_t s = _as_int(side, "side")
+        cdef int64_t p = _as_int(price, "price")
+        cdef int64_t q = _as_int(qty, "qty")
+        cdef int64_t d = _as_int(display, "display")
+        cdef int64_t w = _as_int(owner, "owner")
+        cdef int64_t x = _as_int(stp, "stp")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_submit(self.tick, self.clock, o, s, p, q, d, w, x, t, None)
+        self.nev = 0
+        self.clock = t
+        return self._submit(<int>s, p, q, w, t, <int>o, d, <int>x)
+
+    def limit(self, side, price, qty, owner=0, ts=None, display=0, stp=STP_NONE):
+        """Good-till-cancelled limit order (an iceberg if ``display > 0``); returns its id."""
+        cdef int64_t s = _as_int(side, "side")
+        cdef int64_t p = _as_int(price, "price")
+        cdef int64_t q = _as_int(qty, "qty")
+        cdef int64_t d = _as_int(display, "display")
+        cdef int64_t w = _as_int(owner, "owner")
+        cdef int64_t x = _as_int(stp, "stp")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_submit(self.tick, self.clock, LIMIT, s, p, q, d, w, x, t, None)
+        self.nev = 0
+        self.clock = t
+        return self._submit(<int>s, p, q, w, t, LIMIT, d, <int>x)
+
+    def market(self, side, qty, owner=0, ts=None, stp=STP_NONE):
+        """Market order: takes liquidity at any price, the remainder expires; returns its id."""
+        cdef int64_t s = _as_int(side, "side")
+        cdef int64_t q = _as_int(qty, "qty")
+        cdef int64_t w = _as_int(owner, "owner")
+        cdef int64_t x = _as_int(stp, "stp")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_submit(self.tick, self.clock, MARKET, s, 0, q, 0, w, x, t, None)
+        self.nev = 0
+        self.clock = t
+        return self._submit(<int>s, 0, q, w, t, MARKET, 0, <int>x)
+
+    def cancel(self, order_id, qty=0, ts=None):
+        """Cancel an order (``qty=0``) or reduce it by ``qty`` lots keeping its priority (a
+        reduction >= its open quantity cancels it). Returns the lots cancelled."""
+        cdef int64_t oid = _as_int(order_id, "order_id")
+        cdef int64_t q = _as_int(qty, "qty")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_cancel(self.clock, q, t, None)
+        if oid < 1 or oid >= self.next_id or self.idmap[oid] < 0:
+            self._check_live(oid)
+        self.nev = 0
+        self.clock = t
+        return self._cancel(oid, q, t)
+
+    def modify(self, order_id, price, qty, ts=None):
+        """Change a resting order's price and/or open quantity. Size down at the same price
+        keeps time priority; a price change or size up loses it (and may trade if the new price
+        crosses). Returns the order's open quantity afterwards."""
+        cdef int64_t oid = _as_int(order_id, "order_id")
+        cdef int64_t p = _as_int(price, "price")
+        cdef int64_t q = _as_int(qty, "qty")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_modify(self.tick, self.clock, p, q, t, None)
+        self._check_live(oid)
+        self.nev = 0
+        self.clock = t
+        self._modify(oid, p, q, t)
+        cdef int32_t oi = self.idmap[oid]
+        return 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
+
+    # ------------------------------------------------------------------ batch API
+    def process(self, msgs):
+        """Process an array of ``MSG_DTYPE`` messages in order; returns all their events.
+
+        Every message is checked before any is applied: an invalid one raises an
+        ``OrderError`` carrying its ``index`` and the book is unchanged. A cancel or modify whose
+        target is unknown or finished is not an error here (it races with fills in any real
+        feed): it yields a ``REJECTED`` event with reason ``UNKNOWN_ORDER`` or ``ORDER_NOT_LIVE``.
+        """
+        if not isinstance(msgs, np.ndarray) or msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
+            raise InvalidTypeError("msgs", type(msgs).__name__, "a 1-d numpy array of MSG_DTYPE")
+        cdef Py_ssize_t n = msgs.shape[0], i
+        if n == 0:
+            self.nev = 0
+            return self.last_events()
+        msgs = np.ascontiguousarray(msgs)
+        cdef const uint8_t[::1] raw = msgs.view(np.uint8)
+        cdef const Msg* m = <const Msg*>&raw[0]
+        cdef int64_t clock = self.clock
+        cdef const Msg* x
+        # pass 1: validate everything, change nothing
+        for i in range(n):
+            x = &m[i]
+            if x.action == 0:
+                _check_submit(self.tick, clock, x.order_type, x.side, x.price, x.qty, x.display,
+                              x.owner, x.stp, x.ts, i)
+            elif x.action == 1:
+                _check_cancel(clock, x.qty, x.ts, i)
+            elif x.action == 2:
+                _check_modify(self.tick, clock, x.price, x.qty, x.ts, i)
+            else:
+                raise InvalidValueError("action", x.action, V.EXPECT_ACTION, i)
+            clock = x.ts
+        # pass 2: apply
+        self.nev = 0
+        cdef uint8_t reason
+        for i in range(n):
+            x = &m[i]
+            self.clock = x.ts
+            if x.action == 0:
+                self._submit(x.side, x.price, x.qty, x.owner, x.ts, x.order_type, x.display,
+                             x.stp)
+                continue
+            if x.oid < 1 or x.oid >= self.next_id:
+                reason = R_UNKNOWN
+            elif self.idmap[x.oid] < 0:
+                reason = R_NOT_LIVE
+            else:
+                if x.action == 1:
+                    self._cancel(x.oid, x.qty, x.ts)
+                else:
+                    self._modify(x.oid, x.price, x.qty, x.ts)
+                continue
+            self._emit(EV_REJECTED, x.side, reason, x.ts, x.oid, x.owner, 0, 0, x.price, x.qty, 0)
+        return self.last_events()
+
+    # ------------------------------------------------------------------ queries
+    def last_events(self):
+        """Events of the last call (per-call API) or the last batch, as an ``EVENT_DTYPE`` array
+        (a copy: it stays valid after later calls)."""
+        out = np.empty(self.nev, EVENT_DTYPE)
+        cdef uint8_t[::1] raw
+        if self.nev:
+            raw = out.view(np.uint8)
+            memcpy(&raw[0], self.ev, self.nev * sizeof(Event))
+        return out
+
+    def __len__(self):
+        """Number of live (resting) orders."""
+        return self.n_live
+
+    def best_bid(self):
+        """Highest bid price, or None if the bid side is empty. O(1)."""
+        if self.sn[BUY] == 0:
+            return None
+        return self.skeys[BUY][self.sn[BUY] - 1]
+
+    def best_ask(self):
+        """Lowest ask price, or None if the ask side is empty. O(1)."""
+        if self.sn[SELL] == 0:
+            return None
+        return -self.skeys[SELL][self.sn[SELL] - 1]
+
+    def depth(self, side, n=None):
+        """Top ``n`` levels of ``side`` (all if None), best first: ``(prices, qtys, counts)``,
+        three int64 arrays of displayed lots and order counts. O(n)."""
+        cdef int64_t s = _as_int(side, "side")
+        if s != 0 and s != 1:
+            raise InvalidSideError("side", s, V.EXPECT_SIDE)
+        cdef int64_t total = self.sn[s], k
+        if n is not None:
+            k = _as_int(n, "n")
+            if k < 0:
+                raise InvalidValueError("n", k, "a non-negative number of levels")
+            total = min(total, k)
+        prices = np.empty(total, np.int64)
+        qtys = np.empty(total, np.int64)
+        counts = np.empty(total, np.int64)
+        cdef int64_t[::1] pv = prices, qv = qtys, cv = counts
+        cdef Py_ssize_t i
+        cdef Level* L
+        for i in range(total):
+            L = &self.levels[self.slv[s][self.sn[s] - 1 - i]]
+            pv[i] = L.price
+            qv[i] = L.qty
+            cv[i] = L.count
+        return prices, qtys, counts
+
+    cdef int64_t _lookup(self, object order_id) except? -1:
+        cdef int64_t oid = _as_int(order_id, "order_id")
+        if oid < 1 or oid >= self.next_id:
+            raise UnknownOrderError(oid)
+        return oid
+
+    def status(self, order_id):
+        """Status of an order id (RESTING or its terminal state). O(1)."""
+        cdef int64_t oid = self._lookup(order_id)
+        cdef int32_t v = self.idmap[oid]
+        return OrderStatus(S_RESTING if v >= 0 else -v)
+
+    def remaining(self, order_id):
+        """Open quantity (displayed + hidden) of an order; 0 once it is finished. O(1)."""
+        cdef int64_t oid = self._lookup(order_id)
+        cdef int32_t oi = self.idmap[oid]
+        return 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
+
+    def queue_position(self, order_id):
+        """Displayed lots ahead of a resting order at its price level. O(orders ahead)."""
+        cdef int64_t oid = self._lookup(order_id)
+        self._check_live(oid)
+        cdef int32_t oi = self.idmap[oid]
+        cdef int32_t j = self.levels[self.orders[oi].level].head
+        cdef int64_t ahead = 0
+        while j != oi:
+            ahead += self.orders[j].qty
+            j = self.orders[j].next
+        return ahead
+
+    def live_orders(self):
+        """Every live order as an ``ORDER_DTYPE`` array, in priority order (bids best to worst,
+        then asks best to worst; queue order within a level). O(live orders)."""
+        cdef int s
+        cdef int32_t j, oi
+        cdef Order* O
+        rows = []
+        for s in range(2):
+            for j in range(self.sn[s] - 1, -1, -1):
+                oi = self.levels[self.slv[s][j]].head
+                while oi >= 0:
+                    O = &self.orders[oi]
+                    rows.append((O.id, O.side, O.price, O.qty, O.hidden, O.peak, O.owner, O.ts))
+                    oi = O.next
+        return np.array(rows, ORDER_DTYPE)
+
+    def stats(self):
+        """Counters since creation: fills, traded volume and where every accepted lot went."""
+        return {
+            "fills": self.n_fills,
+            "volume": self.volume,
+            "live_orders": self.n_live,
+            "next_id": self.next_id,
+            "accepted_qty": self.accepted_qty,
+            "cancelled_qty": self.cancelled_qty,
+            "expired_qty": self.expired_qty,
+            "rejected_qty": self.rejected_qty,
+            "resting_qty": self._resting_qty(),
+        }
+
+    def _resting_qty(self):
+        cdef int64_t total = 0
+        cdef int s
+        cdef int32_t j, oi
+        for s in range(2):
+            for j in range(self.sn[s]):
+                oi = self.levels[self.slv[s][j]].head
+                while oi >= 0:
+                    total += self.orders[oi].qty + self.orders[oi].hidden
+                    oi = self.orders[oi].next
+        return total
+
+    def _check(self):
+        """Assert every invariant (O(n); for tests): levels sorted and non-empty, book not
+        crossed, queues well linked, level totals equal their orders, the id map consistent,
+        quantity conserved."""
+        bb, ba = self.best_bid(), self.best_ask()
+        assert bb is None or ba is None or bb < ba, f"crossed book: bid {bb} >= ask {ba}"
+        cdef int s
+        cdef int32_t j, oi, prev, count
+        cdef int64_t qty, live = 0, resting = 0, key
+        cdef Level* L
+        cdef Order* O
+        for s in range(2):
+            for j in range(self.sn[s]):
+                if j:
+                    assert self.skeys[s][j - 1] < self.skeys[s][j], "levels out of order"
+                L = &self.levels[self.slv[s][j]]
+                key = L.price if s == BUY else -L.price
+                assert self.skeys[s][j] == key, "level key and price disagree"
+                assert L.count > 0 and L.head >= 0, f"empty level {L.price}"
+                qty = 0
+                count = 0
+                prev = -1
+                oi = L.head
+                while oi >= 0:
+                    O = &self.orders[oi]
+                    assert O.prev == prev, "broken queue link"
+                    assert O.level == self.slv[s][j] and O.side == s and O.price == L.price
+                    assert O.qty > 0 and O.hidden >= 0 and (O.hidden == 0 or O.peak > 0)
+                    assert self.idmap[O.id] == oi, f"id map disagrees for order {O.id}"
+                    qty += O.qty
+                    count += 1
+                    resting += O.qty + O.hidden
+                    prev = oi
+                    oi = O.next
+                assert L.tail == prev, "tail link"
+                assert qty == L.qty and count == L.count, f"level {L.price} totals"
+                live += count
+        assert live == self.n_live, "live count and levels disagree"
+        cdef int64_t i, resting_ids = 0
+        for i in range(1, self.next_id):
+            if self.idmap[i] >= 0:
+                resting_ids += 1
+            else:
+                assert 1 <= -self.idmap[i] <= 4, f"bad status for order {i}"
+        assert resting_ids == live, "status of live orders"
+        total = (2 * self.volume + self.cancelled_qty + self.expired_qty + self.rejected_qty
+                 + resting)
+        assert self.accepted_qty == total, f"quantity not conserved: {self.accepted_qty} != {total}"

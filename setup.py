@@ -1,0 +1,75 @@
+"""Build script: compiles cython_ext/*.pyx into the abmm package.
+
+If the extension cannot be built (no compiler, Cython error, ``ABMM_NO_EXT=1``), the install
+still succeeds and abmm runs on its pure-Python engine, logging a warning at import.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).parent
+
+# cython_ext/<name>.pyx -> abmm.engine.<name>
+EXTENSIONS = {"_cbook": "abmm.engine._cbook"}
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "embedsignature": True,
+}
+
+
+class OptionalBuildExt(build_ext):
+    """Let a failed compile fall through to the pure-Python engine instead of failing pip."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any build failure means: use the fallback
+            sys.stderr.write(f"WARNING: abmm's compiled engine was not built ({exc}); "
+                             "abmm will use its pure-Python engine.\n")
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            sys.stderr.write(f"WARNING: could not build {ext.name} ({exc}); "
+                             "abmm will use its pure-Python engine.\n")
+
+
+def extensions():
+    if os.environ.get("ABMM_NO_EXT") == "1":
+        return []
+    try:
+        import numpy
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError as exc:
+        sys.stderr.write(f"WARNING: cannot build the compiled engine ({exc}).\n")
+        return []
+    exts = [
+        Extension(
+            module,
+            [f"cython_ext/{name}.pyx"],
+            include_dirs=[numpy.get_include(), "cython_ext"],
+            extra_compile_args=["-O3"],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        )
+        for name, module in EXTENSIONS.items()
+    ]
+    try:
+        return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["cython_ext"],
+                         quiet=True)
+    except Exception as exc:  # noqa: BLE001
+        sys.stderr.write(f"WARNING: Cython failed ({exc}); abmm will use its pure-Python engine.\n")
+        return []
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
