@@ -22,6 +22,7 @@ from libc.stdint cimport int64_t, int32_t, uint8_t, uint32_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memmove
 from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.ref cimport Py_REFCNT
 
 from lob_types cimport ABMM_INT64_MAX, Event, Level, Msg, Order
 
@@ -81,7 +82,7 @@ cdef extern from *:
     """
     #define ABMM_MAX_PRICE 1000000000000000LL
     #define ABMM_MAX_QTY 1000000000000LL
-    #define ABMM_MAX_OWNER 4611686018427387904LL
+    #define ABMM_MAX_OWNER 2147483647LL
     """
     int64_t MAX_PRICE "ABMM_MAX_PRICE"
     int64_t MAX_QTY "ABMM_MAX_QTY"
@@ -130,71 +131,84 @@ cdef inline int64_t _as_int(object value, str field) except? -1:
     return _as_int_slow(value, field)
 
 
-cdef int _check_price(int64_t tick, int64_t price, object index) except -1:
+cdef object _idx(Py_ssize_t index):
+    return None if index < 0 else index
+
+
+cdef int _check_price(int64_t tick, int64_t price, Py_ssize_t index) except -1:
     if price < 1 or price > MAX_PRICE:
-        raise InvalidPriceError("price", price, V.EXPECT_PRICE, index)
+        raise InvalidPriceError("price", price, V.EXPECT_PRICE, _idx(index))
     if price % tick:
-        raise OffTickError("price", price, V.expect_tick(tick), index)
+        raise OffTickError("price", price, V.expect_tick(tick), _idx(index))
     return 0
 
 
-cdef int _check_ts(int64_t clock, int64_t ts, object index) except -1:
+cdef int _check_ts(int64_t clock, int64_t ts, Py_ssize_t index) except -1:
     if ts < 0:
-        raise InvalidTimestampError("ts", ts, V.EXPECT_TS, index)
+        raise InvalidTimestampError("ts", ts, V.EXPECT_TS, _idx(index))
     if ts < clock:
-        raise InvalidTimestampError("ts", ts, V.expect_clock(clock), index)
+        raise InvalidTimestampError("ts", ts, V.expect_clock(clock), _idx(index))
     return 0
 
 
-cdef int _check_submit(int64_t tick, int64_t clock, int64_t otype, int64_t side, int64_t price,
+cdef inline int _check_submit(int64_t tick, int64_t clock, int64_t otype, int64_t side, int64_t price,
                        int64_t qty, int64_t display, int64_t owner, int64_t stp, int64_t ts,
-                       object index) except -1:
+                       Py_ssize_t index) except -1:
     if otype < 0 or otype > 4:
-        raise InvalidValueError("order_type", otype, V.EXPECT_ORDER_TYPE, index)
+        raise InvalidValueError("order_type", otype, V.EXPECT_ORDER_TYPE, _idx(index))
     if side != 0 and side != 1:
-        raise InvalidSideError("side", side, V.EXPECT_SIDE, index)
+        raise InvalidSideError("side", side, V.EXPECT_SIDE, _idx(index))
     if otype == MARKET:
         if price != 0:
-            raise InvalidPriceError("price", price, V.EXPECT_MARKET_PRICE, index)
+            raise InvalidPriceError("price", price, V.EXPECT_MARKET_PRICE, _idx(index))
     elif price < 1 or price > MAX_PRICE or price % tick:
         _check_price(tick, price, index)
     if qty < 1 or qty > MAX_QTY:
-        raise InvalidQuantityError("qty", qty, V.EXPECT_QTY, index)
+        raise InvalidQuantityError("qty", qty, V.EXPECT_QTY, _idx(index))
     if display:
         if display < 0 or display > MAX_QTY:
-            raise InvalidQuantityError("display", display, V.EXPECT_DISPLAY, index)
+            raise InvalidQuantityError("display", display, V.EXPECT_DISPLAY, _idx(index))
         if otype != LIMIT and otype != POST_ONLY:
-            raise InvalidQuantityError("display", display, V.EXPECT_DISPLAY_TYPE, index)
+            raise InvalidQuantityError("display", display, V.EXPECT_DISPLAY_TYPE, _idx(index))
     if owner < 0 or owner > MAX_OWNER:
-        raise InvalidValueError("owner", owner, V.EXPECT_OWNER, index)
+        raise InvalidValueError("owner", owner, V.EXPECT_OWNER, _idx(index))
     if stp < 0 or stp > 3:
-        raise InvalidValueError("stp", stp, V.EXPECT_STP, index)
+        raise InvalidValueError("stp", stp, V.EXPECT_STP, _idx(index))
     if ts < clock:
         _check_ts(clock, ts, index)
     return 0
 
 
-cdef int _check_cancel(int64_t clock, int64_t qty, int64_t ts, object index) except -1:
+cdef inline int _check_cancel(int64_t clock, int64_t qty, int64_t ts, Py_ssize_t index) except -1:
     if qty < 0 or qty > MAX_QTY:
-        raise InvalidQuantityError("qty", qty, V.EXPECT_REDUCE, index)
+        raise InvalidQuantityError("qty", qty, V.EXPECT_REDUCE, _idx(index))
     if ts < clock:
         _check_ts(clock, ts, index)
     return 0
 
 
-cdef int _check_modify(int64_t tick, int64_t clock, int64_t price, int64_t qty, int64_t ts,
-                       object index) except -1:
+cdef inline int _check_modify(int64_t tick, int64_t clock, int64_t price, int64_t qty, int64_t ts,
+                       Py_ssize_t index) except -1:
     _check_price(tick, price, index)
     if qty < 1 or qty > MAX_QTY:
-        raise InvalidQuantityError("qty", qty, V.EXPECT_QTY, index)
+        raise InvalidQuantityError("qty", qty, V.EXPECT_QTY, _idx(index))
     if ts < clock:
         _check_ts(clock, ts, index)
     return 0
 
 
-cdef int64_t _lower_bound(const int64_t* keys, int32_t n, int64_t key) noexcept nogil:
-    """First position in keys[0:n] (ascending) whose key is >= key."""
-    cdef int32_t lo = 0, hi = n, mid
+cdef inline int32_t _lower_bound(const int64_t* keys, int32_t n, int64_t key) noexcept nogil:
+    """First position in keys[0:n] (ascending) whose key is >= key. Most lookups land a few
+    levels from the best (the end), so probe the last 8 positions before bisecting."""
+    cdef int32_t lo = n - 8 if n > 8 else 0, hi = n, mid, j = n - 1
+    while j >= lo:
+        if keys[j] < key:
+            return j + 1
+        j -= 1
+    if lo == 0:
+        return 0
+    hi = lo
+    lo = 0
     while lo < hi:
         mid = (lo + hi) >> 1
         if keys[mid] < key:
@@ -214,6 +228,35 @@ cdef void* _grow(void* ptr, int64_t* cap, size_t item, int64_t need) except NULL
         raise MemoryError(f"order book: cannot grow a buffer to {new_cap} items")
     cap[0] = new_cap
     return p
+
+
+@cython.final
+cdef class _EventBuffer:
+    """Owns a malloc'd block of events handed over by a batch; exposes it as a buffer so a numpy
+    array can wrap it without copying (the array keeps this object, and so the block, alive)."""
+    cdef void* data
+    cdef Py_ssize_t nbytes
+    cdef Py_ssize_t shape[1]
+
+    def __dealloc__(self):
+        free(self.data)
+
+    def __getbuffer__(self, Py_buffer* buf, int flags):
+        self.shape[0] = self.nbytes
+        buf.buf = self.data
+        buf.obj = self
+        buf.len = self.nbytes
+        buf.readonly = 0
+        buf.itemsize = 1
+        buf.format = "B"
+        buf.ndim = 1
+        buf.shape = self.shape
+        buf.strides = NULL
+        buf.suboffsets = NULL
+        buf.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* buf):
+        pass
 
 
 @cython.final
@@ -255,6 +298,12 @@ cdef class OrderBook:
     # Events of the current call / batch.
     cdef Event* ev
     cdef int64_t nev, evcap
+    cdef object last_batch              # events of the last batch (a view of batch_buf)
+    cdef _EventBuffer batch_buf         # the batch API's event block (reused unless still viewed)
+    cdef Event* call_ev                 # the per-call API's private event block
+    cdef int64_t call_cap
+    cdef int64_t n_msgs, n_events       # totals, to size a batch's event buffer up front
+    cdef bint in_batch
 
     engine = "compiled"
 
@@ -302,7 +351,7 @@ cdef class OrderBook:
         self.ev = <Event*>_grow(self.ev, &self.evcap, sizeof(Event), self.nev + 1)
         return 0
 
-    cdef int _emit(self, uint8_t kind, uint8_t side, uint8_t reason, int64_t ts,
+    cdef inline int _emit(self, uint8_t kind, uint8_t side, uint8_t reason, int64_t ts,
                           int64_t oid, int64_t owner, int64_t other_id, int64_t other_owner,
                           int64_t price, int64_t qty, int64_t remaining) except -1:
         if self.nev == self.evcap:
@@ -311,9 +360,9 @@ cdef class OrderBook:
         self.nev += 1
         e.ts = ts
         e.order_id = oid
-        e.owner = owner
+        e.owner = <int32_t>owner
         e.other_id = other_id
-        e.other_owner = other_owner
+        e.other_owner = <int32_t>other_owner
         e.price = price
         e.qty = qty
         e.remaining = remaining
@@ -324,7 +373,7 @@ cdef class OrderBook:
         e.pad1 = 0
         return 0
 
-    cdef int _emit_level(self, int side, int32_t li, int64_t ts) except -1:
+    cdef inline int _emit_level(self, int side, int32_t li, int64_t ts) except -1:
         cdef Level* L
         if self.level_events:
             L = &self.levels[li]
@@ -348,7 +397,7 @@ cdef class OrderBook:
         self.onext += 1
         return i
 
-    cdef void _free_order(self, int32_t i) noexcept:
+    cdef inline void _free_order(self, int32_t i) noexcept:
         self.orders[i].next = self.ofree
         self.ofree = i
 
@@ -421,7 +470,7 @@ cdef class OrderBook:
         self.levels[li].count = self.lfree
         self.lfree = li
 
-    cdef void _unlink(self, int32_t oi) noexcept:
+    cdef inline void _unlink(self, int32_t oi) noexcept:
         cdef Order* O = &self.orders[oi]
         cdef Level* L = &self.levels[O.level]
         if O.prev >= 0:
@@ -435,7 +484,7 @@ cdef class OrderBook:
         L.count -= 1
         L.qty -= O.qty
 
-    cdef void _append(self, int32_t li, int32_t oi) noexcept:
+    cdef inline void _append(self, int32_t li, int32_t oi) noexcept:
         cdef Order* O = &self.orders[oi]
         cdef Level* L = &self.levels[li]
         O.level = li
@@ -449,7 +498,7 @@ cdef class OrderBook:
         L.count += 1
         L.qty += O.qty
 
-    cdef bint _crosses(self, int side, int64_t price) noexcept:
+    cdef inline bint _crosses(self, int side, int64_t price) noexcept:
         if side == BUY:
             return self.sn[SELL] > 0 and price >= -self.skeys[SELL][self.sn[SELL] - 1]
         return self.sn[BUY] > 0 and price <= self.skeys[BUY][self.sn[BUY] - 1]
@@ -731,8 +780,9 @@ cdef class OrderBook:
         cdef int64_t w = _as_int(owner, "owner")
         cdef int64_t x = _as_int(stp, "stp")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_submit(self.tick, self.clock, o, s, p, q, d, w, x, t, None)
+        _check_submit(self.tick, self.clock, o, s, p, q, d, w, x, t, -1)
         self.nev = 0
+        self.last_batch = None
         self.clock = t
         return self._submit(<int>s, p, q, w, t, <int>o, d, <int>x)
 
@@ -745,8 +795,9 @@ cdef class OrderBook:
         cdef int64_t w = _as_int(owner, "owner")
         cdef int64_t x = _as_int(stp, "stp")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_submit(self.tick, self.clock, LIMIT, s, p, q, d, w, x, t, None)
+        _check_submit(self.tick, self.clock, LIMIT, s, p, q, d, w, x, t, -1)
         self.nev = 0
+        self.last_batch = None
         self.clock = t
         return self._submit(<int>s, p, q, w, t, LIMIT, d, <int>x)
 
@@ -757,8 +808,9 @@ cdef class OrderBook:
         cdef int64_t w = _as_int(owner, "owner")
         cdef int64_t x = _as_int(stp, "stp")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_submit(self.tick, self.clock, MARKET, s, 0, q, 0, w, x, t, None)
+        _check_submit(self.tick, self.clock, MARKET, s, 0, q, 0, w, x, t, -1)
         self.nev = 0
+        self.last_batch = None
         self.clock = t
         return self._submit(<int>s, 0, q, w, t, MARKET, 0, <int>x)
 
@@ -768,10 +820,11 @@ cdef class OrderBook:
         cdef int64_t oid = _as_int(order_id, "order_id")
         cdef int64_t q = _as_int(qty, "qty")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_cancel(self.clock, q, t, None)
+        _check_cancel(self.clock, q, t, -1)
         if oid < 1 or oid >= self.next_id or self.idmap[oid] < 0:
             self._check_live(oid)
         self.nev = 0
+        self.last_batch = None
         self.clock = t
         return self._cancel(oid, q, t)
 
@@ -783,9 +836,10 @@ cdef class OrderBook:
         cdef int64_t p = _as_int(price, "price")
         cdef int64_t q = _as_int(qty, "qty")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_modify(self.tick, self.clock, p, q, t, None)
+        _check_modify(self.tick, self.clock, p, q, t, -1)
         self._check_live(oid)
         self.nev = 0
+        self.last_batch = None
         self.clock = t
         self._modify(oid, p, q, t)
         cdef int32_t oi = self.idmap[oid]
@@ -805,6 +859,7 @@ cdef class OrderBook:
         cdef Py_ssize_t n = msgs.shape[0], i
         if n == 0:
             self.nev = 0
+            self.last_batch = None
             return self.last_events()
         msgs = np.ascontiguousarray(msgs)
         cdef const uint8_t[::1] raw = msgs.view(np.uint8)
@@ -824,33 +879,77 @@ cdef class OrderBook:
             else:
                 raise InvalidValueError("action", x.action, V.EXPECT_ACTION, i)
             clock = x.ts
-        # pass 2: apply
+        # pass 2: apply, writing events straight into a buffer sized from the running ratio of
+        # events per message (growing it is a realloc, i.e. a page remap, never a copy)
         self.nev = 0
+        self.last_batch = None
+        cdef int64_t est = n * (self.n_events // self.n_msgs + 1 if self.n_msgs else 3) + 64
         cdef uint8_t reason
-        for i in range(n):
-            x = &m[i]
-            self.clock = x.ts
-            if x.action == 0:
-                self._submit(x.side, x.price, x.qty, x.owner, x.ts, x.order_type, x.display,
-                             x.stp)
-                continue
-            if x.oid < 1 or x.oid >= self.next_id:
-                reason = R_UNKNOWN
-            elif self.idmap[x.oid] < 0:
-                reason = R_NOT_LIVE
-            else:
-                if x.action == 1:
-                    self._cancel(x.oid, x.qty, x.ts)
+        self._begin_batch(est)
+        try:
+            for i in range(n):
+                x = &m[i]
+                self.clock = x.ts
+                if x.action == 0:
+                    self._submit(x.side, x.price, x.qty, x.owner, x.ts, x.order_type, x.display,
+                                 x.stp)
+                    continue
+                if x.oid < 1 or x.oid >= self.next_id:
+                    reason = R_UNKNOWN
+                elif self.idmap[x.oid] < 0:
+                    reason = R_NOT_LIVE
                 else:
-                    self._modify(x.oid, x.price, x.qty, x.ts)
-                continue
-            self._emit(EV_REJECTED, x.side, reason, x.ts, x.oid, x.owner, 0, 0, x.price, x.qty, 0)
-        return self.last_events()
+                    if x.action == 1:
+                        self._cancel(x.oid, x.qty, x.ts)
+                    else:
+                        self._modify(x.oid, x.price, x.qty, x.ts)
+                    continue
+                self._emit(EV_REJECTED, x.side, reason, x.ts, x.oid, x.owner, 0, 0, x.price,
+                           x.qty, 0)
+        finally:
+            self.n_msgs += n
+            self.n_events += self.nev
+            out = self._end_batch()
+        return out
+
+    cdef int _begin_batch(self, int64_t est) except -1:
+        """Point the event buffer at the batch block: reuse it if no array from an earlier batch
+        still views it (so results a caller keeps are never overwritten), else start a new one."""
+        cdef _EventBuffer buf = self.batch_buf
+        if buf is None or Py_REFCNT(buf) > 2:  # 2 = self.batch_buf + the local `buf`
+            buf = _EventBuffer.__new__(_EventBuffer)
+            self.batch_buf = buf
+        self.call_ev = self.ev
+        self.call_cap = self.evcap
+        self.ev = <Event*>buf.data
+        self.evcap = buf.nbytes // sizeof(Event)
+        if est > self.evcap:
+            self.ev = <Event*>_grow(self.ev, &self.evcap, sizeof(Event), est)
+            buf.data = self.ev
+            buf.nbytes = self.evcap * sizeof(Event)
+        self.in_batch = True
+        return 0
+
+    cdef object _end_batch(self):
+        """Restore the per-call buffer; return the batch's events as a view of its block."""
+        cdef _EventBuffer buf = self.batch_buf
+        buf.data = self.ev  # it may have moved while growing
+        buf.nbytes = self.evcap * sizeof(Event)
+        cdef int64_t n = self.nev
+        self.ev = self.call_ev
+        self.evcap = self.call_cap
+        self.in_batch = False
+        self.nev = 0
+        out = np.frombuffer(buf, EVENT_DTYPE, n) if n else np.empty(0, EVENT_DTYPE)
+        self.last_batch = out
+        return out
 
     # ------------------------------------------------------------------ queries
     def last_events(self):
         """Events of the last call (per-call API) or the last batch, as an ``EVENT_DTYPE`` array
         (a copy: it stays valid after later calls)."""
+        if self.last_batch is not None:
+            return self.last_batch.copy()
         out = np.empty(self.nev, EVENT_DTYPE)
         cdef uint8_t[::1] raw
         if self.nev:

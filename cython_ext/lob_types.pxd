@@ -21,15 +21,15 @@ ctypedef struct Msg:            # one batch message; layout == abmm.engine.types
     uint8_t stp                 # SelfTrade mode of a SUBMIT
     uint32_t pad
 
-ctypedef struct Event:          # one event; layout == abmm.engine.types.EVENT_DTYPE
+ctypedef struct Event:          # one event (64 bytes); layout == abmm.engine.types.EVENT_DTYPE
     int64_t ts
     int64_t order_id            # the order concerned (FILL: maker)
-    int64_t owner               # its owner
     int64_t other_id            # FILL: taker order id
-    int64_t other_owner         # FILL: taker owner
     int64_t price
     int64_t qty
     int64_t remaining
+    int32_t owner               # owner of order_id
+    int32_t other_owner         # FILL: taker owner
     uint8_t kind                # EventKind
     uint8_t side
     uint8_t reason              # Reason

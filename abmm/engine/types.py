@@ -33,8 +33,8 @@ __all__ = [
 MAX_PRICE = 10**15
 #: Largest accepted order quantity, in lots (sums of up to ~9 million such orders fit in int64).
 MAX_QTY = 10**12
-#: Largest accepted owner id (owners are non-negative integers).
-MAX_OWNER = 2**62
+#: Largest accepted owner id (owners are non-negative 32-bit integers, e.g. Mesa agent ids).
+MAX_OWNER = 2**31 - 1
 
 
 class Side(enum.IntEnum):
@@ -141,9 +141,9 @@ EVENT_DTYPE = np.dtype(
     {
         "names": ["ts", "order_id", "owner", "other_id", "other_owner", "price", "qty",
                   "remaining", "kind", "side", "reason"],
-        "formats": ["<i8"] * 8 + ["u1"] * 3,
-        "offsets": [0, 8, 16, 24, 32, 40, 48, 56, 64, 65, 66],
-        "itemsize": 72,
+        "formats": ["<i8", "<i8", "<i4", "<i8", "<i4", "<i8", "<i8", "<i8", "u1", "u1", "u1"],
+        "offsets": [0, 8, 48, 16, 52, 24, 32, 40, 56, 57, 58],
+        "itemsize": 64,
     }
 )
 
