@@ -65,7 +65,7 @@ def per_call(cls, cols):
     book = cls()
     limit, market, cancel = book.limit, book.market, book.cancel
     t0 = time.perf_counter()
-    for t, s, p, q, o in zip(typ, side, price, qty, oid):
+    for t, s, p, q, o in zip(typ, side, price, qty, oid, strict=True):
         if t == 1:
             cancel(o)
         elif t == 2:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abmm.engine.types import MAX_OWNER, MAX_PRICE, MAX_QTY
 from abmm.errors import (
     InvalidPriceError,
     InvalidQuantityError,
@@ -20,7 +21,6 @@ from abmm.errors import (
     OffTickError,
     ValueOverflowError,
 )
-from abmm.engine.types import MAX_OWNER, MAX_PRICE, MAX_QTY
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
