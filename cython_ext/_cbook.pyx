@@ -298,8 +298,9 @@ cdef class OrderBook:
     # Events of the current call / batch.
     cdef Event* ev
     cdef int64_t nev, evcap
-    cdef object last_batch              # events of the last batch (a view of batch_buf)
-    cdef _EventBuffer batch_buf         # the batch API's event block (reused unless still viewed)
+    cdef int64_t last_batch_n           # events of the last batch (in batch_buf), -1 if none
+    cdef _EventBuffer batch_buf         # the block of the current / last batch
+    cdef list pool                      # batch blocks, reused when no array views them
     cdef Event* call_ev                 # the per-call API's private event block
     cdef int64_t call_cap
     cdef int64_t n_msgs, n_events       # totals, to size a batch's event buffer up front
@@ -317,6 +318,8 @@ cdef class OrderBook:
         self.ofree = -1
         self.lfree = -1
         self.next_id = 1
+        self.last_batch_n = -1
+        self.pool = []
 
     def __init__(self, tick=1, level_events=True):
         if type(tick) is not int:
@@ -782,7 +785,7 @@ cdef class OrderBook:
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
         _check_submit(self.tick, self.clock, o, s, p, q, d, w, x, t, -1)
         self.nev = 0
-        self.last_batch = None
+        self.last_batch_n = -1
         self.clock = t
         return self._submit(<int>s, p, q, w, t, <int>o, d, <int>x)
 
@@ -797,7 +800,7 @@ cdef class OrderBook:
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
         _check_submit(self.tick, self.clock, LIMIT, s, p, q, d, w, x, t, -1)
         self.nev = 0
-        self.last_batch = None
+        self.last_batch_n = -1
         self.clock = t
         return self._submit(<int>s, p, q, w, t, LIMIT, d, <int>x)
 
@@ -810,7 +813,7 @@ cdef class OrderBook:
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
         _check_submit(self.tick, self.clock, MARKET, s, 0, q, 0, w, x, t, -1)
         self.nev = 0
-        self.last_batch = None
+        self.last_batch_n = -1
         self.clock = t
         return self._submit(<int>s, 0, q, w, t, MARKET, 0, <int>x)
 
@@ -824,7 +827,7 @@ cdef class OrderBook:
         if oid < 1 or oid >= self.next_id or self.idmap[oid] < 0:
             self._check_live(oid)
         self.nev = 0
-        self.last_batch = None
+        self.last_batch_n = -1
         self.clock = t
         return self._cancel(oid, q, t)
 
@@ -839,7 +842,7 @@ cdef class OrderBook:
         _check_modify(self.tick, self.clock, p, q, t, -1)
         self._check_live(oid)
         self.nev = 0
-        self.last_batch = None
+        self.last_batch_n = -1
         self.clock = t
         self._modify(oid, p, q, t)
         cdef int32_t oi = self.idmap[oid]
@@ -859,7 +862,7 @@ cdef class OrderBook:
         cdef Py_ssize_t n = msgs.shape[0], i
         if n == 0:
             self.nev = 0
-            self.last_batch = None
+            self.last_batch_n = -1
             return self.last_events()
         msgs = np.ascontiguousarray(msgs)
         cdef const uint8_t[::1] raw = msgs.view(np.uint8)
@@ -882,7 +885,7 @@ cdef class OrderBook:
         # pass 2: apply, writing events straight into a buffer sized from the running ratio of
         # events per message (growing it is a realloc, i.e. a page remap, never a copy)
         self.nev = 0
-        self.last_batch = None
+        self.last_batch_n = -1
         cdef int64_t est = n * (self.n_events // self.n_msgs + 1 if self.n_msgs else 3) + 64
         cdef uint8_t reason
         self._begin_batch(est)
@@ -913,12 +916,24 @@ cdef class OrderBook:
         return out
 
     cdef int _begin_batch(self, int64_t est) except -1:
-        """Point the event buffer at the batch block: reuse it if no array from an earlier batch
-        still views it (so results a caller keeps are never overwritten), else start a new one."""
-        cdef _EventBuffer buf = self.batch_buf
-        if buf is None or Py_REFCNT(buf) > 2:  # 2 = self.batch_buf + the local `buf`
+        """Point the event buffer at a batch block from the pool: one that no array from an
+        earlier batch still views (so results a caller keeps are never overwritten), else a new
+        one. The pool holds 3 blocks: a loop that keeps the previous result while asking for the
+        next still reuses warm memory."""
+        cdef _EventBuffer buf = None
+        cdef Py_ssize_t k
+        for k in range(len(self.pool)):
+            if Py_REFCNT(self.pool[k]) == 1:  # only the pool holds it
+                buf = self.pool[k]
+                break
+        if buf is None:
             buf = _EventBuffer.__new__(_EventBuffer)
-            self.batch_buf = buf
+            if len(self.pool) < 3:
+                self.pool.append(buf)
+            else:  # all viewed: replace the oldest (its viewers keep it alive)
+                self.pool.pop(0)
+                self.pool.append(buf)
+        self.batch_buf = buf
         self.call_ev = self.ev
         self.call_cap = self.evcap
         self.ev = <Event*>buf.data
@@ -940,21 +955,23 @@ cdef class OrderBook:
         self.evcap = self.call_cap
         self.in_batch = False
         self.nev = 0
-        out = np.frombuffer(buf, EVENT_DTYPE, n) if n else np.empty(0, EVENT_DTYPE)
-        self.last_batch = out
-        return out
+        self.last_batch_n = n
+        return np.frombuffer(buf, EVENT_DTYPE, n) if n else np.empty(0, EVENT_DTYPE)
 
     # ------------------------------------------------------------------ queries
     def last_events(self):
         """Events of the last call (per-call API) or the last batch, as an ``EVENT_DTYPE`` array
         (a copy: it stays valid after later calls)."""
-        if self.last_batch is not None:
-            return self.last_batch.copy()
-        out = np.empty(self.nev, EVENT_DTYPE)
+        cdef Event* src = self.ev
+        cdef int64_t n = self.nev
+        if self.last_batch_n >= 0:
+            src = <Event*>self.batch_buf.data
+            n = self.last_batch_n
+        out = np.empty(n, EVENT_DTYPE)
         cdef uint8_t[::1] raw
-        if self.nev:
+        if n:
             raw = out.view(np.uint8)
-            memcpy(&raw[0], self.ev, self.nev * sizeof(Event))
+            memcpy(&raw[0], src, n * sizeof(Event))
         return out
 
     def __len__(self):
