@@ -17,7 +17,8 @@ Hierarchy::
     │       └── InvalidTimestampError
     ├── UnknownOrderError         (also a KeyError)  the order id was never issued
     ├── OrderNotLiveError         the order id is finished (filled, cancelled, ...)
-    └── UnknownSymbolError        (also a KeyError)
+    ├── UnknownSymbolError        (also a KeyError)
+    └── CorruptStateError         (also a ValueError) a saved state (pickle, checkpoint) is damaged
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "UnknownOrderError",
     "OrderNotLiveError",
     "UnknownSymbolError",
+    "CorruptStateError",
 ]
 
 
@@ -137,3 +139,11 @@ class UnknownSymbolError(AbmmError, KeyError):
 
     def __reduce__(self):
         return (type(self), (self.symbol, self.known))
+
+
+class CorruptStateError(AbmmError, ValueError):
+    """A saved state (a pickled book, a checkpoint) is damaged or inconsistent."""
+
+    def __init__(self, detail: str):
+        self.detail = detail
+        super().__init__(f"corrupt saved state: {detail}")

@@ -18,7 +18,7 @@ that ``last_events()`` / ``process()`` copy out as a numpy ``EVENT_DTYPE`` array
 """
 
 cimport cython
-from libc.stdint cimport int64_t, int32_t, uint8_t, uint32_t
+from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint32_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memmove
 from cpython.long cimport PyLong_AsLongLongAndOverflow
@@ -31,6 +31,7 @@ import numpy as np
 from abmm.engine import _validate as V
 from abmm.engine.types import EVENT_DTYPE, MSG_DTYPE, ORDER_DTYPE, OrderStatus
 from abmm.errors import (
+    CorruptStateError,
     InvalidPriceError,
     InvalidQuantityError,
     InvalidSideError,
@@ -347,7 +348,72 @@ cdef class OrderBook:
         free(self.ev)
 
     def __reduce__(self):
-        raise TypeError("OrderBook cannot be pickled; rebuild it by replaying its messages")
+        """Pickle support: the live orders in priority order, every id's status, the counters."""
+        cdef int64_t i
+        status = np.empty(self.next_id, np.int8)
+        cdef int8_t[::1] sv = status
+        sv[0] = S_REJECTED
+        for i in range(1, self.next_id):
+            sv[i] = S_RESTING if self.idmap[i] >= 0 else -self.idmap[i]
+        state = {
+            "clock": self.clock, "n_fills": self.n_fills, "volume": self.volume,
+            "accepted_qty": self.accepted_qty, "cancelled_qty": self.cancelled_qty,
+            "expired_qty": self.expired_qty, "rejected_qty": self.rejected_qty,
+            "status": status, "live": self.live_orders(),
+        }
+        return (OrderBook, (self.tick, self.level_events), state)
+
+    def __setstate__(self, state):
+        if self.next_id != 1:
+            raise RuntimeError("__setstate__ needs a fresh book")
+        try:
+            status = np.ascontiguousarray(state["status"], np.int8)
+            live = np.ascontiguousarray(state["live"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptStateError(f"missing or malformed field ({exc})") from None
+        cdef int64_t n = status.shape[0], i
+        cdef const int8_t[::1] sv = status
+        if n < 1 or live.dtype != ORDER_DTYPE or live.ndim != 1:
+            raise CorruptStateError("status or live-order arrays of the wrong shape or dtype")
+        if n > self.idcap:
+            self.idmap = <int32_t*>_grow(self.idmap, &self.idcap, sizeof(int32_t), n)
+        for i in range(1, n):
+            if not 0 <= sv[i] <= 4:
+                raise CorruptStateError(f"status {sv[i]} for order {i}")
+            self.idmap[i] = -sv[i] if sv[i] else -S_REJECTED
+        self.next_id = n
+        cdef int32_t oi, li
+        cdef Order* O
+        for row in live.tolist():
+            oid, side, price, qty, hidden, peak, owner, ts, otype, stp = row
+            if not (1 <= oid < n and sv[oid] == S_RESTING and self.idmap[oid] < 0
+                    and side in (0, 1) and 1 <= price <= MAX_PRICE and price % self.tick == 0
+                    and 1 <= qty <= MAX_QTY and 0 <= hidden <= MAX_QTY and 0 <= peak <= MAX_QTY
+                    and (hidden == 0 or peak > 0) and 0 <= owner <= MAX_OWNER
+                    and otype in (LIMIT, POST_ONLY) and 0 <= stp <= 3):
+                raise CorruptStateError(f"live order {row}")
+            oi = self._alloc_order()
+            li = self._level_at(side, price)
+            O = &self.orders[oi]
+            O.id, O.owner, O.price, O.qty, O.hidden, O.peak, O.ts = (
+                oid, owner, price, qty, hidden, peak, ts)
+            O.side, O.otype, O.stp = side, otype, stp
+            self._append(li, oi)
+            self.idmap[oid] = oi
+            self.n_live += 1
+        resting = int((live["qty"] + live["hidden"]).sum()) if len(live) else 0
+        total = (2 * state["volume"] + state["cancelled_qty"] + state["expired_qty"]
+                 + state["rejected_qty"] + resting)
+        if (sum(1 for i in range(1, n) if sv[i] == S_RESTING) != self.n_live
+                or state["accepted_qty"] != total):
+            raise CorruptStateError("counters disagree with the orders")
+        self.clock = state["clock"]
+        self.n_fills = state["n_fills"]
+        self.volume = state["volume"]
+        self.accepted_qty = state["accepted_qty"]
+        self.cancelled_qty = state["cancelled_qty"]
+        self.expired_qty = state["expired_qty"]
+        self.rejected_qty = state["rejected_qty"]
 
     # ------------------------------------------------------------------ memory
     cdef int _grow_events(self) except -1:
@@ -1057,7 +1123,8 @@ cdef class OrderBook:
                 oi = self.levels[self.slv[s][j]].head
                 while oi >= 0:
                     O = &self.orders[oi]
-                    rows.append((O.id, O.side, O.price, O.qty, O.hidden, O.peak, O.owner, O.ts))
+                    rows.append((O.id, O.side, O.price, O.qty, O.hidden, O.peak, O.owner, O.ts,
+                                 O.otype, O.stp))
                     oi = O.next
         return np.array(rows, ORDER_DTYPE)
 

@@ -167,7 +167,8 @@ class OrderBook:
         for book, prices in ((self._bids, reversed(self._bids.keys())), (self._asks, self._asks.keys())):
             for p in prices:
                 for o in book[p].orders.values():
-                    rows.append((o.oid, o.side, o.price, o.qty, o.hidden, o.peak, o.owner, o.ts))
+                    rows.append((o.oid, o.side, o.price, o.qty, o.hidden, o.peak, o.owner, o.ts,
+                                 o.otype, o.stp))
         return np.array(rows, ORDER_DTYPE)
 
     def stats(self) -> dict:

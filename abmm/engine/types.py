@@ -149,7 +149,8 @@ EVENT_DTYPE = np.dtype(
 
 #: One live order, as returned by ``OrderBook.live_orders()`` (priority order: bids best to
 #: worst, then asks best to worst; within a level, queue order). ``qty`` is the displayed part,
-#: ``hidden`` an iceberg's reserve, ``peak`` its display size (0 for a plain order).
+#: ``hidden`` an iceberg's reserve, ``peak`` its display size (0 for a plain order), ``ts`` the
+#: time its priority was set; ``order_type`` (LIMIT or POST_ONLY) and ``stp`` apply to modifies.
 ORDER_DTYPE = np.dtype(
     [
         ("order_id", "<i8"),
@@ -160,6 +161,8 @@ ORDER_DTYPE = np.dtype(
         ("peak", "<i8"),
         ("owner", "<i8"),
         ("ts", "<i8"),
+        ("order_type", "u1"),
+        ("stp", "u1"),
     ]
 )
 
