@@ -1040,6 +1040,31 @@ cdef class OrderBook:
             memcpy(&raw[0], src, n * sizeof(Event))
         return out
 
+    def last_event_tuples(self):
+        """The same events as a list of tuples in ``EVENT_DTYPE.names`` order (cheaper than an
+        array for the few events of one call)."""
+        cdef Event* src = self.ev
+        cdef int64_t n = self.nev, i
+        if self.last_batch_n >= 0:
+            src = <Event*>self.batch_buf.data
+            n = self.last_batch_n
+        cdef Event* e
+        out = []
+        for i in range(n):
+            e = &src[i]
+            out.append((e.ts, e.order_id, e.owner, e.other_id, e.other_owner, e.price, e.qty,
+                        e.remaining, e.kind, e.side, e.reason))
+        return out
+
+    def top(self):
+        """``(best_bid, bid_qty, best_ask, ask_qty)``: displayed lots at the touch; a missing side
+        is ``(None, 0)``. O(1)."""
+        cdef int32_t nb = self.sn[BUY], na = self.sn[SELL]
+        return (self.levels[self.slv[BUY][nb - 1]].price if nb else None,
+                self.levels[self.slv[BUY][nb - 1]].qty if nb else 0,
+                self.levels[self.slv[SELL][na - 1]].price if na else None,
+                self.levels[self.slv[SELL][na - 1]].qty if na else 0)
+
     def __len__(self):
         """Number of live (resting) orders."""
         return self.n_live

@@ -110,6 +110,14 @@ class OrderBook:
         """Lowest ask price, or None if the ask side is empty. O(1)."""
         return self._asks.peekitem(0)[0] if self._asks else None
 
+    def top(self):
+        """``(best_bid, bid_qty, best_ask, ask_qty)``: displayed lots at the touch; a missing side
+        is ``(None, 0)``. O(1)."""
+        bid = self._bids.peekitem(-1)[1] if self._bids else None
+        ask = self._asks.peekitem(0)[1] if self._asks else None
+        return (None if bid is None else bid.price, 0 if bid is None else bid.qty,
+                None if ask is None else ask.price, 0 if ask is None else ask.qty)
+
     def depth(self, side, n=None):
         """Top ``n`` levels of ``side`` (all if None), best first: ``(prices, qtys, counts)``,
         three int64 arrays of displayed lots and order counts. O(n)."""
@@ -188,6 +196,11 @@ class OrderBook:
     def last_events(self) -> np.ndarray:
         """Events of the last call (per-call API) or the last batch, as an ``EVENT_DTYPE`` array."""
         return np.array(self._events, EVENT_DTYPE)
+
+    def last_event_tuples(self) -> list:
+        """The same events as a list of tuples in ``EVENT_DTYPE.names`` order (cheaper than an
+        array for the few events of one call)."""
+        return list(self._events)
 
     # ------------------------------------------------------------------ per-call API
     def submit(self, side, price, qty, owner=0, ts=None, order_type=LIMIT, display=0, stp=STP_NONE):

@@ -112,6 +112,8 @@ def test_random_requests_identical(ops):
         assert rc == rp, op
         if rc[0] == "ok":
             assert c.last_events().tolist() == p.last_events().tolist(), op
+            assert c.last_event_tuples() == p.last_event_tuples() == p.last_events().tolist()
+            assert c.top() == p.top()
         else:
             assert snapshot(p) == before, f"{op} raised but changed the book"
         c._check()
@@ -178,6 +180,8 @@ def test_random_stream_batch_and_per_call(seed):
     c, p = CompiledOrderBook(), PyOrderBook()
     ec = c.process(msgs)
     assert ec.tolist() == p.process(msgs).tolist()
+    assert c.last_event_tuples() == p.last_event_tuples() == ec.tolist()
+    assert c.last_events().tolist() == ec.tolist()
     assert snapshot(c) == snapshot(p)
     # chunked batches give the same events as one batch
     c2 = CompiledOrderBook()
