@@ -1,0 +1,23 @@
+"""Mesa agents of the market. ``KINDS`` maps a scenario ``kind`` to (group schema, agent class)."""
+
+from abmm.agents.base import Latency, TraderAgent, Wake
+from abmm.agents.executor import ExecutorAgent, ExecutorGroup
+from abmm.agents.informed import InformedAgent, InformedGroup
+from abmm.agents.market_maker import MarketMakerAgent, MarketMakerGroup
+from abmm.agents.momentum import MomentumAgent, MomentumGroup
+from abmm.agents.noise import NoiseAgent, NoiseGroup
+from abmm.agents.shock import ShockAgent, ShockGroup
+from abmm.agents.value import ValueAgent, ValueGroup
+
+KINDS = {
+    "noise": (NoiseGroup, NoiseAgent),
+    "value": (ValueGroup, ValueAgent),
+    "informed": (InformedGroup, InformedAgent),
+    "momentum": (MomentumGroup, MomentumAgent),
+    "executor": (ExecutorGroup, ExecutorAgent),
+    "market_maker": (MarketMakerGroup, MarketMakerAgent),
+}
+
+__all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
+           "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
+           "MarketMakerAgent"]

@@ -1,0 +1,186 @@
+"""The trader agent every kind derives from.
+
+A ``TraderAgent`` is a ``mesa.Agent`` with an account (cash and inventory, kept by the market at
+the exchange's time), its open orders, a latency, a wake-up schedule and its own random stream.
+The market calls ``on_wake()`` at the agent's wake times and ``on_fill()`` when a fill notice
+reaches it (after its latency). Agents see public market data only, as of ``now - latency``
+(``quote()``, ``mid()``, ``last_trade()``), plus what their kind may know (the fundamental for
+value and informed traders).
+
+Units: prices in ticks, sizes in lots, times in ns, cash in tick·lots (an exact integer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from abmm.engine.types import OrderType, SelfTrade, Side
+
+if TYPE_CHECKING:  # pragma: no cover
+    from abmm.market.model import MarketModel
+
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+
+
+class Latency:
+    """A latency distribution in ns: ``constant`` (value), ``uniform`` (low, high),
+    ``exponential`` (mean, plus ``low``), ``lognormal`` (median, sigma, plus ``low``)."""
+
+    __slots__ = ("kind", "a", "b", "low", "rng")
+
+    def __init__(self, kind: str, a: float, b: float, low: int, rng: np.random.Generator):
+        self.kind, self.a, self.b, self.low, self.rng = kind, a, b, low, rng
+
+    def draw(self) -> int:
+        k = self.kind
+        if k == "constant":
+            return int(self.a)
+        if k == "uniform":
+            return int(self.rng.integers(int(self.a), int(self.b) + 1))
+        if k == "exponential":
+            return self.low + int(self.rng.exponential(self.a))
+        return self.low + int(self.a * np.exp(self.b * self.rng.standard_normal()))
+
+
+class Wake:
+    """Wake-up schedule: ``fixed`` (every ``interval``, random phase), ``poisson`` (exponential
+    gaps of mean ``interval``), or ``once`` (a single wake at a uniform random time)."""
+
+    __slots__ = ("kind", "interval")
+
+    def __init__(self, kind: str, interval: int):
+        self.kind, self.interval = kind, interval
+
+    def first(self, rng: np.random.Generator, start: int, end: int) -> int | None:
+        if self.kind == "once":
+            return start + int(rng.integers(0, max(end - start, 1)))
+        if self.kind == "fixed":
+            return start + int(rng.integers(0, max(self.interval, 1)))
+        return start + int(rng.exponential(self.interval))
+
+    def next(self, rng: np.random.Generator, now: int) -> int | None:
+        if self.kind == "once":
+            return None
+        if self.kind == "fixed":
+            return now + self.interval
+        return now + 1 + int(rng.exponential(self.interval))
+
+
+class TraderAgent(mesa.Agent):
+    """Base class of abmm's agents. Subclasses implement ``on_wake`` (and may override
+    ``on_fill``, ``setup``)."""
+
+    kind = "trader"
+    model: MarketModel
+    #: True when the class overrides ``on_fill`` (the market only schedules notices for those).
+    wants_fills = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls.wants_fills = cls.on_fill is not TraderAgent.on_fill
+
+    def __init__(self, model: MarketModel, group: str, index: int, params, prng: np.random.Generator,
+                 latency: Latency, wake: Wake, learnable: bool = False):
+        super().__init__(model)
+        self.group = group
+        self.index = index
+        self.name = f"{group}/{index}"
+        self.params = params
+        self.prng = prng  # this agent's own stream (Mesa's self.rng is the model's)
+        self.latency = latency
+        self.wake = wake
+        self.learnable = learnable
+        self.cash = 0  # tick·lots
+        self.inventory = 0  # lots
+        self.open_orders: dict[int, list] = {}  # order id -> [side, price, open qty, placed ns]
+        self.n_orders = 0
+        self.n_cancels = 0
+        self.n_fills = 0
+        self.traded = 0  # lots
+        self.fees = 0
+        self.suspended_until = -1  # shocks can silence an agent (liquidity withdrawal)
+        self.setup()
+
+    # ------------------------------------------------------------------ hooks
+    def setup(self) -> None:
+        """Called at the end of ``__init__``: read ``self.params`` into attributes."""
+
+    def on_wake(self) -> None:
+        """The strategy: runs at each wake time."""
+
+    def on_fill(self, order_id: int, side: int, price: int, qty: int, maker: bool) -> None:
+        """A fill notice (after the agent's latency). The account is already updated."""
+
+    def first_wake(self, start: int, end: int) -> int | None:
+        """When to wake first (default: the wake schedule, from the session start)."""
+        return self.wake.first(self.prng, start, end)
+
+    def next_wake(self, now: int) -> int | None:
+        """When to wake next (default: the wake schedule)."""
+        return self.wake.next(self.prng, now)
+
+    # ------------------------------------------------------------------ market data
+    @property
+    def now(self) -> int:
+        return self.model.now
+
+    def quote(self):
+        """``(bid, bid_qty, ask, ask_qty)`` as seen now, i.e. as of ``now - latency``."""
+        return self.model.top_at(self.model.now - self.latency.draw())
+
+    def mid(self) -> float | None:
+        """Mid price as seen now (falls back to the last trade, then the reference price)."""
+        bid, _, ask, _ = self.quote()
+        if bid is not None and ask is not None:
+            return (bid + ask) / 2
+        return self.model.last_price
+
+    def mark_price(self) -> float:
+        """Price used to value inventory: the current mid, else the last trade."""
+        return self.model.mark_price()
+
+    def pnl(self) -> float:
+        """Mark-to-market PnL in tick·lots (initial endowment zero)."""
+        return self.cash + self.inventory * self.model.mark_price() - self.fees
+
+    # ------------------------------------------------------------------ orders
+    def limit(self, side: int, price: int, qty: int, order_type: int = OrderType.LIMIT,
+              display: int = 0, stp: int = SelfTrade.CANCEL_RESTING) -> None:
+        """Send a limit (or IOC/FOK/post-only) order; it reaches the exchange after the latency."""
+        if qty <= 0:
+            return
+        self.n_orders += 1
+        self.model.send(self, (0, side, max(int(price), 1), int(qty), int(order_type),
+                               int(display), int(stp)))
+
+    def market_order(self, side: int, qty: int, stp: int = SelfTrade.CANCEL_RESTING) -> None:
+        if qty <= 0:
+            return
+        self.n_orders += 1
+        self.model.send(self, (0, side, 0, int(qty), int(OrderType.MARKET), 0, int(stp)))
+
+    def cancel(self, order_id: int) -> None:
+        """Cancel one of this agent's orders (a no-op if it has finished by the time it arrives)."""
+        self.n_cancels += 1
+        self.model.send(self, (1, order_id))
+
+    def cancel_all(self) -> None:
+        for oid in list(self.open_orders):
+            self.cancel(oid)
+
+    def open_qty(self, side: int) -> int:
+        return sum(o[2] for o in self.open_orders.values() if o[0] == side)
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self) -> dict:
+        mark = self.model.mark_price()
+        return {
+            "agent_id": self.unique_id, "name": self.name, "group": self.group, "kind": self.kind,
+            "cash": self.cash, "inventory": self.inventory,
+            "pnl_ticks": self.cash + self.inventory * mark - self.fees,
+            "orders": self.n_orders, "cancels": self.n_cancels, "fills": self.n_fills,
+            "traded": self.traded, "open_orders": len(self.open_orders),
+        }

@@ -1,0 +1,79 @@
+"""Scenario schema pieces shared by every agent group: latency, wake schedule, common fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, model_validator
+
+from abmm.market.timeutil import parse_duration
+
+
+def _duration(v):
+    try:
+        return parse_duration(v)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: A duration: an int of nanoseconds or a string like "250ms", "1.5s", "10min", "6.5h", "09:30".
+Duration = Annotated[int, BeforeValidator(_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LatencyCfg(Strict):
+    """Latency of every message to and from the agent (orders out, fills and market data in)."""
+
+    kind: Literal["constant", "uniform", "exponential", "lognormal"] = "constant"
+    value: Duration = 0  #: constant
+    low: Duration = 0  #: uniform lower bound; floor added to exponential/lognormal draws
+    high: Duration = 0  #: uniform upper bound
+    mean: Duration = 0  #: exponential mean (above ``low``)
+    median: Duration = 0  #: lognormal median (above ``low``)
+    sigma: float = Field(0.5, ge=0)  #: lognormal shape
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind == "uniform" and self.high < self.low:
+            raise ValueError(f"uniform latency needs high >= low (got low={self.low}, high={self.high})")
+        return self
+
+
+def _latency(v):
+    if isinstance(v, (str, int)) and not isinstance(v, bool):
+        return {"kind": "constant", "value": v}
+    return v
+
+
+Latency = Annotated[LatencyCfg, BeforeValidator(_latency)]
+
+
+class WakeCfg(Strict):
+    """When the agent acts: every ``interval`` (``fixed``, random phase), at exponential gaps of
+    mean ``interval`` (``poisson``), or once at a uniform random time (``once``)."""
+
+    kind: Literal["fixed", "poisson", "once"] = "poisson"
+    interval: Duration = Field(default=60_000_000_000)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind != "once" and self.interval <= 0:
+            raise ValueError(f"a {self.kind} wake schedule needs interval > 0")
+        return self
+
+
+class GroupBase(Strict):
+    """Fields every agent group has."""
+
+    count: NonNegativeInt = 1
+    name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    latency: Latency = LatencyCfg(kind="constant", value=1_000_000)
+    wake: WakeCfg = WakeCfg()
+    learnable: bool = False
+
+    @property
+    def group_name(self) -> str:
+        return self.name or self.kind  # type: ignore[attr-defined]

@@ -1,0 +1,48 @@
+"""Informed traders: see the fundamental ``horizon`` ahead and take liquidity on mispricing."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+
+from abmm.agents.base import BUY, SELL, TraderAgent
+from abmm.agents.groups import Duration, GroupBase, WakeCfg
+from abmm.engine.types import OrderType
+
+
+class InformedGroup(GroupBase):
+    """At each wake an informed trader reads the fundamental at ``now + horizon``; if it exceeds
+    the best ask by more than ``threshold_ticks`` it buys ``qty`` (an IOC limit at the ask, or a
+    market order with ``order: market``), symmetrically for sells. Position capped."""
+
+    kind: Literal["informed"] = "informed"
+    wake: WakeCfg = WakeCfg(kind="poisson", interval=60_000_000_000)
+    horizon: Duration = 300_000_000_000
+    threshold_ticks: float = Field(3.0, ge=0)
+    qty: PositiveInt = 10
+    max_position: PositiveInt = 200
+    order: Literal["ioc", "market"] = "ioc"
+
+
+class InformedAgent(TraderAgent):
+    kind = "informed"
+
+    def on_wake(self) -> None:
+        p = self.params
+        future = self.model.fundamental.value(self.now + p.horizon)
+        bid, _, ask, _ = self.quote()
+        if ask is not None and future - ask > p.threshold_ticks:
+            qty = min(p.qty, p.max_position - self.inventory)
+            self._take(BUY, ask, qty)
+        elif bid is not None and bid - future > p.threshold_ticks:
+            qty = min(p.qty, p.max_position + self.inventory)
+            self._take(SELL, bid, qty)
+
+    def _take(self, side: int, price: int, qty: int) -> None:
+        if qty <= 0:
+            return
+        if self.params.order == "market":
+            self.market_order(side, qty)
+        else:
+            self.limit(side, price, qty, order_type=OrderType.IOC)

@@ -1,0 +1,114 @@
+"""Market makers: fixed spread, Avellaneda-Stoikov and GLFT quotes, with ladders and limits."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+
+from abmm.agents.base import BUY, SELL, TraderAgent
+from abmm.agents.groups import Duration, GroupBase, WakeCfg
+from abmm.engine.types import OrderType
+from abmm.market.timeutil import SECOND
+
+
+class MarketMakerGroup(GroupBase):
+    """A market maker re-quotes at each wake (fixed interval). Its quote centre and half-spread:
+
+    * ``fixed``: mid ± ``half_spread_ticks``;
+    * ``avellaneda_stoikov`` (Avellaneda & Stoikov 2008): reservation price
+      r = s − q·γ·σ²·τ and total spread γ·σ²·τ + (2/γ)·ln(1 + γ/k), with τ = ``horizon``
+      (a rolling horizon, in seconds);
+    * ``glft`` (Guéant, Lehalle & Fernandez-Tapia 2013, closed-form approximation):
+      half-spread c1 + σ·c2/2 and skew σ·c2 per unit of inventory, with
+      c1 = ln(1 + γ/k)/γ and c2 = sqrt(γ/(2·A·k) · (1 + γ/k)^(k/γ + 1)).
+
+    Here s is the mid (ticks), q the inventory in units of ``size``, σ the mid's volatility
+    (ticks per √s; ``sigma_ticks`` or, if unset, an EWMA estimate from the mid it observes), k
+    the decay of fill intensity with distance (per tick) and A its level (per second).
+    It quotes ``levels`` prices per side, ``level_spacing_ticks`` apart, ``size`` lots each, as
+    post-only orders (quotes never take); a quote already at a wanted price is left alone, so it
+    keeps its queue position. It stops bidding at ``inventory >= max_inventory`` and offering at
+    ``<= -max_inventory``."""
+
+    kind: Literal["market_maker"] = "market_maker"
+    wake: WakeCfg = WakeCfg(kind="fixed", interval=SECOND)
+    strategy: Literal["fixed", "avellaneda_stoikov", "glft"] = "fixed"
+    half_spread_ticks: float = Field(2.0, ge=0.5)
+    levels: PositiveInt = 1
+    level_spacing_ticks: PositiveInt = 1
+    size: PositiveInt = 10
+    max_inventory: PositiveInt = 500
+    gamma: float = Field(0.1, gt=0)
+    k: float = Field(1.5, gt=0)
+    A: float = Field(1.0, gt=0)
+    sigma_ticks: float | None = Field(None, gt=0)
+    horizon: Duration = 60 * SECOND
+    vol_halflife: PositiveInt = 50  #: EWMA half-life of the σ estimate, in wakes
+
+
+class MarketMakerAgent(TraderAgent):
+    kind = "market_maker"
+
+    def setup(self) -> None:
+        p = self.params
+        self.var = None if p.sigma_ticks is None else p.sigma_ticks ** 2  # ticks² per second
+        self.prev_mid: float | None = None
+        self.prev_t = 0
+        self.alpha = 1 - 0.5 ** (1 / p.vol_halflife)
+
+    def sigma(self) -> float:
+        return math.sqrt(self.var) if self.var else 0.0
+
+    def _update_vol(self, mid: float) -> None:
+        p = self.params
+        if p.sigma_ticks is None and self.prev_mid is not None and self.now > self.prev_t:
+            r2 = (mid - self.prev_mid) ** 2 / ((self.now - self.prev_t) / SECOND)
+            self.var = r2 if self.var is None else self.var + self.alpha * (r2 - self.var)
+        self.prev_mid, self.prev_t = mid, self.now
+
+    def quotes(self, mid: float) -> tuple[float, float]:
+        """(bid, ask) prices, in fractional ticks, before rounding and laddering."""
+        p = self.params
+        q = self.inventory / p.size
+        if p.strategy == "fixed":
+            return mid - p.half_spread_ticks, mid + p.half_spread_ticks
+        sigma = self.sigma()
+        if p.strategy == "avellaneda_stoikov":
+            tau = p.horizon / SECOND
+            r = mid - q * p.gamma * sigma * sigma * tau
+            half = 0.5 * (p.gamma * sigma * sigma * tau + 2 / p.gamma * math.log1p(p.gamma / p.k))
+            return r - half, r + half
+        c1 = math.log1p(p.gamma / p.k) / p.gamma
+        c2 = math.sqrt(p.gamma / (2 * p.A * p.k) * (1 + p.gamma / p.k) ** (p.k / p.gamma + 1))
+        half = c1 + 0.5 * sigma * c2
+        skew = sigma * c2
+        return mid - half - skew * q, mid + half - skew * q
+
+    def on_wake(self) -> None:
+        p = self.params
+        mid = self.mid()
+        self._update_vol(mid)
+        b, a = self.quotes(mid)
+        bid = min(math.floor(b), math.ceil(mid) - 1)
+        ask = max(math.ceil(a), math.floor(mid) + 1)
+        want = set()
+        if self.inventory < p.max_inventory:
+            want.update((BUY, bid - j * p.level_spacing_ticks) for j in range(p.levels))
+        if self.inventory > -p.max_inventory:
+            want.update((SELL, ask + j * p.level_spacing_ticks) for j in range(p.levels))
+        have = set()
+        for oid, o in list(self.open_orders.items()):
+            key = (o[0], o[1])
+            if key in want and key not in have:
+                have.add(key)
+            else:
+                self.cancel(oid)
+        for side, price in sorted(want - have):
+            if price >= 1:
+                self.limit(side, price, p.size, order_type=OrderType.POST_ONLY)
+
+    def withdraw(self) -> None:
+        """Pull every quote (liquidity-withdrawal shock)."""
+        self.cancel_all()

@@ -1,0 +1,119 @@
+"""Momentum chartists: moving-average crossover, MACD or RSI signals on the observed mid."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from abmm.agents.base import BUY, SELL, TraderAgent
+from abmm.agents.groups import GroupBase, WakeCfg
+
+
+class MomentumGroup(GroupBase):
+    """A chartist samples the mid at each wake (fixed interval) and computes a signal:
+
+    * ``ma_crossover``: long when the ``short_window`` mean is above the ``long_window`` mean;
+    * ``macd``: long when MACD (EMA ``short_window`` - EMA ``long_window``) is above its
+      ``signal_window`` EMA;
+    * ``rsi``: RSI over ``rsi_window`` samples, read as momentum: long above ``rsi_high``
+      (strength), short below ``rsi_low``.
+
+    It trades toward ``signal * max_position`` with market orders of at most ``qty``. A stop-loss
+    flattens the position when the mark moves ``stop_loss_ticks`` per lot against its average
+    entry, then it sits out ``cooldown`` wakes."""
+
+    kind: Literal["momentum"] = "momentum"
+    wake: WakeCfg = WakeCfg(kind="fixed", interval=60_000_000_000)
+    signal: Literal["ma_crossover", "macd", "rsi"] = "ma_crossover"
+    short_window: PositiveInt = 5
+    long_window: PositiveInt = 20
+    signal_window: PositiveInt = 9
+    rsi_window: PositiveInt = 14
+    rsi_low: float = Field(30.0, ge=0, le=100)
+    rsi_high: float = Field(70.0, ge=0, le=100)
+    qty: PositiveInt = 10
+    max_position: PositiveInt = 100
+    stop_loss_ticks: float = Field(50.0, gt=0)
+    cooldown: int = Field(5, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.short_window >= self.long_window:
+            raise ValueError(f"short_window ({self.short_window}) must be < long_window "
+                             f"({self.long_window})")
+        if self.rsi_low >= self.rsi_high:
+            raise ValueError("rsi_low must be < rsi_high")
+        return self
+
+
+def _ema(prev: float | None, x: float, n: int) -> float:
+    a = 2.0 / (n + 1)
+    return x if prev is None else prev + a * (x - prev)
+
+
+class MomentumAgent(TraderAgent):
+    kind = "momentum"
+
+    def setup(self) -> None:
+        p = self.params
+        self.mids: deque = deque(maxlen=max(p.long_window, p.rsi_window + 1))
+        self.ema_s = self.ema_l = self.ema_sig = None
+        self.entry = 0.0  # average entry price of the position (ticks)
+        self.sit_out = 0
+
+    def signal(self) -> int:
+        """+1 long, -1 short, 0 no view (not enough history)."""
+        p = self.params
+        mids = self.mids
+        if p.signal == "ma_crossover":
+            if len(mids) < p.long_window:
+                return 0
+            values = list(mids)
+            short = sum(values[-p.short_window:]) / p.short_window
+            long = sum(values) / len(values)
+            return (short > long) - (short < long)
+        if p.signal == "macd":
+            if self.ema_sig is None or len(mids) < p.long_window:
+                return 0
+            macd = self.ema_s - self.ema_l
+            return (macd > self.ema_sig) - (macd < self.ema_sig)
+        if len(mids) < p.rsi_window + 1:
+            return 0
+        values = list(mids)[-(p.rsi_window + 1):]
+        gains = sum(max(b - a, 0) for a, b in zip(values, values[1:], strict=False))
+        losses = sum(max(a - b, 0) for a, b in zip(values, values[1:], strict=False))
+        rsi = 100.0 if losses == 0 else 100 - 100 / (1 + gains / losses)
+        return 1 if rsi > p.rsi_high else (-1 if rsi < p.rsi_low else 0)
+
+    def on_wake(self) -> None:
+        p = self.params
+        mid = self.mid()
+        self.mids.append(mid)
+        self.ema_s = _ema(self.ema_s, mid, p.short_window)
+        self.ema_l = _ema(self.ema_l, mid, p.long_window)
+        self.ema_sig = _ema(self.ema_sig, self.ema_s - self.ema_l, p.signal_window)
+        inv = self.inventory
+        if inv and (mid - self.entry) * (1 if inv > 0 else -1) < -p.stop_loss_ticks:
+            self._trade(-inv, mid)  # stop-loss: flatten
+            self.sit_out = p.cooldown
+            return
+        if self.sit_out:
+            self.sit_out -= 1
+            return
+        target = self.signal() * p.max_position
+        delta = max(-p.qty, min(p.qty, target - inv))
+        if delta:
+            self._trade(delta, mid)
+
+    def _trade(self, delta: int, mid: float) -> None:
+        inv = self.inventory
+        new = inv + delta
+        if new == 0:
+            self.entry = 0.0
+        elif inv == 0 or (inv > 0) != (new > 0):
+            self.entry = mid
+        elif abs(new) > abs(inv):
+            self.entry = (self.entry * abs(inv) + mid * abs(delta)) / abs(new)
+        self.market_order(BUY if delta > 0 else SELL, abs(delta))

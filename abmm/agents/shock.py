@@ -1,0 +1,22 @@
+"""The pseudo-agent that sends the orders of shocks (flash crash, fat finger)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from abmm.agents.base import TraderAgent
+from abmm.agents.groups import GroupBase, WakeCfg
+
+
+class ShockGroup(GroupBase):
+    kind: Literal["shock"] = "shock"
+    wake: WakeCfg = WakeCfg(kind="once", interval=0)
+
+
+class ShockAgent(TraderAgent):
+    """Never wakes by itself; shocks send its orders."""
+
+    kind = "shock"
+
+    def first_wake(self, start: int, end: int) -> None:
+        return None

@@ -1,0 +1,324 @@
+"""``MarketModel``: the simulated market as a ``mesa.Model`` on an event-driven ns clock.
+
+Agents wake at their own times (fixed, Poisson or once); their orders reach the exchange after
+their latency; fills update accounts at the exchange's time and reach the agents' strategies
+after their latency; market data is seen as of ``now - latency``. Events run in (time, sequence)
+order from one heap. ``step()`` advances one decision interval (``market.step``), so Mesa tools
+and the RL environment can drive the model; ``run_until(t)`` and ``run()`` go further.
+
+Build one from a scenario: ``MarketModel.from_scenario("scenarios/default.yaml", seed=1)``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import time
+from pathlib import Path
+
+import mesa
+
+from abmm.engine import Exchange
+from abmm.engine.types import EventKind, Side
+from abmm.errors import AbmmError
+from abmm.market import kernel as K
+from abmm.market.eventlog import EventLog
+from abmm.market.rng import stream
+
+log = logging.getLogger(__name__)
+
+FILL = int(EventKind.FILL)
+CANCELLED = int(EventKind.CANCELLED)
+REFILL = int(EventKind.REFILL)
+BUY = int(Side.BUY)
+
+
+class MarketModel(mesa.Model):
+    """The market: one order book (symbol), a fundamental value, agents, shocks, an event log.
+
+    Use :meth:`from_scenario`; the constructor takes an already validated ``Scenario``.
+    """
+
+    def __init__(self, scenario, seed: int | None = None, out_dir: str | Path | None = None):
+        from abmm.scenario import build_market
+
+        self.scenario = scenario
+        self.seed_value = int(scenario.seed if seed is None else seed)
+        super().__init__(seed=self.seed_value)
+        m = scenario.market
+        self.symbol = m.symbol
+        self.tick = 1  # prices are in ticks; tick_size converts to price units
+        self.tick_size = m.tick_size
+        self.lot_size = m.lot_size
+        self.start, self.end = m.start_ns, m.end_ns
+        self.warmup_end = self.start + m.warmup_ns
+        self.step_ns = m.step_ns
+        self.now = self.start
+        self.exchange = Exchange([m.symbol], level_events=False)
+        self.book = self.exchange.book(m.symbol)
+        self.queue = K.EventQueue()
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.log = EventLog(self.out_dir, scenario.logging.chunk_rows,
+                            scenario.logging.top_of_book)
+        self._top = (None, 0, None, 0)
+        self._top_t: list[int] = [self.start]
+        self._top_v: list[tuple] = [self._top]
+        self.reference_price = m.reference_price_ticks
+        self.last_price: float = float(self.reference_price)
+        self.volume = 0
+        self.n_trades = 0
+        self.n_requests = 0
+        self.n_invalid = 0
+        self.late_cancels = 0
+        self.finished = False
+        self._by_id: dict[int, object] = {}
+        self.groups: dict[str, list] = {}
+        self.fundamental, shocks = build_market(self, scenario, self.seed_value)
+        for shock in shocks:
+            self.queue.push(shock.at, K.SHOCK, shock)
+        for agent in self._by_id.values():
+            t = agent.first_wake(self.start, self.end)
+            if t is not None and t <= self.end:
+                self.queue.push(t, K.WAKE, agent)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "time": "now", "mid": lambda mm: mm.mid(), "spread": lambda mm: mm.spread(),
+                "fundamental": lambda mm: mm.fundamental.value(mm.now),
+                "last_price": "last_price", "volume": "volume", "trades": "n_trades",
+            },
+            agent_reporters={"cash": "cash", "inventory": "inventory",
+                             "pnl": lambda a: a.pnl() if hasattr(a, "pnl") else None},
+        )
+        self.collect_data = False
+        self._wall0 = time.perf_counter()
+        if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "summary.json").write_text(json.dumps({"status": "running"}))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_scenario(cls, scenario, seed: int | None = None, out: str | Path | None = None,
+                      overrides: list[str] | None = None) -> MarketModel:
+        """A model from a scenario file path, a dict, or a ``Scenario``; ``overrides`` are
+        ``"key.path=value"`` strings (values parsed as YAML)."""
+        from abmm.scenario import Scenario, load_scenario
+
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, overrides=overrides)
+        return cls(scenario, seed=seed, out_dir=out)
+
+    def add_agent(self, agent) -> None:
+        self._by_id[agent.unique_id] = agent
+        self.groups.setdefault(agent.group, []).append(agent)
+
+    def agent(self, agent_id: int):
+        return self._by_id[agent_id]
+
+    # ------------------------------------------------------------------ market data
+    def top_at(self, t: int) -> tuple:
+        """Top of book ``(bid, bid_qty, ask, ask_qty)`` as it was at time ``t``."""
+        if t >= self._top_t[-1]:
+            return self._top_v[-1]
+        i = bisect.bisect_right(self._top_t, t) - 1
+        return self._top_v[max(i, 0)]
+
+    def mid(self) -> float | None:
+        bid, _, ask, _ = self._top
+        if bid is None or ask is None:
+            return None
+        return (bid + ask) / 2
+
+    def spread(self) -> int | None:
+        bid, _, ask, _ = self._top
+        return None if bid is None or ask is None else ask - bid
+
+    def mark_price(self) -> float:
+        m = self.mid()
+        return self.last_price if m is None else m
+
+    # ------------------------------------------------------------------ orders
+    def send(self, agent, request: tuple) -> None:
+        """An agent's request leaves now and reaches the exchange after the agent's latency."""
+        lat = agent.latency.draw()
+        if lat <= 0:
+            self._arrive(agent, request, self.now)
+        else:
+            self.queue.push(self.now + lat, K.ARRIVE, (agent, request))
+
+    def _arrive(self, agent, req: tuple, t: int) -> None:
+        book = self.book
+        self.n_requests += 1
+        if req[0] == 0:
+            _, side, price, qty, otype, display, stp = req
+            try:
+                oid = book.submit(side, price, qty, agent.unique_id, t, otype, display, stp)
+            except AbmmError as exc:
+                self.n_invalid += 1
+                log.debug("%s: order refused: %s", agent.name, exc)
+                return
+            rows = book.last_event_tuples()
+            self.log.add_events(rows, otype)
+            self._apply(rows, t)
+            rem = book.remaining(oid)
+            if rem:
+                agent.open_orders[oid] = [side, price, rem, t]
+        else:
+            oid = req[1]
+            if oid not in agent.open_orders:  # filled or cancelled while the request travelled
+                self.late_cancels += 1
+                return
+            book.cancel(oid, 0, t)
+            rows = book.last_event_tuples()
+            self.log.add_events(rows, -1)
+            self._apply(rows, t)
+        top = book.top()
+        if top != self._top:
+            self._top = top
+            self._top_t.append(t)
+            self._top_v.append(top)
+            self.log.add_top(t, *top)
+
+    def _apply(self, rows: list, t: int) -> None:
+        """Update accounts and open orders from one request's events."""
+        agents = self._by_id
+        for r in rows:
+            kind = r[8]
+            if kind == FILL:
+                _, moid, mown, toid, town, price, qty, rem, _, side, _ = r
+                maker, taker = agents[mown], agents[town]
+                signed = qty if side == BUY else -qty
+                taker.inventory += signed
+                taker.cash -= signed * price
+                maker.inventory -= signed
+                maker.cash += signed * price
+                maker.n_fills += 1
+                taker.n_fills += 1
+                maker.traded += qty
+                taker.traded += qty
+                o = maker.open_orders.get(moid)
+                if o is not None:
+                    if rem:
+                        o[2] = rem
+                    else:
+                        del maker.open_orders[moid]
+                self.last_price = price
+                self.volume += qty
+                self.n_trades += 1
+                self._notify(maker, (moid, 1 - side, price, qty, True), t)
+                self._notify(taker, (toid, side, price, qty, False), t)
+            elif kind == CANCELLED or kind == REFILL:
+                owner = agents.get(r[2])
+                if owner is not None and r[1] in owner.open_orders:
+                    if r[7]:
+                        owner.open_orders[r[1]][2] = r[7]
+                    else:
+                        del owner.open_orders[r[1]]
+
+    def _notify(self, agent, fill: tuple, t: int) -> None:
+        if not agent.wants_fills:
+            return
+        lat = agent.latency.draw()
+        if lat <= 0:
+            agent.on_fill(*fill)
+        else:
+            self.queue.push(t + lat, K.NOTIFY, (agent, fill))
+
+    # ------------------------------------------------------------------ running
+    def run_until(self, t_end: int) -> None:
+        """Process every event up to and including time ``t_end`` (capped at the session end)."""
+        t_end = min(t_end, self.end)
+        q = self.queue
+        end = self.end
+        while q._heap and q._heap[0][0] <= t_end:
+            t, _, kind, payload = q.pop()
+            self.now = t
+            if kind == K.WAKE:
+                agent = payload
+                if agent.suspended_until <= t:
+                    agent.on_wake()
+                nxt = agent.next_wake(t)
+                if nxt is not None and nxt <= end:
+                    q.push(nxt, K.WAKE, agent)
+            elif kind == K.ARRIVE:
+                self._arrive(payload[0], payload[1], t)
+            elif kind == K.NOTIFY:
+                payload[0].on_fill(*payload[1])
+            else:
+                payload.fire(self)
+        self.now = max(self.now, t_end)
+        if self.now >= self.end:
+            self.running = False
+
+    def step(self) -> None:
+        """Advance one decision interval (``market.step`` of the scenario)."""
+        self.run_until(self.now + self.step_ns)
+        if self.collect_data:
+            self.datacollector.collect(self)
+
+    def run(self, progress=None) -> dict:
+        """Run to the session end; ``progress(now)`` is called after each step. Returns the
+        summary (also written to the run directory, with the event log, when there is one)."""
+        try:
+            while self.now < self.end:
+                self.step()
+                if progress is not None:
+                    progress(self.now)
+        except BaseException as exc:
+            self.finish(status="incomplete", error=repr(exc))
+            raise
+        return self.finish()
+
+    # ------------------------------------------------------------------ results
+    def summary(self, status: str = "complete", error: str | None = None) -> dict:
+        groups = {}
+        mark = self.mark_price()
+        for name, members in self.groups.items():
+            pnl = [a.cash + a.inventory * mark - a.fees for a in members]
+            groups[name] = {
+                "kind": members[0].kind, "agents": len(members),
+                "pnl_total": sum(pnl) * self.tick_size * self.lot_size,
+                "pnl_mean": sum(pnl) / len(pnl) * self.tick_size * self.lot_size,
+                "inventory_total": sum(a.inventory for a in members),
+                "orders": sum(a.n_orders for a in members),
+                "fills": sum(a.n_fills for a in members),
+            }
+        stats = self.book.stats()
+        bid, _, ask, _ = self._top
+        return {
+            "status": status, "error": error, "scenario": self.scenario.name,
+            "seed": self.seed_value, "symbol": self.symbol,
+            "start_ns": self.start, "end_ns": self.end, "now_ns": self.now,
+            "wall_seconds": round(time.perf_counter() - self._wall0, 3),
+            "orders": stats["next_id"] - 1, "cancels": sum(a.n_cancels for a in self._by_id.values()),
+            "trades": self.n_trades, "volume_lots": self.volume, "requests": self.n_requests,
+            "invalid_requests": self.n_invalid, "late_cancels": self.late_cancels,
+            "events_logged": self.log.n_events, "top_of_book_changes": self.log.n_top,
+            "final_bid": None if bid is None else bid * self.tick_size,
+            "final_ask": None if ask is None else ask * self.tick_size,
+            "final_price": self.mark_price() * self.tick_size,
+            "final_fundamental": self.fundamental.value(self.now) * self.tick_size,
+            "live_orders": stats["live_orders"], "groups": groups,
+        }
+
+    def finish(self, status: str = "complete", error: str | None = None) -> dict:
+        """Flush the log and write ``summary.json`` and ``agents.parquet``; idempotent."""
+        summary = self.summary(status, error)
+        if self.out_dir is not None and not self.finished:
+            self.log.flush()
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            rows = [a.summary() for a in self._by_id.values()]
+            keys = list(dict.fromkeys(k for r in rows for k in r))  # kinds add their own columns
+            table = pa.table({k: [r.get(k) for r in rows] for k in keys})
+            pq.write_table(table, self.out_dir / "agents.parquet")
+            times = self.fundamental.times()
+            keep = times <= self.now
+            pq.write_table(pa.table({"ts": times[keep], "value": self.fundamental.path[keep]
+                                     * self.tick_size}), self.out_dir / "fundamental.parquet")
+            tmp = self.out_dir / "summary.json.tmp"
+            tmp.write_text(json.dumps(summary, indent=1))
+            tmp.replace(self.out_dir / "summary.json")
+        self.finished = status == "complete" or self.finished
+        return summary

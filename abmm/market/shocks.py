@@ -1,0 +1,94 @@
+"""Exogenous shocks declared in a scenario, each firing at its time.
+
+* ``flash_crash``: a large sell (or buy) market order, optionally split into ``slices`` over
+  ``over``;
+* ``liquidity_withdrawal``: market makers pull their quotes and stay silent for ``duration``;
+* ``news_jump``: the fundamental jumps by ``size`` (price units) at ``at`` (drawn into the path
+  up front, so informed traders can see it coming within their horizon);
+* ``fat_finger``: one huge limit order ``price_offset`` (a fraction: -0.05 = 5 % below the mid)
+  from the mid, cancelled after ``duration`` if it still rests.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt
+
+from abmm.agents.groups import Duration, Strict
+from abmm.engine.types import OrderType, SelfTrade
+from abmm.market import kernel as K
+
+
+class FlashCrash(Strict):
+    kind: Literal["flash_crash"] = "flash_crash"
+    at: Duration
+    qty: PositiveInt = 5_000
+    side: Literal["sell", "buy"] = "sell"
+    slices: PositiveInt = 1
+    over: Duration = 0
+
+    def fire(self, model, shooter, i: int = 0) -> None:
+        n = self.slices
+        q = self.qty // n + (i < self.qty % n)
+        shooter.market_order(0 if self.side == "buy" else 1, q, stp=SelfTrade.NONE)
+        if i + 1 < n:
+            model.queue.push(model.now + max(self.over // max(n - 1, 1), 1), K.SHOCK,
+                             _Bound(self, shooter, i + 1))
+
+
+class LiquidityWithdrawal(Strict):
+    kind: Literal["liquidity_withdrawal"] = "liquidity_withdrawal"
+    at: Duration
+    duration: Duration
+    groups: list[str] | None = None  #: default: every market-maker group
+
+    def fire(self, model, shooter, i: int = 0) -> None:
+        names = self.groups or [g for g, m in model.groups.items() if m[0].kind == "market_maker"]
+        for name in names:
+            for agent in model.groups.get(name, []):
+                agent.cancel_all()
+                agent.suspended_until = model.now + self.duration
+
+
+class NewsJump(Strict):
+    kind: Literal["news_jump"] = "news_jump"
+    at: Duration
+    size: float  #: price units
+
+    def fire(self, model, shooter, i: int = 0) -> None:
+        """Nothing to do at the time: the jump is in the fundamental path already."""
+
+
+class FatFinger(Strict):
+    kind: Literal["fat_finger"] = "fat_finger"
+    at: Duration
+    side: Literal["buy", "sell"] = "sell"
+    qty: PositiveInt = 50_000
+    price_offset: float = Field(-0.05, gt=-1, lt=1)
+    duration: Duration = 60_000_000_000
+
+    def fire(self, model, shooter, i: int = 0) -> None:
+        if i == 0:
+            price = max(1, round(model.mark_price() * (1 + self.price_offset)))
+            shooter.limit(0 if self.side == "buy" else 1, price, self.qty,
+                          order_type=OrderType.LIMIT, stp=SelfTrade.NONE)
+            model.queue.push(model.now + self.duration, K.SHOCK, _Bound(self, shooter, 1))
+        else:
+            shooter.cancel_all()
+
+
+Shock = Annotated[FlashCrash | LiquidityWithdrawal | NewsJump | FatFinger,
+                  Field(discriminator="kind")]
+
+
+class _Bound:
+    """A shock bound to the agent that sends its orders (the queue's SHOCK payload)."""
+
+    __slots__ = ("shock", "shooter", "i", "at")
+
+    def __init__(self, shock, shooter, i: int = 0):
+        self.shock, self.shooter, self.i, self.at = shock, shooter, i, shock.at
+
+    def fire(self, model) -> None:
+        self.shock.fire(model, self.shooter, self.i)

@@ -1,0 +1,292 @@
+"""Scenario files: the pydantic schema, the loader (with ``--set`` overrides) and the builder.
+
+A scenario is a YAML (or JSON, or a dict) with keys ``name, description, seed, market,
+fundamental, agents, shocks, logging`` -- documented key by key in ``scenarios/README.md``.
+Every problem in a file is reported at once, each with its key path and what was expected
+(``ScenarioError``); unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from abmm.agents import KINDS, Latency, ShockAgent, ShockGroup, Wake
+from abmm.agents.groups import Duration, Strict
+from abmm.errors import AbmmError
+from abmm.market.fundamental import Fundamental, FundamentalSpec
+from abmm.market.rng import stream
+from abmm.market.shocks import NewsJump, Shock, _Bound
+from abmm.market.timeutil import DAY, HOUR, SECOND
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "apply_overrides", "build_market"]
+
+
+class ScenarioError(AbmmError, ValueError):
+    """A scenario file that cannot be used; ``problems`` lists ``(key path, message)``."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path or '(top level)'}: {msg}" for path, msg in problems)
+        n = len(problems)
+        super().__init__(f"{source}: {n} problem{'s' * (n != 1)}:\n{lines}")
+
+
+class Market(Strict):
+    symbol: str = Field("ABM", min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
+    tick_size: PositiveFloat = 0.01  #: price units per tick
+    lot_size: PositiveFloat = 1.0  #: base units per lot
+    reference_price: PositiveFloat = 100.0  #: price units; the fundamental starts here
+    open: Duration = 9 * HOUR + 30 * 60 * SECOND
+    close: Duration = 16 * HOUR
+    days: PositiveInt = 1  #: consecutive days (needs a 24/7 market: open 00:00, close 24:00)
+    warmup: Duration = 0
+    step: Duration = SECOND  #: decision interval of MarketModel.step()
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.close <= self.open:
+            raise ValueError(f"close ({self.close} ns) must be after open ({self.open} ns)")
+        if self.days > 1 and (self.open != 0 or self.close != DAY):
+            raise ValueError("days > 1 needs a 24/7 market: open '00:00' and close '24:00'")
+        if self.step <= 0:
+            raise ValueError("step must be positive")
+        if self.warmup >= self.end_ns - self.start_ns:
+            raise ValueError("warmup must be shorter than the session")
+        return self
+
+    @property
+    def start_ns(self) -> int:
+        return self.open
+
+    @property
+    def end_ns(self) -> int:
+        return self.open + self.days * (self.close - self.open)
+
+    @property
+    def warmup_ns(self) -> int:
+        return self.warmup
+
+    @property
+    def step_ns(self) -> int:
+        return self.step
+
+    @property
+    def reference_price_ticks(self) -> int:
+        return max(1, round(self.reference_price / self.tick_size))
+
+
+class Jumps(Strict):
+    rate_per_hour: NonNegativeFloat = 0.0
+    mean: float = 0.0  #: price units
+    std: NonNegativeFloat = 0.0  #: price units
+
+
+class Regimes(Strict):
+    multipliers: list[PositiveFloat] = Field(min_length=1)  #: of sigma_1h, per regime
+    mean_durations: list[Duration] = Field(min_length=1)  #: expected time in each regime
+
+    @model_validator(mode="after")
+    def _check(self):
+        if len(self.multipliers) != len(self.mean_durations):
+            raise ValueError("regimes.multipliers and regimes.mean_durations need the same length")
+        return self
+
+
+class FundamentalCfg(Strict):
+    initial: PositiveFloat | None = None  #: price units; default market.reference_price
+    mean: PositiveFloat | None = None  #: long-run mean; default the initial value
+    half_life: Duration | None = None  #: mean-reversion half-life; none = random walk
+    sigma_1h: NonNegativeFloat = 0.5  #: std of the diffusive change over one hour, price units
+    jumps: Jumps = Jumps()
+    regimes: Regimes | None = None
+    grid: Duration = SECOND
+
+
+AgentGroup = Annotated[
+    # the discriminated union of every kind's group schema
+    KINDS["noise"][0] | KINDS["value"][0] | KINDS["informed"][0] | KINDS["momentum"][0]
+    | KINDS["executor"][0] | KINDS["market_maker"][0],
+    Field(discriminator="kind"),
+]
+
+
+class Logging(Strict):
+    chunk_rows: PositiveInt = 250_000  #: rows per Parquet part
+    top_of_book: bool = True
+
+
+class Scenario(Strict):
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    market: Market = Market()
+    fundamental: FundamentalCfg = FundamentalCfg()
+    agents: list[AgentGroup] = Field(min_length=1)
+    shocks: list[Shock] = []
+    logging: Logging = Logging()
+
+    @model_validator(mode="after")
+    def _check(self):
+        names = [g.group_name for g in self.agents]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"agent group names must be unique; repeated: {dup} (give each group "
+                             "a distinct 'name')")
+        if "shocks" in names:
+            raise ValueError("'shocks' is reserved for the shock pseudo-agent's group name")
+        start, end = self.market.start_ns, self.market.end_ns
+        for i, s in enumerate(self.shocks):
+            if not start <= s.at <= end:
+                raise ValueError(f"shocks.{i}.at is outside the session ({s.at} ns not in "
+                                 f"[{start}, {end}])")
+            groups = getattr(s, "groups", None) or []
+            missing = [g for g in groups if g not in names]
+            if missing:
+                raise ValueError(f"shocks.{i}.groups names unknown groups {missing}")
+        return self
+
+    def resolved(self) -> dict:
+        """The scenario with every default filled in (what a run directory records)."""
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------- loading
+def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"]
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+            got = err["input"]
+            if not isinstance(got, (dict, list)):
+                msg += f" (got {got!r})"
+        if err["type"] == "union_tag_invalid":
+            msg += f"; known kinds: {sorted(KINDS)}" if loc and loc[0] == "agents" else ""
+        out.append((".".join(loc), msg))
+    return out
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    keys = path.split(".")
+    node = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if key.isdigit():
+                idx = int(key)
+            else:  # a group by name: agents.noise.count
+                idx = next((j for j, g in enumerate(node)
+                            if isinstance(g, dict) and (g.get("name") or g.get("kind")) == key), None)
+            if idx is None or idx >= len(node):
+                raise KeyError(f"{'.'.join(keys[:i + 1])}: no such list item")
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            raise KeyError(f"{'.'.join(keys[:i])} is not a mapping or list")
+
+
+def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to a scenario dict (a copy)."""
+    data = copy.deepcopy(data)
+    problems = []
+    for item in overrides or []:
+        if "=" not in item:
+            problems.append((item, "an override must look like key.path=value"))
+            continue
+        path, raw = item.split("=", 1)
+        try:
+            _set_path(data, path.strip(), yaml.safe_load(raw))
+        except (KeyError, yaml.YAMLError) as exc:
+            problems.append((path, str(exc).strip("'\"")))
+    if problems:
+        raise ScenarioError("--set", problems)
+    return data
+
+
+def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
+    """A validated ``Scenario`` from a path (YAML/JSON), a dict, or a YAML string."""
+    name = "scenario"
+    if isinstance(source, dict):
+        data = source
+    else:
+        path = Path(source)
+        name = str(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ScenarioError(name, [("", f"cannot read the file: {exc.strerror}")]) from None
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            raise ScenarioError(name, [("", f"not valid YAML/JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(name, [("", f"expected a mapping at the top level, got "
+                                        f"{type(data).__name__}")])
+    data = apply_overrides(data, overrides)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(name, _format_errors(exc)) from None
+
+
+# ---------------------------------------------------------------------- building
+def _latency(cfg, rng) -> Latency:
+    if cfg.kind == "constant":
+        return Latency("constant", cfg.value, 0, 0, rng)
+    if cfg.kind == "uniform":
+        return Latency("uniform", cfg.low, cfg.high, 0, rng)
+    if cfg.kind == "exponential":
+        return Latency("exponential", cfg.mean, 0, cfg.low, rng)
+    return Latency("lognormal", cfg.median, cfg.sigma, cfg.low, rng)
+
+
+def build_market(model, scenario: Scenario, seed: int):
+    """Create the fundamental, the agents (added to ``model``) and the shocks of a scenario.
+
+    Random streams: the fundamental draws from ``(seed, "fundamental")``; agent ``i`` of group
+    ``g`` from ``(seed, "agent", g, i)`` for its strategy and ``(seed, "latency", g, i)`` for its
+    latencies -- so a group's draws never depend on the other groups."""
+    m = scenario.market
+    f = scenario.fundamental
+    tick = m.tick_size
+    initial = (f.initial or m.reference_price) / tick
+    spec = FundamentalSpec(
+        initial=initial, mean=None if f.mean is None else f.mean / tick,
+        half_life_ns=f.half_life, sigma_1h=f.sigma_1h / tick, jump_rate_1h=f.jumps.rate_per_hour,
+        jump_mean=f.jumps.mean / tick, jump_std=f.jumps.std / tick,
+        regime_multipliers=list(f.regimes.multipliers) if f.regimes else [1.0],
+        regime_mean_durations_ns=list(f.regimes.mean_durations) if f.regimes else [0],
+        grid_ns=f.grid,
+    )
+    fundamental = Fundamental(spec, m.start_ns, m.end_ns, stream(seed, "fundamental"))
+    for s in scenario.shocks:
+        if isinstance(s, NewsJump):
+            fundamental.add_jump(s.at, s.size / tick)
+    for group in scenario.agents:
+        cls = KINDS[group.kind][1]
+        gname = group.group_name
+        wake = Wake(group.wake.kind, group.wake.interval)
+        for i in range(group.count):
+            agent = cls(model, gname, i, group, stream(seed, "agent", gname, i),
+                        _latency(group.latency, stream(seed, "latency", gname, i)), wake,
+                        learnable=group.learnable)
+            model.add_agent(agent)
+    shooter = ShockAgent(model, "shocks", 0, ShockGroup(latency=0), stream(seed, "shocks"),
+                         Latency("constant", 0, 0, 0, None), Wake("once", 0))
+    model.add_agent(shooter)
+    model.fundamental = fundamental
+    return fundamental, [_Bound(s, shooter) for s in scenario.shocks]
