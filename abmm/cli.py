@@ -1,7 +1,7 @@
 """The ``abmm`` command line.
 
-``abmm demo`` replays an order-message stream through the matching engine and prints what
-happened. (``abmm run SCENARIO`` and the other commands arrive with the market layer.)
+* ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market.
+* ``abmm demo``: replay an order-message stream through the matching engine.
 """
 
 from __future__ import annotations
@@ -75,9 +75,79 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return status
 
 
+def cmd_run(a: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    import yaml
+    from tqdm import tqdm
+
+    from abmm.market.model import MarketModel
+    from abmm.market.timeutil import SECOND, format_ns
+    from abmm.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(a.scenario, overrides=a.set)
+    except ScenarioError as exc:
+        print(f"abmm run: invalid scenario\n{exc}", file=sys.stderr)
+        return 2
+    seed = scenario.seed if a.seed is None else a.seed
+    out = Path(a.out) if a.out else Path("runs") / f"{scenario.name}-seed{seed}"
+    if out.exists() and any(out.iterdir()):
+        if not a.force:
+            print(f"abmm run: {out} exists and is not empty (use --out DIR or --force)",
+                  file=sys.stderr)
+            return 2
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = scenario.resolved()
+    resolved["seed"] = seed
+    (out / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    model = MarketModel(scenario, seed=seed, out_dir=out)
+    n = len(model._by_id) - 1
+    print(f"abmm run: {scenario.name}, seed {seed}, {n:,} agents, {format_ns(model.start)} to "
+          f"{format_ns(model.end)} -> {out}")
+    total = (model.end - model.start) / SECOND
+    with tqdm(total=round(total), desc="simulated", unit="s", file=sys.stderr, disable=None,
+              bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} sim-s [{elapsed}<{remaining}]") as bar:
+        def progress(now):
+            bar.update(round((now - model.start) / SECOND) - bar.n)
+        try:
+            summary = model.run(progress)
+        except KeyboardInterrupt:
+            print(f"\nabmm run: interrupted; {out} holds the events so far (marked incomplete)",
+                  file=sys.stderr)
+            return 130
+    _print_summary(summary, model.tick_size)
+    print(f"run directory: {out}")
+    return 0
+
+
+def _print_summary(s: dict, tick_size: float) -> None:
+    print(f"wall time {s['wall_seconds']:.2f} s; orders {s['orders']:,}, cancels {s['cancels']:,}, "
+          f"trades {s['trades']:,} ({s['volume_lots']:,} lots)")
+    print(f"final price {s['final_price']:.6g} (fundamental {s['final_fundamental']:.6g}); "
+          f"bid {s['final_bid']} ask {s['final_ask']}")
+    print(f"{'group':<18}{'kind':<14}{'agents':>7}{'orders':>10}{'fills':>9}{'inventory':>11}"
+          f"{'PnL':>14}")
+    for name, g in s["groups"].items():
+        if g["kind"] == "shock" and not g["orders"]:
+            continue
+        print(f"{name:<18}{g['kind']:<14}{g['agents']:>7}{g['orders']:>10,}{g['fills']:>9,}"
+              f"{g['inventory_total']:>11,}{g['pnl_total']:>14,.2f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="abmm", description="abmm: agent-based market simulator")
     sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="simulate a market from a scenario file")
+    r.add_argument("scenario", help="scenario file (YAML or JSON), e.g. scenarios/default.yaml")
+    r.add_argument("--out", help="run directory (default runs/NAME-seedN)")
+    r.add_argument("--seed", type=int, help="override the scenario's seed")
+    r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a scenario value, e.g. --set agents.noise.count=500")
+    r.add_argument("--force", action="store_true", help="replace an existing run directory")
+    r.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", help="replay an order stream through the matching engine")
     d.add_argument("--messages", type=int, default=1_000_000, help="random stream length")
     d.add_argument("--seed", type=int, default=0)

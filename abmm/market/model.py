@@ -133,6 +133,10 @@ class MarketModel(mesa.Model):
         bid, _, ask, _ = self._top
         return None if bid is None or ask is None else ask - bid
 
+    def to_price(self, ticks: float) -> float:
+        """Ticks to price units (rounded to a tenth of a tick's decimals, so 9974 -> 99.74)."""
+        return round(ticks * self.tick_size, 12)
+
     def mark_price(self) -> float:
         m = self.mid()
         return self.last_price if m is None else m
@@ -294,10 +298,10 @@ class MarketModel(mesa.Model):
             "trades": self.n_trades, "volume_lots": self.volume, "requests": self.n_requests,
             "invalid_requests": self.n_invalid, "late_cancels": self.late_cancels,
             "events_logged": self.log.n_events, "top_of_book_changes": self.log.n_top,
-            "final_bid": None if bid is None else bid * self.tick_size,
-            "final_ask": None if ask is None else ask * self.tick_size,
-            "final_price": self.mark_price() * self.tick_size,
-            "final_fundamental": self.fundamental.value(self.now) * self.tick_size,
+            "final_bid": None if bid is None else self.to_price(bid),
+            "final_ask": None if ask is None else self.to_price(ask),
+            "final_price": self.to_price(self.mark_price()),
+            "final_fundamental": self.to_price(self.fundamental.value(self.now)),
             "live_orders": stats["live_orders"], "groups": groups,
         }
 
