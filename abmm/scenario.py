@@ -14,10 +14,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from abmm.agents import KINDS, Latency, ShockAgent, ShockGroup, Wake
+from abmm.agents.executor import ExecutorGroup
 from abmm.agents.groups import Duration, Strict
+from abmm.agents.informed import InformedGroup
+from abmm.agents.market_maker import MarketMakerGroup
+from abmm.agents.momentum import MomentumGroup
+from abmm.agents.noise import NoiseGroup
+from abmm.agents.value import ValueGroup
 from abmm.errors import AbmmError
 from abmm.market.fundamental import Fundamental, FundamentalSpec
 from abmm.market.rng import stream
@@ -109,12 +122,12 @@ class FundamentalCfg(Strict):
     grid: Duration = SECOND
 
 
+#: The discriminated union of every kind's group schema (one entry per ``abmm.agents.KINDS``).
 AgentGroup = Annotated[
-    # the discriminated union of every kind's group schema
-    KINDS["noise"][0] | KINDS["value"][0] | KINDS["informed"][0] | KINDS["momentum"][0]
-    | KINDS["executor"][0] | KINDS["market_maker"][0],
+    NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup,
     Field(discriminator="kind"),
 ]
+assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} == set(KINDS)
 
 
 class Logging(Strict):
@@ -246,7 +259,7 @@ def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
 # ---------------------------------------------------------------------- building
 def _latency(cfg, rng) -> Latency:
     if cfg.kind == "constant":
-        return Latency("constant", cfg.value, 0, 0, rng)
+        return Latency("constant", int(cfg.value), 0, 0, rng)
     if cfg.kind == "uniform":
         return Latency("uniform", cfg.low, cfg.high, 0, rng)
     if cfg.kind == "exponential":

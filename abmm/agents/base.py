@@ -12,6 +12,7 @@ Units: prices in ticks, sizes in lots, times in ns, cash in tick·lots (an exact
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -25,24 +26,52 @@ if TYPE_CHECKING:  # pragma: no cover
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 
 
+_BLOCK = 256  # random draws are taken in blocks: one numpy call per 256 uses
+
+
+class _Draws:
+    """Buffered standard draws (``normal`` or ``exponential``) from a generator."""
+
+    __slots__ = ("rng", "fn", "buf", "i")
+
+    def __init__(self, rng: np.random.Generator, kind: str):
+        self.rng = rng
+        self.fn = rng.standard_normal if kind == "normal" else rng.standard_exponential
+        self.buf: list = []
+        self.i = 0
+
+    def next(self) -> float:
+        i = self.i
+        if i == len(self.buf):
+            self.buf = self.fn(_BLOCK).tolist()
+            i = 0
+        self.i = i + 1
+        return self.buf[i]
+
+
 class Latency:
     """A latency distribution in ns: ``constant`` (value), ``uniform`` (low, high),
     ``exponential`` (mean, plus ``low``), ``lognormal`` (median, sigma, plus ``low``)."""
 
-    __slots__ = ("kind", "a", "b", "low", "rng")
+    __slots__ = ("kind", "a", "b", "low", "rng", "_draws")
 
     def __init__(self, kind: str, a: float, b: float, low: int, rng: np.random.Generator):
         self.kind, self.a, self.b, self.low, self.rng = kind, a, b, low, rng
+        self._draws = None
+        if kind == "exponential":
+            self._draws = _Draws(rng, "exponential")
+        elif kind == "lognormal":
+            self._draws = _Draws(rng, "normal")
 
     def draw(self) -> int:
         k = self.kind
         if k == "constant":
-            return int(self.a)
+            return self.a
         if k == "uniform":
             return int(self.rng.integers(int(self.a), int(self.b) + 1))
         if k == "exponential":
-            return self.low + int(self.rng.exponential(self.a))
-        return self.low + int(self.a * np.exp(self.b * self.rng.standard_normal()))
+            return self.low + int(self.a * self._draws.next())
+        return self.low + int(self.a * math.exp(self.b * self._draws.next()))
 
 
 class Wake:
@@ -61,12 +90,12 @@ class Wake:
             return start + int(rng.integers(0, max(self.interval, 1)))
         return start + int(rng.exponential(self.interval))
 
-    def next(self, rng: np.random.Generator, now: int) -> int | None:
+    def next(self, draws: _Draws, now: int) -> int | None:
         if self.kind == "once":
             return None
         if self.kind == "fixed":
             return now + self.interval
-        return now + 1 + int(rng.exponential(self.interval))
+        return now + 1 + int(self.interval * draws.next())
 
 
 class TraderAgent(mesa.Agent):
@@ -90,6 +119,7 @@ class TraderAgent(mesa.Agent):
         self.name = f"{group}/{index}"
         self.params = params
         self.prng = prng  # this agent's own stream (Mesa's self.rng is the model's)
+        self._gaps = _Draws(prng, "exponential")  # Poisson wake gaps, drawn in blocks
         self.latency = latency
         self.wake = wake
         self.learnable = learnable
@@ -120,7 +150,7 @@ class TraderAgent(mesa.Agent):
 
     def next_wake(self, now: int) -> int | None:
         """When to wake next (default: the wake schedule)."""
-        return self.wake.next(self.prng, now)
+        return self.wake.next(self._gaps, now)
 
     # ------------------------------------------------------------------ market data
     @property

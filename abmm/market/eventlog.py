@@ -94,7 +94,7 @@ class EventLog:
             self.top.flush()
 
 
-def read_events(run_dir) -> "pa.Table":
+def read_events(run_dir) -> pa.Table:
     """All event rows of a run (complete or not) as one Arrow table."""
     import pyarrow.dataset as ds
 

@@ -12,6 +12,7 @@ Build one from a scenario: ``MarketModel.from_scenario("scenarios/default.yaml",
 from __future__ import annotations
 
 import bisect
+import heapq
 import json
 import logging
 import time
@@ -24,7 +25,6 @@ from abmm.engine.types import EventKind, Side
 from abmm.errors import AbmmError
 from abmm.market import kernel as K
 from abmm.market.eventlog import EventLog
-from abmm.market.rng import stream
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class MarketModel(mesa.Model):
         self.n_requests = 0
         self.n_invalid = 0
         self.late_cancels = 0
+        self.n_kernel_events = 0  # wake-ups, arrivals, notices and shocks processed
         self.finished = False
         self._by_id: dict[int, object] = {}
         self.groups: dict[str, list] = {}
@@ -233,9 +234,13 @@ class MarketModel(mesa.Model):
         """Process every event up to and including time ``t_end`` (capped at the session end)."""
         t_end = min(t_end, self.end)
         q = self.queue
+        heap = q._heap
+        pop = heapq.heappop
         end = self.end
-        while q._heap and q._heap[0][0] <= t_end:
-            t, _, kind, payload = q.pop()
+        n = 0
+        while heap and heap[0][0] <= t_end:
+            t, _, kind, payload = pop(heap)
+            n += 1
             self.now = t
             if kind == K.WAKE:
                 agent = payload
@@ -250,6 +255,7 @@ class MarketModel(mesa.Model):
                 payload[0].on_fill(*payload[1])
             else:
                 payload.fire(self)
+        self.n_kernel_events += n
         self.now = max(self.now, t_end)
         if self.now >= self.end:
             self.running = False
@@ -296,6 +302,7 @@ class MarketModel(mesa.Model):
             "wall_seconds": round(time.perf_counter() - self._wall0, 3),
             "orders": stats["next_id"] - 1, "cancels": sum(a.n_cancels for a in self._by_id.values()),
             "trades": self.n_trades, "volume_lots": self.volume, "requests": self.n_requests,
+            "kernel_events": self.n_kernel_events,
             "invalid_requests": self.n_invalid, "late_cancels": self.late_cancels,
             "events_logged": self.log.n_events, "top_of_book_changes": self.log.n_top,
             "final_bid": None if bid is None else self.to_price(bid),

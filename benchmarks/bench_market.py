@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Market throughput: full simulated days of ``scenarios/rmsc04_like.yaml`` and ``large.yaml``.
+
+Each run is ``abmm run``'s work -- build the model, simulate the whole session, stream the event
+log to Parquet (into a temporary folder), write the summary -- in a fresh subprocess, so its peak
+RSS is its own. Prints wall time, kernel events (wake-ups, order arrivals, fill notices, shocks),
+orders, cancels, events/s and peak RSS; rmsc04 is run ``--repeat`` times (median, min, max).
+
+Reference: ABIDES ran its rmsc04 day on this machine class in 32.6 s (71,507 order events);
+the target is >= 20x faster (<= 1.6 s), and large.yaml (>= 5 M orders/day) within 2 GiB.
+
+``--json``: ``rmsc04_day_s``, ``rmsc04_orders``, ``large_day_s``, ``large_orders``,
+``large_peak_rss_mib`` (plus ``rmsc04_cancels``, ``rmsc04_peak_rss_mib``, ``large_cancels``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, resource, sys, time
+from abmm.market.model import MarketModel
+t0 = time.perf_counter()
+model = MarketModel.from_scenario(sys.argv[1], out=sys.argv[2])
+summary = model.run()
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"wall_s": wall, "rss_mib": rss, "orders": summary["orders"],
+                  "cancels": summary["cancels"], "kernel_events": summary["kernel_events"],
+                  "trades": summary["trades"], "events_logged": summary["events_logged"]}))
+"""
+
+
+def run_once(scenario: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        out = subprocess.run([sys.executable, "-c", CHILD, str(scenario), str(Path(tmp) / "run")],
+                             capture_output=True, text=True, check=True, env=env, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="rmsc04 runs (median reported)")
+    ap.add_argument("--no-large", action="store_true", help="skip large.yaml")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+
+    rm = [run_once(ROOT / "scenarios" / "rmsc04_like.yaml") for _ in range(a.repeat)]
+    walls = sorted(r["wall_s"] for r in rm)
+    med = statistics.median(walls)
+    r0 = rm[0]
+    result = {
+        "rmsc04_day_s": round(med, 3), "rmsc04_orders": r0["orders"],
+        "rmsc04_cancels": r0["cancels"], "rmsc04_peak_rss_mib": round(max(r["rss_mib"] for r in rm), 1),
+    }
+    rows = [("rmsc04_like", med, walls[0], walls[-1], r0)]
+    if not a.no_large:
+        lg = run_once(ROOT / "scenarios" / "large.yaml")
+        result.update({"large_day_s": round(lg["wall_s"], 3), "large_orders": lg["orders"],
+                       "large_cancels": lg["cancels"], "large_peak_rss_mib": round(lg["rss_mib"], 1)})
+        rows.append(("large", lg["wall_s"], lg["wall_s"], lg["wall_s"], lg))
+    if a.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{'scenario':<13}{'wall s':>8}{'min':>8}{'max':>8}{'kernel ev':>11}{'orders':>11}"
+          f"{'cancels':>10}{'trades':>10}{'ev/s':>11}{'RSS MiB':>9}")
+    for name, wall, lo, hi, r in rows:
+        print(f"{name:<13}{wall:>8.2f}{lo:>8.2f}{hi:>8.2f}{r['kernel_events']:>11,}{r['orders']:>11,}"
+              f"{r['cancels']:>10,}{r['trades']:>10,}{r['kernel_events'] / wall:>11,.0f}"
+              f"{r['rss_mib']:>9.0f}")
+    print(f"rmsc04: orders + cancels = {r0['orders'] + r0['cancels']:,} (ABIDES: 71,507 order "
+          f"events in 32.6 s); speedup vs ABIDES {32.6 / med:.1f}x (target >= 20x, <= 1.6 s)")
+    if not a.no_large:
+        print(f"large: {result['large_orders']:,} orders, peak RSS {result['large_peak_rss_mib']:,.0f}"
+              " MiB (target >= 5 M orders within 2048 MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
