@@ -103,6 +103,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     resolved = scenario.resolved()
     resolved["seed"] = seed
     (out / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    import signal
+
+    def _terminate(signum, frame):  # a kill (SIGTERM) ends like Ctrl-C: log flushed, incomplete
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _terminate)
     model = MarketModel(scenario, seed=seed, out_dir=out)
     n = len(model._by_id) - 1
     print(f"abmm run: {scenario.name}, seed {seed}, {n:,} agents, {format_ns(model.start)} to "

@@ -35,7 +35,7 @@ from abmm.errors import AbmmError
 from abmm.market.fundamental import Fundamental, FundamentalSpec
 from abmm.market.rng import stream
 from abmm.market.shocks import NewsJump, Shock, _Bound
-from abmm.market.timeutil import DAY, HOUR, SECOND
+from abmm.market.timeutil import DAY, HOUR, SECOND, format_ns
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "apply_overrides", "build_market"]
 
@@ -65,7 +65,8 @@ class Market(Strict):
     @model_validator(mode="after")
     def _check(self):
         if self.close <= self.open:
-            raise ValueError(f"close ({self.close} ns) must be after open ({self.open} ns)")
+            raise ValueError(f"close ({format_ns(self.close)}) must be after open "
+                             f"({format_ns(self.open)})")
         if self.days > 1 and (self.open != 0 or self.close != DAY):
             raise ValueError("days > 1 needs a 24/7 market: open '00:00' and close '24:00'")
         if self.step <= 0:
@@ -157,8 +158,8 @@ class Scenario(Strict):
         start, end = self.market.start_ns, self.market.end_ns
         for i, s in enumerate(self.shocks):
             if not start <= s.at <= end:
-                raise ValueError(f"shocks.{i}.at is outside the session ({s.at} ns not in "
-                                 f"[{start}, {end}])")
+                raise ValueError(f"shocks.{i}.at is outside the session ({format_ns(s.at)} not "
+                                 f"in [{format_ns(start)}, {format_ns(end)}])")
             groups = getattr(s, "groups", None) or []
             missing = [g for g in groups if g not in names]
             if missing:
@@ -171,6 +172,30 @@ class Scenario(Strict):
 
 
 # ---------------------------------------------------------------------- loading
+class _Loader(yaml.SafeLoader):
+    """YAML without YAML 1.1's base-60 numbers: ``close: 10:30`` stays the clock time "10:30"
+    (PyYAML would read the integer 630)."""
+
+
+def _no_sexagesimal(kind):
+    base = getattr(yaml.SafeLoader, f"construct_yaml_{kind}")
+
+    def construct(loader, node):
+        if ":" in str(node.value):
+            return loader.construct_scalar(node)
+        return base(loader, node)
+
+    return construct
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _no_sexagesimal("int"))
+_Loader.add_constructor("tag:yaml.org,2002:float", _no_sexagesimal("float"))
+
+
+def yaml_load(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors(include_url=False):
@@ -222,7 +247,7 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
             continue
         path, raw = item.split("=", 1)
         try:
-            _set_path(data, path.strip(), yaml.safe_load(raw))
+            _set_path(data, path.strip(), yaml_load(raw))
         except (KeyError, yaml.YAMLError) as exc:
             problems.append((path, str(exc).strip("'\"")))
     if problems:
@@ -243,7 +268,7 @@ def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
         except OSError as exc:
             raise ScenarioError(name, [("", f"cannot read the file: {exc.strerror}")]) from None
         try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            data = json.loads(text) if path.suffix == ".json" else yaml_load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise ScenarioError(name, [("", f"not valid YAML/JSON: {exc}")]) from None
     if not isinstance(data, dict):

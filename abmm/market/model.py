@@ -34,6 +34,15 @@ REFILL = int(EventKind.REFILL)
 BUY = int(Side.BUY)
 
 
+class _WarmupEnd:
+    """Queue payload: snapshot every account when the warm-up ends (PnL is also reported from
+    there, so the market's start-up transient does not count)."""
+
+    def fire(self, model) -> None:
+        model.warmup_price = model.mark_price()
+        model.warmup_marks = {i: (a.cash, a.inventory) for i, a in model._by_id.items()}
+
+
 class MarketModel(mesa.Model):
     """The market: one order book (symbol), a fundamental value, agents, shocks, an event log.
 
@@ -78,6 +87,10 @@ class MarketModel(mesa.Model):
         self.fundamental, shocks = build_market(self, scenario, self.seed_value)
         for shock in shocks:
             self.queue.push(shock.at, K.SHOCK, shock)
+        self.warmup_marks: dict[int, tuple] = {}  # agent id -> (cash, inventory) at warm-up end
+        self.warmup_price: float | None = None
+        if self.warmup_end > self.start:
+            self.queue.push(self.warmup_end, K.SHOCK, _WarmupEnd())
         for agent in self._by_id.values():
             t = agent.first_wake(self.start, self.end)
             if t is not None and t <= self.end:
@@ -123,6 +136,15 @@ class MarketModel(mesa.Model):
             return self._top_v[-1]
         i = bisect.bisect_right(self._top_t, t) - 1
         return self._top_v[max(i, 0)]
+
+    #: How far back market data is kept for latency look-ups (a longer latency sees the oldest).
+    TOP_HISTORY_NS = 10_000_000_000
+
+    def _trim_top_history(self, now: int) -> None:
+        i = bisect.bisect_right(self._top_t, now - self.TOP_HISTORY_NS) - 1
+        if i > 0:
+            del self._top_t[:i]
+            del self._top_v[:i]
 
     def mid(self) -> float | None:
         bid, _, ask, _ = self._top
@@ -183,6 +205,8 @@ class MarketModel(mesa.Model):
             self._top_t.append(t)
             self._top_v.append(top)
             self.log.add_top(t, *top)
+            if len(self._top_t) > 8192:
+                self._trim_top_history(t)
 
     def _apply(self, rows: list, t: int) -> None:
         """Update accounts and open orders from one request's events."""
@@ -283,12 +307,19 @@ class MarketModel(mesa.Model):
     def summary(self, status: str = "complete", error: str | None = None) -> dict:
         groups = {}
         mark = self.mark_price()
+        unit = self.tick_size * self.lot_size
         for name, members in self.groups.items():
             pnl = [a.cash + a.inventory * mark - a.fees for a in members]
+            since = pnl
+            if self.warmup_price is not None:
+                w = self.warmup_marks
+                since = [p - (w[a.unique_id][0] + w[a.unique_id][1] * self.warmup_price)
+                         for p, a in zip(pnl, members, strict=True)]
             groups[name] = {
                 "kind": members[0].kind, "agents": len(members),
-                "pnl_total": sum(pnl) * self.tick_size * self.lot_size,
-                "pnl_mean": sum(pnl) / len(pnl) * self.tick_size * self.lot_size,
+                "pnl_total": sum(pnl) * unit,
+                "pnl_mean": sum(pnl) / len(pnl) * unit,
+                "pnl_after_warmup_total": sum(since) * unit,
                 "inventory_total": sum(a.inventory for a in members),
                 "orders": sum(a.n_orders for a in members),
                 "fills": sum(a.n_fills for a in members),
