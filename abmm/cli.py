@@ -103,13 +103,23 @@ def cmd_run(a: argparse.Namespace) -> int:
     resolved = scenario.resolved()
     resolved["seed"] = seed
     (out / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    try:
+        model = MarketModel(scenario, seed=seed, out_dir=out)
+    except Exception as exc:  # noqa: BLE001 - nothing ran: leave no run directory behind
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"abmm run: cannot build the market: {exc}", file=sys.stderr)
+        return 2
     import signal
 
-    def _terminate(signum, frame):  # a kill (SIGTERM) ends like Ctrl-C: log flushed, incomplete
-        raise KeyboardInterrupt(f"signal {signum}")
+    def _stop(signum, frame):
+        # Ctrl-C or a kill (SIGTERM): stop between two steps, flush the log, mark incomplete;
+        # a second Ctrl-C interrupts at once
+        if model.stop_requested:
+            raise KeyboardInterrupt
+        model.stop_requested = f"stopped by signal {signal.Signals(signum).name}"
 
-    signal.signal(signal.SIGTERM, _terminate)
-    model = MarketModel(scenario, seed=seed, out_dir=out)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     n = len(model._by_id) - 1
     print(f"abmm run: {scenario.name}, seed {seed}, {n:,} agents, {format_ns(model.start)} to "
           f"{format_ns(model.end)} -> {out}")
@@ -121,9 +131,11 @@ def cmd_run(a: argparse.Namespace) -> int:
         try:
             summary = model.run(progress)
         except KeyboardInterrupt:
-            print(f"\nabmm run: interrupted; {out} holds the events so far (marked incomplete)",
-                  file=sys.stderr)
-            return 130
+            summary = {"status": "incomplete"}
+    if summary["status"] != "complete":
+        print(f"\nabmm run: interrupted; {out} holds the events so far (marked incomplete)",
+              file=sys.stderr)
+        return 130
     _print_summary(summary, model.tick_size)
     print(f"run directory: {out}")
     return 0
@@ -134,13 +146,13 @@ def _print_summary(s: dict, tick_size: float) -> None:
           f"trades {s['trades']:,} ({s['volume_lots']:,} lots)")
     print(f"final price {s['final_price']:.6g} (fundamental {s['final_fundamental']:.6g}); "
           f"bid {s['final_bid']} ask {s['final_ask']}")
-    print(f"{'group':<18}{'kind':<14}{'agents':>7}{'orders':>10}{'fills':>9}{'inventory':>11}"
-          f"{'PnL':>14}")
+    print(f"{'group':<18}{'kind':<14}{'agents':>8}{'orders':>13}{'fills':>13}{'inventory':>13}"
+          f"{'PnL':>16}")
     for name, g in s["groups"].items():
         if g["kind"] == "shock" and not g["orders"]:
             continue
-        print(f"{name:<18}{g['kind']:<14}{g['agents']:>7}{g['orders']:>10,}{g['fills']:>9,}"
-              f"{g['inventory_total']:>11,}{g['pnl_total']:>14,.2f}")
+        print(f"{name:<18}{g['kind']:<14}{g['agents']:>8,} {g['orders']:>12,} {g['fills']:>12,} "
+              f"{g['inventory_total']:>12,} {g['pnl_total']:>15,.2f}")
 
 
 def build_parser() -> argparse.ArgumentParser:

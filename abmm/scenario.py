@@ -120,7 +120,13 @@ class FundamentalCfg(Strict):
     sigma_1h: NonNegativeFloat = 0.5  #: std of the diffusive change over one hour, price units
     jumps: Jumps = Jumps()
     regimes: Regimes | None = None
-    grid: Duration = SECOND
+    grid: Duration = SECOND  #: time step of the drawn path (1 ms ... 1 h)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not 1_000_000 <= self.grid <= HOUR:
+            raise ValueError(f"grid must be between 1ms and 1h (got {self.grid} ns)")
+        return self
 
 
 #: The discriminated union of every kind's group schema (one entry per ``abmm.agents.KINDS``).
@@ -148,27 +154,49 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        names = [g.group_name for g in self.agents]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"agent group names must be unique; repeated: {dup} (give each group "
-                             "a distinct 'name')")
-        if "shocks" in names:
-            raise ValueError("'shocks' is reserved for the shock pseudo-agent's group name")
-        start, end = self.market.start_ns, self.market.end_ns
-        for i, s in enumerate(self.shocks):
-            if not start <= s.at <= end:
-                raise ValueError(f"shocks.{i}.at is outside the session ({format_ns(s.at)} not "
-                                 f"in [{format_ns(start)}, {format_ns(end)}])")
-            groups = getattr(s, "groups", None) or []
-            missing = [g for g in groups if g not in names]
-            if missing:
-                raise ValueError(f"shocks.{i}.groups names unknown groups {missing}")
+        problems = cross_check(self)
+        if problems:
+            raise _Problems(problems)
         return self
 
     def resolved(self) -> dict:
         """The scenario with every default filled in (what a run directory records)."""
         return self.model_dump(mode="json")
+
+
+class _Problems(ValueError):
+    """Several whole-scenario problems, each with its key path (expanded by the loader)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
+
+
+def cross_check(sc: Scenario) -> list[tuple[str, str]]:
+    """Checks that span several sections: unique group names, shocks and executors inside the
+    session, shock groups that exist."""
+    out = []
+    names = [g.group_name for g in sc.agents]
+    for i, g in enumerate(sc.agents):
+        n = g.group_name
+        if n == "shocks":
+            out.append((f"agents.{i}.name", "'shocks' is reserved for the shock pseudo-agent"))
+        elif names.index(n) != i:
+            out.append((f"agents.{i}.name", f"group name {n!r} is already used by agents."
+                        f"{names.index(n)} (give each group a distinct 'name')"))
+    start, end = sc.market.start_ns, sc.market.end_ns
+    session = f"[{format_ns(start)}, {format_ns(end)}]"
+    for i, g in enumerate(sc.agents):
+        if g.kind == "executor" and not start <= g.start < end:
+            out.append((f"agents.{i}.start", f"{format_ns(g.start)} is outside the session "
+                        f"{session}"))
+    for i, s in enumerate(sc.shocks):
+        if not start <= s.at <= end:
+            out.append((f"shocks.{i}.at", f"{format_ns(s.at)} is outside the session {session}"))
+        for g in getattr(s, "groups", None) or []:
+            if g not in names:
+                out.append((f"shocks.{i}.groups", f"no agent group named {g!r}; groups: {names}"))
+    return out
 
 
 # ---------------------------------------------------------------------- loading
@@ -196,14 +224,24 @@ def yaml_load(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
+_SHOCK_KINDS = ("flash_crash", "liquidity_withdrawal", "news_jump", "fat_finger")
+
+
 def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors(include_url=False):
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _Problems):
+            out.extend(cause.problems)
+            continue
         loc = [str(p) for p in err["loc"]]
-        msg = err["msg"]
+        # drop the union tag pydantic puts in the path: agents.0.noise.count -> agents.0.count
+        if len(loc) >= 3 and loc[0] in ("agents", "shocks") and loc[2] in (*KINDS, *_SHOCK_KINDS):
+            del loc[2]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
             got = err["input"]
-            if not isinstance(got, (dict, list)):
+            if not isinstance(got, (dict, list)) and repr(got) not in msg:
                 msg += f" (got {got!r})"
         if err["type"] == "union_tag_invalid":
             msg += f"; known kinds: {sorted(KINDS)}" if loc and loc[0] == "agents" else ""

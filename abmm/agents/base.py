@@ -4,7 +4,7 @@ A ``TraderAgent`` is a ``mesa.Agent`` with an account (cash and inventory, kept 
 the exchange's time), its open orders, a latency, a wake-up schedule and its own random stream.
 The market calls ``on_wake()`` at the agent's wake times and ``on_fill()`` when a fill notice
 reaches it (after its latency). Agents see public market data only, as of ``now - latency``
-(``quote()``, ``mid()``, ``last_trade()``), plus what their kind may know (the fundamental for
+(``quote()``, ``mid()``), plus what their kind may know (the fundamental for
 value and informed traders).
 
 Units: prices in ticks, sizes in lots, times in ns, cash in tick·lots (an exact integer).
@@ -161,12 +161,13 @@ class TraderAgent(mesa.Agent):
         """``(bid, bid_qty, ask, ask_qty)`` as seen now, i.e. as of ``now - latency``."""
         return self.model.top_at(self.model.now - self.latency.draw())
 
-    def mid(self) -> float | None:
-        """Mid price as seen now (falls back to the last trade, then the reference price)."""
-        bid, _, ask, _ = self.quote()
+    def mid(self) -> float:
+        """Mid price as seen now, i.e. as of ``now - latency`` (with a one-sided book: the last
+        trade then, or the reference price before any trade)."""
+        (bid, _, ask, _), last = self.model.view_at(self.model.now - self.latency.draw())
         if bid is not None and ask is not None:
             return (bid + ask) / 2
-        return self.model.last_price
+        return last
 
     def mark_price(self) -> float:
         """Price used to value inventory: the current mid, else the last trade."""

@@ -27,8 +27,9 @@ class ExecutorGroup(GroupBase):
       (``urgency`` = κT; 0 gives TWAP, larger front-loads).
 
     Child orders are market orders, or limit orders at the best price on the executor's side
-    (``child: limit``; an unfilled one is cancelled at the next slice). Whatever is left at the
-    end is sent as a market order, so the parent completes."""
+    (``child: limit``; an unfilled one is cancelled at the next slice). At the end of the
+    schedule (at the latest one slice before the close) whatever is left is sent as a market
+    order, retried every slice until the parent is complete or the session closes."""
 
     kind: Literal["executor"] = "executor"
     wake: WakeCfg = WakeCfg(kind="fixed", interval=30_000_000_000)
@@ -51,7 +52,8 @@ class ExecutorAgent(TraderAgent):
         self.sign = 1 if p.side == "buy" else -1
         self.side = BUY if p.side == "buy" else SELL
         self.begin = p.start
-        self.finish_at = p.start + p.duration
+        # the final sweep must reach the book before the close
+        self.finish_at = max(p.start, min(p.start + p.duration, self.model.end - self.wake.interval))
         self.arrival_price: float | None = None
         self.executed = 0
         self.vwap_num = 0.0  # sum price*qty of own fills
@@ -69,7 +71,9 @@ class ExecutorAgent(TraderAgent):
     def next_wake(self, now: int) -> int | None:
         if self.done:
             return None
-        return min(now + self.wake.interval, self.finish_at) if now < self.finish_at else None
+        if now < self.finish_at:
+            return min(now + self.wake.interval, self.finish_at)
+        return now + self.wake.interval  # retrying the final sweep (the market stops at the close)
 
     def on_fill(self, order_id: int, side: int, price: int, qty: int, maker: bool) -> None:
         self.vwap_num += price * qty
@@ -100,7 +104,7 @@ class ExecutorAgent(TraderAgent):
             self.done = True
             return
         if now >= self.finish_at:
-            self.market_order(self.side, remaining)  # complete the parent
+            self.market_order(self.side, remaining)  # complete the parent (retried if short)
             return
         if p.algo == "pov":
             market = self.model.volume - self.last_volume

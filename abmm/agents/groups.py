@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from abmm.market.timeutil import parse_duration
 
@@ -45,6 +45,8 @@ class LatencyCfg(Strict):
 def _latency(v):
     if isinstance(v, (str, int)) and not isinstance(v, bool):
         return {"kind": "constant", "value": v}
+    if isinstance(v, float):
+        raise ValueError(f"give a latency with its unit, e.g. '500us' or '1ms' (got {v!r})")
     return v
 
 
@@ -68,11 +70,22 @@ class WakeCfg(Strict):
 class GroupBase(Strict):
     """Fields every agent group has."""
 
-    count: NonNegativeInt = 1
+    count: int = Field(1, ge=0, strict=True)  # strict: ``count: true`` is an error, not 1
     name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     latency: Latency = LatencyCfg(kind="constant", value=1_000_000)
     wake: WakeCfg = WakeCfg()
     learnable: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_wake(cls, data):
+        """A partial ``wake`` mapping keeps the kind's own defaults for the keys it omits
+        (``wake: {interval: 30s}`` on a fixed-interval kind stays fixed)."""
+        if isinstance(data, dict) and isinstance(data.get("wake"), dict):
+            default = cls.model_fields["wake"].default
+            data = {**data, "wake": {"kind": default.kind, "interval": default.interval,
+                                     **data["wake"]}}
+        return data
 
     @property
     def group_name(self) -> str:

@@ -46,6 +46,7 @@ class MarketMakerGroup(GroupBase):
     sigma_ticks: float | None = Field(None, gt=0)
     horizon: Duration = 60 * SECOND
     vol_halflife: PositiveInt = 50  #: EWMA half-life of the σ estimate, in wakes
+    max_offset_ticks: float = Field(50.0, gt=0)  #: cap on |quote - mid| (guards a bad σ)
 
 
 class MarketMakerAgent(TraderAgent):
@@ -61,11 +62,19 @@ class MarketMakerAgent(TraderAgent):
     def sigma(self) -> float:
         return math.sqrt(self.var) if self.var else 0.0
 
-    def _update_vol(self, mid: float) -> None:
+    def _update_vol(self, mid: float, two_sided: bool = True) -> None:
+        """EWMA of squared mid changes per second; only from two-sided books (a mid that falls
+        back to the last trade is not a price move), each observation capped at 25x the
+        current variance so one gap cannot blow the quotes out."""
         p = self.params
+        if not two_sided:
+            return
         if p.sigma_ticks is None and self.prev_mid is not None and self.now > self.prev_t:
             r2 = (mid - self.prev_mid) ** 2 / ((self.now - self.prev_t) / SECOND)
-            self.var = r2 if self.var is None else self.var + self.alpha * (r2 - self.var)
+            if self.var is None:
+                self.var = r2
+            else:
+                self.var += self.alpha * (min(r2, 25 * self.var + 1.0) - self.var)
         self.prev_mid, self.prev_t = mid, self.now
 
     def quotes(self, mid: float) -> tuple[float, float]:
@@ -88,9 +97,13 @@ class MarketMakerAgent(TraderAgent):
 
     def on_wake(self) -> None:
         p = self.params
-        mid = self.mid()
-        self._update_vol(mid)
+        (bb, _, ba, _), last = self.model.view_at(self.now - self.latency.draw())
+        two_sided = bb is not None and ba is not None
+        mid = (bb + ba) / 2 if two_sided else last
+        self._update_vol(mid, two_sided)
         b, a = self.quotes(mid)
+        cap = p.max_offset_ticks
+        b, a = max(b, mid - cap), min(a, mid + cap)
         bid = min(math.floor(b), math.ceil(mid) - 1)
         ask = max(math.ceil(a), math.floor(mid) + 1)
         want = set()

@@ -72,7 +72,7 @@ class MomentumAgent(TraderAgent):
                 return 0
             values = list(mids)
             short = sum(values[-p.short_window:]) / p.short_window
-            long = sum(values) / len(values)
+            long = sum(values[-p.long_window:]) / p.long_window
             return (short > long) - (short < long)
         if p.signal == "macd":
             if self.ema_sig is None or len(mids) < p.long_window:

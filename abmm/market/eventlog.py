@@ -47,7 +47,7 @@ class _PartWriter:
         arr = np.array(self.rows, self.dtype)
         table = pa.table({name: arr[name] for name in self.dtype.names})
         path = self.folder / f"part-{self.parts:05d}.parquet"
-        tmp = path.with_suffix(".tmp")
+        tmp = self.folder / f".{path.name}.tmp"  # hidden: readers skip a torn temporary
         pq.write_table(table, tmp, compression="zstd")
         tmp.replace(path)  # a part is either complete or absent
         self.parts += 1

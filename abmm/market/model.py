@@ -75,11 +75,13 @@ class MarketModel(mesa.Model):
         self._top_v: list[tuple] = [self._top]
         self.reference_price = m.reference_price_ticks
         self.last_price: float = float(self.reference_price)
+        self._last_v: list[float] = [self.last_price]  # last trade price, beside _top_v
         self.volume = 0
         self.n_trades = 0
         self.n_requests = 0
         self.n_invalid = 0
         self.late_cancels = 0
+        self.n_suppressed = 0  # orders dropped because their agent was silenced by a shock
         self.n_kernel_events = 0  # wake-ups, arrivals, notices and shocks processed
         self.finished = False
         self._by_id: dict[int, object] = {}
@@ -105,6 +107,8 @@ class MarketModel(mesa.Model):
                              "pnl": lambda a: a.pnl() if hasattr(a, "pnl") else None},
         )
         self.collect_data = False
+        #: set (to a reason string) to stop ``run()`` cleanly between two steps (signal handlers)
+        self.stop_requested: str | None = None
         self._wall0 = time.perf_counter()
         if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +122,10 @@ class MarketModel(mesa.Model):
         ``"key.path=value"`` strings (values parsed as YAML)."""
         from abmm.scenario import Scenario, load_scenario
 
-        if not isinstance(scenario, Scenario):
+        if isinstance(scenario, Scenario):
+            if overrides:
+                scenario = load_scenario(scenario.resolved(), overrides=overrides)
+        else:
             scenario = load_scenario(scenario, overrides=overrides)
         return cls(scenario, seed=seed, out_dir=out)
 
@@ -130,12 +137,19 @@ class MarketModel(mesa.Model):
         return self._by_id[agent_id]
 
     # ------------------------------------------------------------------ market data
+    def _index_at(self, t: int) -> int:
+        if t >= self._top_t[-1]:
+            return len(self._top_t) - 1
+        return max(bisect.bisect_right(self._top_t, t) - 1, 0)
+
     def top_at(self, t: int) -> tuple:
         """Top of book ``(bid, bid_qty, ask, ask_qty)`` as it was at time ``t``."""
-        if t >= self._top_t[-1]:
-            return self._top_v[-1]
-        i = bisect.bisect_right(self._top_t, t) - 1
-        return self._top_v[max(i, 0)]
+        return self._top_v[self._index_at(t)]
+
+    def view_at(self, t: int) -> tuple:
+        """``(top of book, last trade price)`` as they were at time ``t``."""
+        i = self._index_at(t)
+        return self._top_v[i], self._last_v[i]
 
     #: How far back market data is kept for latency look-ups (a longer latency sees the oldest).
     TOP_HISTORY_NS = 10_000_000_000
@@ -145,6 +159,7 @@ class MarketModel(mesa.Model):
         if i > 0:
             del self._top_t[:i]
             del self._top_v[:i]
+            del self._last_v[:i]
 
     def mid(self) -> float | None:
         bid, _, ask, _ = self._top
@@ -177,6 +192,9 @@ class MarketModel(mesa.Model):
         book = self.book
         self.n_requests += 1
         if req[0] == 0:
+            if agent.suspended_until > t:  # silenced by a shock: orders still in flight are dropped
+                self.n_suppressed += 1
+                return
             _, side, price, qty, otype, display, stp = req
             try:
                 oid = book.submit(side, price, qty, agent.unique_id, t, otype, display, stp)
@@ -204,6 +222,7 @@ class MarketModel(mesa.Model):
             self._top = top
             self._top_t.append(t)
             self._top_v.append(top)
+            self._last_v.append(self.last_price)
             self.log.add_top(t, *top)
             if len(self._top_t) > 8192:
                 self._trim_top_history(t)
@@ -294,13 +313,15 @@ class MarketModel(mesa.Model):
         """Run to the session end; ``progress(now)`` is called after each step. Returns the
         summary (also written to the run directory, with the event log, when there is one)."""
         try:
-            while self.now < self.end:
+            while self.now < self.end and not self.stop_requested:
                 self.step()
                 if progress is not None:
                     progress(self.now)
         except BaseException as exc:
             self.finish(status="incomplete", error=repr(exc))
             raise
+        if self.stop_requested:
+            return self.finish(status="incomplete", error=self.stop_requested)
         return self.finish()
 
     # ------------------------------------------------------------------ results
@@ -335,6 +356,7 @@ class MarketModel(mesa.Model):
             "trades": self.n_trades, "volume_lots": self.volume, "requests": self.n_requests,
             "kernel_events": self.n_kernel_events,
             "invalid_requests": self.n_invalid, "late_cancels": self.late_cancels,
+            "suppressed_orders": self.n_suppressed,
             "events_logged": self.log.n_events, "top_of_book_changes": self.log.n_top,
             "final_bid": None if bid is None else self.to_price(bid),
             "final_ask": None if ask is None else self.to_price(ask),

@@ -7,6 +7,7 @@ ticks (tick_size 0.01, reference price 100 -> 10000 ticks), times ns.
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -36,7 +37,13 @@ def scenario(agents, shocks=(), close="10:00", seed=1, fundamental=None, **marke
 
 
 def build(agents, shocks=(), out=None, **kw) -> MarketModel:
-    return MarketModel.from_scenario(scenario(agents, shocks, **kw), out=out)
+    model = MarketModel.from_scenario(scenario(agents, shocks, **kw), out=out)
+    # groups made by silent() never wake: the test sends their orders by hand
+    mute = {g["name"] for g in agents if g.get("name") in _SILENT}
+    heap = model.queue._heap
+    heap[:] = [e for e in heap if not (e[2] == K.WAKE and e[3].group in mute)]
+    heapq.heapify(heap)
+    return model
 
 
 def mm_group(**kw):
@@ -56,10 +63,14 @@ def liquidity(**kw):
     return g
 
 
+_SILENT: set[str] = set()
+
+
 def silent(name="silent", latency=0):
-    """An agent that never wakes by itself (an executor whose start is after the close): the test
-    sends its orders by hand."""
-    return {"kind": "executor", "name": name, "start": "23:00", "duration": "1min",
+    """An agent that never wakes by itself (``build`` removes its wake-ups): the test sends its
+    orders by hand."""
+    _SILENT.add(name)
+    return {"kind": "executor", "name": name, "start": "09:30", "duration": "1min",
             "quantity": 1, "latency": latency}
 
 
