@@ -423,3 +423,24 @@ def test_no_data_is_collected_by_default():
     for _ in range(5):
         model.step()
     assert len(model.datacollector.get_model_vars_dataframe()) == 0
+
+
+def test_stop_requested_ends_the_run_cleanly_as_incomplete(tmp_path):
+    """What abmm run's Ctrl-C / SIGTERM handler does: stop between steps, flush, mark incomplete."""
+    d = {"name": "stop", "seed": 1, "market": {"open": "09:30", "close": "09:40"},
+         "agents": [{"kind": "noise", "count": 50, "wake": {"kind": "poisson", "interval": "5s"}},
+                    {"kind": "market_maker", "count": 1}]}
+    model = MarketModel.from_scenario(d, out=tmp_path / "run")
+    steps = []
+
+    def progress(now):
+        steps.append(now)
+        if len(steps) == 30:
+            model.stop_requested = "test stop"
+
+    summary = model.run(progress)
+    assert summary["status"] == "incomplete" and summary["error"] == "test stop"
+    assert len(steps) == 30 and summary["now_ns"] == steps[-1] < model.end
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["status"] == "incomplete"
+    assert read_events(tmp_path / "run").num_rows == summary["events_logged"] > 0
