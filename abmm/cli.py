@@ -79,7 +79,6 @@ def cmd_run(a: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    import yaml
     from tqdm import tqdm
 
     from abmm.market.model import MarketModel
@@ -100,9 +99,6 @@ def cmd_run(a: argparse.Namespace) -> int:
             return 2
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    resolved = scenario.resolved()
-    resolved["seed"] = seed
-    (out / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     try:
         model = MarketModel(scenario, seed=seed, out_dir=out)
     except Exception as exc:  # noqa: BLE001 - nothing ran: leave no run directory behind

@@ -94,8 +94,20 @@ class EventLog:
             self.top.flush()
 
 
+def read_parts(folder) -> pa.Table:
+    """Every complete ``part-*.parquet`` of a folder, in order, as one Arrow table (a killed
+    run's hidden temporary is skipped)."""
+    parts = sorted(Path(folder).glob("part-*.parquet"))
+    if not parts:
+        raise FileNotFoundError(f"no part-*.parquet files in {folder}")
+    return pa.concat_tables([pq.read_table(p) for p in parts])
+
+
 def read_events(run_dir) -> pa.Table:
     """All event rows of a run (complete or not) as one Arrow table."""
-    import pyarrow.dataset as ds
+    return read_parts(Path(run_dir) / "events")
 
-    return ds.dataset(Path(run_dir) / "events", format="parquet").to_table()
+
+def read_top(run_dir) -> pa.Table:
+    """All top-of-book rows of a run as one Arrow table."""
+    return read_parts(Path(run_dir) / "top")

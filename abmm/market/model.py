@@ -111,8 +111,13 @@ class MarketModel(mesa.Model):
         self.stop_requested: str | None = None
         self._wall0 = time.perf_counter()
         if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
+            import yaml
+
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "summary.json").write_text(json.dumps({"status": "running"}))
+            resolved = scenario.resolved()
+            resolved["seed"] = self.seed_value
+            (self.out_dir / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
 
     # ------------------------------------------------------------------ construction
     @classmethod

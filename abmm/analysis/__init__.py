@@ -1,0 +1,1 @@
+"""Analysis of runs: OHLCV bars, stylized facts, agent metrics, reports."""
