@@ -132,6 +132,7 @@ class TraderAgent(mesa.Agent):
         self.traded = 0  # lots
         self.fees = 0
         self.suspended_until = -1  # shocks can silence an agent (liquidity withdrawal)
+        self._attention = getattr(params, "attention", 0.0)
         self.setup()
 
     # ------------------------------------------------------------------ hooks
@@ -149,8 +150,14 @@ class TraderAgent(mesa.Agent):
         return self.wake.first(self.prng, start, end)
 
     def next_wake(self, now: int) -> int | None:
-        """When to wake next (default: the wake schedule)."""
-        return self.wake.next(self._gaps, now)
+        """When to wake next (default: the wake schedule, sped up or slowed down by the market's
+        recent activity when the group has ``attention``)."""
+        t = self.wake.next(self._gaps, now)
+        a = self._attention
+        if a and t is not None:
+            rate = min(5.0, max(0.2, self.model.activity() ** a))
+            t = now + 1 + int((t - now) / rate)
+        return t
 
     # ------------------------------------------------------------------ market data
     @property

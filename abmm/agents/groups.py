@@ -75,6 +75,10 @@ class GroupBase(Strict):
     latency: Latency = LatencyCfg(kind="constant", value=1_000_000)
     wake: WakeCfg = WakeCfg()
     learnable: bool = False
+    #: activity feedback: the wake rate is multiplied by (short-term / long-term volatility of
+    #: the mid) ** attention, clipped to [0.2, 5] -- traders watch the market more when it moves
+    #: (0: a fixed rate). Applies to poisson and fixed wake schedules.
+    attention: float = Field(0.0, ge=0, le=5)
 
     @model_validator(mode="before")
     @classmethod

@@ -83,6 +83,8 @@ class MarketModel(mesa.Model):
         self.late_cancels = 0
         self.n_suppressed = 0  # orders dropped because their agent was silenced by a shock
         self.n_kernel_events = 0  # wake-ups, arrivals, notices and shocks processed
+        self._act_prev: tuple = (None, 0)  # (mid, time) at the last activity update
+        self._act_var = [0.0, 0.0]  # short- and long-term EWMA of squared mid moves per second
         self.finished = False
         self._by_id: dict[int, object] = {}
         self.groups: dict[str, list] = {}
@@ -311,8 +313,34 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """Advance one decision interval (``market.step`` of the scenario)."""
         self.run_until(self.now + self.step_ns)
+        self._update_activity()
         if self.collect_data:
             self.datacollector.collect(self)
+
+    #: half-lives (ns) of the short- and long-term volatility behind ``activity()``
+    ACTIVITY_SHORT_NS = 120_000_000_000
+    ACTIVITY_LONG_NS = 7_200_000_000_000
+
+    def _update_activity(self) -> None:
+        """EWMAs of the squared mid change per second, short and long term (public data)."""
+        m = self.mid()
+        if m is None:
+            return
+        prev, t_prev = self._act_prev
+        self._act_prev = (m, self.now)
+        if prev is None or self.now <= t_prev:
+            return
+        dt = self.now - t_prev
+        r2 = (m - prev) ** 2 * (1e9 / dt)
+        for i, hl in ((0, self.ACTIVITY_SHORT_NS), (1, self.ACTIVITY_LONG_NS)):
+            w = 1 - 0.5 ** (dt / hl)
+            self._act_var[i] += w * (r2 - self._act_var[i])
+
+    def activity(self) -> float:
+        """Short-term over long-term volatility of the mid (1 = usual; > 1 = the market is
+        moving more than usual). Updated at each ``step()``."""
+        short, long = self._act_var
+        return 1.0 if long <= 0 else (short / long) ** 0.5
 
     def run(self, progress=None) -> dict:
         """Run to the session end; ``progress(now)`` is called after each step. Returns the
