@@ -1,6 +1,9 @@
 """The ``abmm`` command line.
 
 * ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market.
+* ``abmm facts RUN_DIR [--real FILE] [--json]``: the stylized-facts scorecard of a run.
+* ``abmm report RUN_DIR [--real FILE] [--out FILE]``: a self-contained HTML report.
+* ``abmm bars RUN_DIR --freq 1min --out FILE.csv``: OHLCV bars of a run's mid price.
 * ``abmm demo``: replay an order-message stream through the matching engine.
 """
 
@@ -133,7 +136,94 @@ def cmd_run(a: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     _print_summary(summary, model.tick_size)
+    if not a.no_facts:
+        _print_run_scorecard(out)
     print(f"run directory: {out}")
+    return 0
+
+
+def _print_run_scorecard(run_dir) -> None:
+    from abmm.analysis.facts import facts_from_run
+
+    try:
+        card = facts_from_run(run_dir)
+    except Exception as exc:  # noqa: BLE001 - a short run may not support every estimator
+        print(f"stylized facts: not available for this run ({exc})")
+        return
+    checked = [r for r in card.rows if r.passed is not None]
+    ok = sum(bool(r.passed) for r in checked)
+    print(f"stylized facts (1-min mid returns): {ok}/{len(checked)} pass"
+          f" -- {'PASS' if card.passed else 'FAIL'}; details: abmm facts {run_dir}")
+    for r in checked:
+        if not r.passed:
+            print(f"  fails: {r.name} = {r.value:.4g} (expected {r.expected})")
+
+
+def _check_run_dir(path: str):
+    from pathlib import Path
+
+    p = Path(path)
+    if not (p / "scenario.yaml").exists() or not (p / "events").is_dir():
+        print(f"abmm: {p} is not a run directory (no scenario.yaml / events/)", file=sys.stderr)
+        return None
+    return p
+
+
+def _real_bars(path):
+    from abmm.analysis.bars import read_ohlcv
+
+    return None if path is None else read_ohlcv(path)
+
+
+def cmd_facts(a: argparse.Namespace) -> int:
+    from abmm.analysis.bars import run_bars
+    from abmm.analysis.facts import format_scorecard, scorecard
+
+    run = _check_run_dir(a.run_dir)
+    if run is None:
+        return 2
+    try:
+        real = _real_bars(a.real)
+    except (OSError, ValueError) as exc:
+        print(f"abmm facts: cannot read --real {a.real}: {exc}", file=sys.stderr)
+        return 2
+    card = scorecard(run_bars(run, a.freq), real=real, run_dir=run)
+    if a.json:
+        print(json.dumps(card.to_dict()))
+    else:
+        print(format_scorecard(card))
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from abmm.analysis.report import write_report
+
+    run = _check_run_dir(a.run_dir)
+    if run is None:
+        return 2
+    try:
+        real = _real_bars(a.real)
+    except (OSError, ValueError) as exc:
+        print(f"abmm report: cannot read --real {a.real}: {exc}", file=sys.stderr)
+        return 2
+    path = write_report(run, out=a.out, real=real)
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_bars(a: argparse.Namespace) -> int:
+    from abmm.analysis.bars import run_bars
+
+    run = _check_run_dir(a.run_dir)
+    if run is None:
+        return 2
+    try:
+        bars = run_bars(run, a.freq)
+    except ValueError as exc:
+        print(f"abmm bars: {exc}", file=sys.stderr)
+        return 2
+    bars.to_csv(a.out, index=False)
+    print(f"{len(bars):,} bars ({a.freq}) -> {a.out}")
     return 0
 
 
@@ -161,7 +251,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a scenario value, e.g. --set agents.noise.count=500")
     r.add_argument("--force", action="store_true", help="replace an existing run directory")
+    r.add_argument("--no-facts", action="store_true", help="skip the stylized-facts summary")
     r.set_defaults(func=cmd_run)
+    f = sub.add_parser("facts", help="print the stylized-facts scorecard of a run")
+    f.add_argument("run_dir")
+    f.add_argument("--real", help="a real OHLCV file (CSV/Parquet) to compare side by side")
+    f.add_argument("--freq", default="1min", help="bar frequency of the returns (default 1min)")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_facts)
+    rp = sub.add_parser("report", help="write report.html for a run")
+    rp.add_argument("run_dir")
+    rp.add_argument("--real", help="a real OHLCV file to compare with")
+    rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
+    rp.set_defaults(func=cmd_report)
+    b = sub.add_parser("bars", help="export OHLCV bars of a run's mid price as CSV")
+    b.add_argument("run_dir")
+    b.add_argument("--freq", default="1min", help="bar length, a pandas frequency (default 1min)")
+    b.add_argument("--out", required=True, help="output CSV file")
+    b.set_defaults(func=cmd_bars)
     d = sub.add_parser("demo", help="replay an order stream through the matching engine")
     d.add_argument("--messages", type=int, default=1_000_000, help="random stream length")
     d.add_argument("--seed", type=int, default=0)
