@@ -187,7 +187,12 @@ def cmd_facts(a: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"abmm facts: cannot read --real {a.real}: {exc}", file=sys.stderr)
         return 2
-    card = scorecard(run_bars(run, a.freq), real=real, run_dir=run)
+    try:
+        bars = run_bars(run, a.freq, after_warmup=True, price=a.price)
+    except ValueError as exc:
+        print(f"abmm facts: {exc}", file=sys.stderr)
+        return 2
+    card = scorecard(bars, real=real, run_dir=run)
     if a.json:
         print(json.dumps(card.to_dict()))
     else:
@@ -206,7 +211,11 @@ def cmd_report(a: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"abmm report: cannot read --real {a.real}: {exc}", file=sys.stderr)
         return 2
-    path = write_report(run, out=a.out, real=real)
+    try:
+        path = write_report(run, out=a.out, real=real)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"abmm report: cannot report on {run}: {exc}", file=sys.stderr)
+        return 2
     print(f"report: {path}")
     return 0
 
@@ -218,7 +227,7 @@ def cmd_bars(a: argparse.Namespace) -> int:
     if run is None:
         return 2
     try:
-        bars = run_bars(run, a.freq)
+        bars = run_bars(run, a.freq, price=a.price)
     except ValueError as exc:
         print(f"abmm bars: {exc}", file=sys.stderr)
         return 2
@@ -257,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("run_dir")
     f.add_argument("--real", help="a real OHLCV file (CSV/Parquet) to compare side by side")
     f.add_argument("--freq", default="1min", help="bar frequency of the returns (default 1min)")
+    f.add_argument("--price", choices=["mid", "trade"], default="mid",
+                   help="bars of the mid price (default) or of trade prices")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=cmd_facts)
     rp = sub.add_parser("report", help="write report.html for a run")
@@ -268,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("run_dir")
     b.add_argument("--freq", default="1min", help="bar length, a pandas frequency (default 1min)")
     b.add_argument("--out", required=True, help="output CSV file")
+    b.add_argument("--price", choices=["mid", "trade"], default="mid",
+                   help="close = last mid (default) or last trade price of the bar")
     b.set_defaults(func=cmd_bars)
     d = sub.add_parser("demo", help="replay an order stream through the matching engine")
     d.add_argument("--messages", type=int, default=1_000_000, help="random stream length")

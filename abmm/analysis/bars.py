@@ -9,6 +9,7 @@ session day, placed on the calendar at ``BASE_DATE`` (a Monday) so pandas tools 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,16 @@ def run_meta(run_dir) -> dict:
 
 
 def mid_series(run_dir) -> pd.Series:
-    """The mid price (price units) at each top-of-book change with both sides present."""
-    top = read_top(run_dir).to_pandas()
+    """The mid price (price units) at each top-of-book change with both sides present.
+
+    Raises ``ValueError`` when the run has no top-of-book log (``logging.top_of_book: false``):
+    use trade-price bars (``run_bars(..., price="trade")``) for such a run."""
+    try:
+        top = read_top(run_dir).to_pandas()
+    except FileNotFoundError:
+        raise ValueError(f"{run_dir} has no top-of-book log (top/ is empty: the run had "
+                         "logging.top_of_book: false); use trade-price bars instead "
+                         "(price='trade', or --price trade on the command line)") from None
     tick = run_meta(run_dir)["market"]["tick_size"]
     both = (top["bid"] > 0) & (top["ask"] > 0)
     top = top[both]
@@ -50,14 +59,33 @@ def trades(run_dir) -> pd.DataFrame:
     })
 
 
-def run_bars(run_dir, freq: str = "1min") -> pd.DataFrame:
-    """OHLCV bars of a run's mid price (see the module docstring), one row per bar from the
-    session open to its close; columns ``timestamp, open, high, low, close, volume``."""
+def trade_series(run_dir) -> pd.Series:
+    """The last trade price (price units) after each fill."""
+    tr = trades(run_dir)
+    return pd.Series(tr["price"].to_numpy(), index=pd.DatetimeIndex(tr["timestamp"]),
+                     name="trade")
+
+
+def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
+             price: str = "mid") -> pd.DataFrame:
+    """OHLCV bars of a run's mid price (see the module docstring) -- or, with
+    ``price="trade"``, of its trade prices -- one row per bar from the session open (or, with
+    ``after_warmup``, from the end of the scenario's ``market.warmup``, while the book is still
+    filling up) to its close; columns ``timestamp, open, high, low, close, volume``. Bars before
+    the first price are left out; a bar without a change repeats the last close."""
+    if price not in ("mid", "trade"):
+        raise ValueError(f"price must be 'mid' or 'trade', not {price!r}")
+    try:
+        pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        raise ValueError(f"freq {freq!r} is not a pandas frequency (e.g. '1s', '1min', '5min', "
+                         "'1h', '1D')") from None
     meta = run_meta(run_dir)["market"]
-    start = BASE_DATE + pd.to_timedelta(_ns(meta["open"]), "ns")
+    open_ns = _ns(meta["open"]) + (_ns(meta.get("warmup", 0) or 0) if after_warmup else 0)
+    start = BASE_DATE + pd.to_timedelta(open_ns, "ns")
     end = BASE_DATE + pd.to_timedelta(_ns(meta["open"]) + meta["days"]
                                       * (_ns(meta["close"]) - _ns(meta["open"])), "ns")
-    mid = mid_series(run_dir)
+    mid = mid_series(run_dir) if price == "mid" else trade_series(run_dir)
     mid = mid[~mid.index.duplicated(keep="last")]
     edges = pd.date_range(start, end, freq=freq, inclusive="left")
     if len(edges) == 0 or mid.empty:
@@ -78,6 +106,10 @@ def run_bars(run_dir, freq: str = "1min") -> pd.DataFrame:
         out[c] = out[c].fillna(out["close"])
     out["volume"] = out["volume"].fillna(0).astype(np.int64)
     out = out.dropna(subset=["close"]).reset_index(names="timestamp")
+    # prices are multiples of half a tick: round away the float noise of ticks * tick_size
+    digits = max(0, -math.floor(math.log10(meta["tick_size"] / 2)) + 1)
+    for c in ("open", "high", "low", "close"):
+        out[c] = out[c].round(digits)
     return out[COLUMNS]
 
 
@@ -96,5 +128,22 @@ def read_ohlcv(path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {COLUMNS}")
     df = df[COLUMNS].copy()
-    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True).dt.tz_localize(None)
+    df["timestamp"] = _parse_timestamps(df["timestamp"], path)
     return df.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def _parse_timestamps(ts: pd.Series, path) -> pd.Series:
+    """ISO strings or datetimes as they are; numbers as epoch seconds, milliseconds (Bybit's
+    kline ``startTime``), microseconds or nanoseconds, told apart by their size."""
+    if pd.api.types.is_numeric_dtype(ts):
+        v = pd.to_numeric(ts, errors="coerce")
+        if v.isna().any():
+            raise ValueError(f"{path}: 'timestamp' has missing values")
+        mag = float(v.abs().max()) if len(v) else 0.0
+        unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
+        return pd.to_datetime(v.astype("int64"), unit=unit, utc=True).dt.tz_localize(None)
+    try:
+        return pd.to_datetime(ts, utc=True, format="ISO8601").dt.tz_localize(None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: cannot parse column 'timestamp' ({exc}); expected ISO-8601 "
+                         "times or epoch seconds/milliseconds") from None

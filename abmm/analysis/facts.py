@@ -703,11 +703,12 @@ def scorecard(bars: pd.DataFrame, real: pd.DataFrame | None = None, run_dir=None
 
 
 def facts_from_run(run_dir, freq: str = "1min", real: pd.DataFrame | None = None) -> Scorecard:
-    """The scorecard of a run: its mid-price bars at ``freq`` (``run_bars``), plus the book and
-    order-sign facts of its ``top/`` and trades; ``real`` bars side by side."""
+    """The scorecard of a run: its mid-price bars at ``freq`` after the warm-up (``run_bars``
+    with ``after_warmup``: the opening minutes, while the book fills up, are not a market yet),
+    plus the book and order-sign facts of its ``top/`` and trades; ``real`` bars side by side."""
     from abmm.analysis.bars import run_bars
 
-    return scorecard(run_bars(run_dir, freq), real=real, run_dir=run_dir)
+    return scorecard(run_bars(run_dir, freq, after_warmup=True), real=real, run_dir=run_dir)
 
 
 def format_scorecard(card: Scorecard) -> str:

@@ -418,7 +418,7 @@ def write_report(run_dir, out=None, real=None, freq: str = "1min") -> Path:
                            "qty": ev["qty"][fills], "side": ev["side"][fills]})
     fpath = run_dir / "fundamental.parquet"
     fundamental = pd.read_parquet(fpath) if fpath.exists() else None
-    bars = run_bars(run_dir, freq)
+    bars = run_bars(run_dir, freq, after_warmup=True)  # returns, ACF, scorecard: after warm-up
     r = _returns(bars)
 
     bodies = {}

@@ -54,12 +54,43 @@ def _bucket_sum(ts, values, bucket_ns, origin, start, end) -> Buckets:
 
 
 # --------------------------------------------------------------------------------------- OFI
+def _ticks(name: str, x) -> np.ndarray:
+    """``x`` as an int64 array of integer ticks/lots; a NaN or fractional value is an error
+    (prices here are integer ticks: convert price units with the tick size first)."""
+    a = np.asarray(x)
+    if a.dtype.kind in "iub":
+        return a.astype(np.int64)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be numeric (integer ticks or lots), got dtype {a.dtype}")
+    bad = ~np.isfinite(a) | (a != np.round(a))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name}[{i}] = {float(a[i])!r}: expected integer ticks or lots (divide "
+                         "prices by the tick size first; an empty side is 0)")
+    return a.astype(np.int64)
+
+
 def _top_arrays(bid, bid_qty, ask, ask_qty):
-    bid = np.asarray(bid, np.int64)
-    ask = np.asarray(ask, np.int64)
-    bq = np.where(bid > 0, np.asarray(bid_qty, np.int64), 0)
-    aq = np.where(ask > 0, np.asarray(ask_qty, np.int64), 0)
+    bid, bid_qty = _ticks("bid", bid), _ticks("bid_qty", bid_qty)
+    ask, ask_qty = _ticks("ask", ask), _ticks("ask_qty", ask_qty)
+    n = len(bid)
+    for name, v in (("bid_qty", bid_qty), ("ask", ask), ("ask_qty", ask_qty)):
+        if len(v) != n:
+            raise ValueError(f"{name} has {len(v)} values but bid has {n}: the four top-of-book "
+                             "columns need the same length")
+    bq = np.where(bid > 0, bid_qty, 0)
+    aq = np.where(ask > 0, ask_qty, 0)
     return bid, bq, np.where(ask > 0, ask, _ASK_INF), aq
+
+
+def _tick(name: str, v) -> int:
+    try:
+        i = int(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} = {v!r}: expected integer ticks or lots") from None
+    if i != v:
+        raise ValueError(f"{name} = {v!r}: expected integer ticks or lots")
+    return i
 
 
 def ofi_events(bid, bid_qty, ask, ask_qty) -> np.ndarray:
@@ -117,10 +148,10 @@ class OFI:
             self._prev = None
 
     def update(self, bid, bid_qty, ask, ask_qty) -> int:
-        pb = int(bid) if bid else 0
-        pa = int(ask) if ask else _ASK_INF
-        qb = int(bid_qty) if pb > 0 else 0
-        qa = int(ask_qty) if ask else 0
+        pb = _tick("bid", bid) if bid else 0
+        pa = _tick("ask", ask) if ask else _ASK_INF
+        qb = _tick("bid_qty", bid_qty) if pb > 0 else 0
+        qa = _tick("ask_qty", ask_qty) if ask else 0
         e = 0
         if self._prev is not None:
             b0, qb0, a0, qa0 = self._prev

@@ -194,6 +194,7 @@ class VPIN:
             bucket_volume, n_buckets, bar_ns, sigma)
         self.origin = int(origin)
         self._bar = None  # index of the open bar
+        self._last_bar = None  # index of the last ended bar
         self._bar_vol = 0
         self._close = None
         self._prev_close = None
@@ -218,8 +219,11 @@ class VPIN:
         out: list = []
         if self._bar is not None and b != self._bar:
             if b < self._bar:
-                raise ValueError("timestamps must not decrease")
+                raise ValueError(f"ts = {int(ts)}: timestamps must not decrease")
             out = self._end_bar()
+        elif self._bar is None and self._last_bar is not None and b <= self._last_bar:
+            raise ValueError(f"ts = {int(ts)} falls in bar {b}, which has already ended "
+                             f"(bar {self._last_bar}, by flush() or a later trade)")
         if self._prev_close is None:
             self._prev_close = price
         self._bar = b
@@ -257,6 +261,7 @@ class VPIN:
                 self._filled = 0
                 self._buy = 0.0
         self._prev_close = self._close
+        self._last_bar = self._bar
         self._bar = None
         self._bar_vol = 0
         return out

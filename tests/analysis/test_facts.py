@@ -11,14 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from abmm.analysis import facts as F
 from abmm.analysis.bars import COLUMNS, read_ohlcv
-from abmm.market.eventlog import EVENT_LOG_DTYPE, TOP_DTYPE
 
 DATA_DIR = Path(os.environ.get("ABMM_DATA_DIR",
                                Path(__file__).resolve().parents[3] / "shared" / "data"))
@@ -234,33 +230,9 @@ def test_leverage_effect_on_an_asymmetric_series():
 
 
 # ------------------------------------------------------------------------ book, order signs
-def fake_run(tmp_path, top=None, fills=None) -> Path:
-    """A run directory with a scenario (09:30-09:31), a top/ and fills in events/."""
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "scenario.yaml").write_text(yaml.safe_dump(
-        {"market": {"tick_size": 0.01, "open": "09:30", "close": "09:31", "days": 1}}))
-    for name, dtype, data in (("top", TOP_DTYPE, top), ("events", EVENT_LOG_DTYPE, fills)):
-        if data is None:
-            continue
-        (run / name).mkdir()
-        arr = np.zeros(len(next(iter(data.values()))), dtype)
-        for key, values in data.items():
-            arr[key] = values
-        pq.write_table(pa.table({k: arr[k] for k in dtype.names}),
-                       run / name / "part-00000.parquet")
-    return run
-
-
-def _top(rows_):
-    cols = list(zip(*rows_, strict=True))
-    return dict(zip(["ts", "bid", "bid_qty", "ask", "ask_qty"], map(np.array, cols),
-                    strict=True))
-
-
-def test_book_facts_time_weighted(tmp_path):
+def test_book_facts_time_weighted(tmp_path, fake_run, top_rows):
     s = 10**9
-    run = fake_run(tmp_path, top=_top([
+    run = fake_run(tmp_path, top=top_rows([
         (OPEN_NS, 100, 9, 102, 9),           # superseded within the same ns
         (OPEN_NS, 100, 5, 101, 5),           # spread 1, depth 10 for 10 s
         (OPEN_NS + 10 * s, 100, 1, 103, 1),  # spread 3, depth 2 for 30 s
@@ -279,7 +251,7 @@ def test_book_facts_time_weighted(tmp_path):
     assert empty["rows"] == 0 and math.isnan(empty["spread_mean"])
 
 
-def test_order_sign_facts_merge_fills_and_fit_the_decay(tmp_path):
+def test_order_sign_facts_merge_fills_and_fit_the_decay(tmp_path, fake_run):
     rng = np.random.default_rng(10)
     # runs of equal signs with Pareto(1.5) lengths: ACF ~ lag**-(1.5 - 1)
     lengths = np.ceil(rng.pareto(1.5, 12000) + 1).astype(int)
@@ -320,7 +292,7 @@ def sim_run(tmp_path_factory):
 
 def test_facts_from_a_simulated_run(sim_run):
     card = F.facts_from_run(sim_run, freq="10s")
-    assert card.info["n"] == 359 and card.info["base"] == "10s"
+    assert card.info["n"] == 353 and card.info["base"] == "10s"  # 09:31-10:30 after warm-up
     by = rows(card)
     for name in ("excess kurtosis", "ACF |r| lag 1", "corr(volume, |r|) Spearman"):
         assert np.isfinite(by[name].value)

@@ -34,14 +34,6 @@ def run(tmp_path_factory):
     return out
 
 
-def _facts_available() -> bool:
-    try:
-        from abmm.analysis import facts  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def test_report_has_every_section(run):
     t0 = time.perf_counter()
     path = write_report(run)
@@ -63,8 +55,7 @@ def test_report_has_every_section(run):
     # self-contained: no external assets
     assert not re.search(r'(src|href)="(https?:)?//', text)
     assert "<script" not in text
-    if _facts_available():
-        assert 'id="scorecard-table"' in text
+    assert 'id="scorecard-table"' in text
     assert elapsed < 30
 
 
@@ -76,10 +67,9 @@ def test_report_out_and_real(run, tmp_path):
     assert path == tmp_path / "reports" / "report.html" and path.exists()
     named = write_report(run, out=tmp_path / "x.html", real=pd.read_csv(real))
     assert named == tmp_path / "x.html" and named.exists()
-    if _facts_available():
-        text = path.read_text()
-        table = text[text.index('id="scorecard-table"'):]
-        assert "<th>real</th>" in table[:table.index("</thead>")]
+    text = path.read_text()
+    table = text[text.index('id="scorecard-table"'):]
+    assert "<th>real</th>" in table[:table.index("</thead>")]
 
 
 def test_importing_the_report_leaves_matplotlib_alone():

@@ -509,6 +509,58 @@ def test_noise_orders_lie_in_the_band_around_the_mid():
     assert all(r[2] == 0 for r in market)
 
 
+def test_noise_power_law_sizes_follow_their_tail_exponent():
+    alpha, cap = 1.5, 10_000
+    model = build([{"kind": "noise", "latency": 0, "p_market": 1.0, "min_qty": 2,
+                    "max_qty": cap, "size_alpha": alpha, "wake": {"kind": "fixed",
+                                                                  "interval": "1h"}}])
+    agent = model.groups["noise"][0]
+    sent = []
+    model.send = lambda a, req: sent.append(req)
+    for _ in range(20_000):
+        agent.on_wake()
+    q = np.array([r[3] for r in sent])
+    assert q.min() == 2 and q.max() <= cap
+    # P(q >= x) = (2 / x) ** alpha, for x on the integer grid (q is the floor of the draw)
+    for x in (4, 20, 100):
+        expected = (2 / x) ** alpha
+        assert np.mean(q >= x) == pytest.approx(expected, rel=4 * math.sqrt(1 / (expected * 2e4)))
+    # Hill's estimate on the top 5 % recovers the exponent
+    top = np.sort(q)[::-1][:1000].astype(float)
+    assert 1 / np.mean(np.log(top[:-1] / top[-1])) == pytest.approx(alpha, rel=0.15)
+
+
+def test_noise_offsets_widen_with_market_activity():
+    model = build([{"kind": "noise", "latency": 0, "p_market": 0.0, "offset_ticks": 10,
+                    "cross_ticks": 0, "offset_feedback": 1.0,
+                    "wake": {"kind": "fixed", "interval": "1h"}}])
+    agent = model.groups["noise"][0]
+    sent = []
+    model.send = lambda a, req: sent.append(req)
+    agent.mid = lambda: 10_000.0
+    # k uniform in 0..10 (mean 5) scaled by activity ** 1, the scale clipped to [0.2, 5]; a
+    # scaled k stays >= 1 (k = 0, at the mid, is left alone)
+    for activity, mean, top in ((1.0, 5.0, 10), (3.0, 15.0, 30), (100.0, 25.0, 50),
+                                (0.01, 13 / 11, 2)):  # round(0.2 k): 0, 1 x7, 2 x3
+        model.activity = lambda a=activity: a
+        sent.clear()
+        for _ in range(4_000):
+            agent.on_wake()
+        dist = np.array([abs(r[2] - 10_000) for r in sent])
+        assert dist.max() == top, activity
+        assert dist.mean() == pytest.approx(mean, rel=0.06), activity
+
+
+def test_attention_speeds_up_and_slows_down_wakes():
+    model = build([{"kind": "noise", "latency": 0, "attention": 2.0,
+                    "wake": {"kind": "poisson", "interval": "60s"}}])
+    agent = model.groups["noise"][0]
+    for activity, rate in ((1.0, 1.0), (1.5, 2.25), (10.0, 5.0), (0.1, 0.2)):
+        model.activity = lambda a=activity: a
+        gaps = [agent.next_wake(0) for _ in range(4_000)]
+        assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06), activity
+
+
 def test_noise_cancels_orders_older_than_ttl(tmp_path):
     ttl = 30 * SECOND
     model = build([{"kind": "noise", "count": 3, "latency": 0, "p_market": 0.0,

@@ -495,6 +495,35 @@ def test_vpin_edge_cases():
             S.vpin([0], [100], [1], **bad)
 
 
+def test_vpin_stream_refuses_a_trade_in_an_ended_bar():
+    v = S.VPIN(10, n_buckets=1, bar_ns=SEC)
+    v.update(0, 100, 4)
+    v.flush()
+    with pytest.raises(ValueError, match="already ended"):
+        v.update(SEC // 2, 101, 3)  # same bar as the flushed one
+    with pytest.raises(ValueError, match="must not decrease"):
+        w = S.VPIN(10, bar_ns=SEC)
+        w.update(5 * SEC, 100, 1)
+        w.update(SEC, 100, 1)
+    v.update(SEC, 101, 3)  # the next bar is fine
+
+
+def test_ofi_refuses_fractional_and_nan_prices():
+    with pytest.raises(ValueError, match=r"bid\[1\] = 100.7: expected integer ticks"):
+        S.ofi_events([100.0, 100.7], [1, 1], [102, 102], [1, 1])
+    with pytest.raises(ValueError, match=r"ask\[0\] = nan"):
+        S.ofi_events([100, 100], [1, 1], [np.nan, 102], [1, 1])
+    with pytest.raises(ValueError, match="ask_qty has 1 values but bid has 2"):
+        S.ofi_events([100, 100], [1, 1], [102, 102], [1])
+    # integral floats are ticks too
+    assert S.ofi_events([100.0, 101.0], [1.0, 2.0], [102.0, 102.0], [1.0, 1.0]).tolist() == [0, 2]
+    o = S.OFI()
+    with pytest.raises(ValueError, match="bid = 100.5"):
+        o.update(100.5, 1, 102, 1)
+    with pytest.raises(ValueError, match="ask = nan"):
+        o.update(100, 1, float("nan"), 1)
+
+
 def test_vpin_streaming_matches_vectorized_random():
     rng = np.random.default_rng(6)
     ts, price, qty, _ = random_trades(rng, 2000)
