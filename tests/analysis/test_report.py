@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
@@ -35,9 +34,7 @@ def run(tmp_path_factory):
 
 
 def test_report_has_every_section(run):
-    t0 = time.perf_counter()
     path = write_report(run)
-    elapsed = time.perf_counter() - t0
     assert path == run / "report.html" and path.exists()
     text = path.read_text()
     for sid in ("price", "depth", "returns", "acf", "agents", "scorecard", "summary"):
@@ -56,7 +53,6 @@ def test_report_has_every_section(run):
     assert not re.search(r'(src|href)="(https?:)?//', text)
     assert "<script" not in text
     assert 'id="scorecard-table"' in text
-    assert elapsed < 30
 
 
 def test_report_out_and_real(run, tmp_path):
