@@ -132,6 +132,12 @@ class TraderAgent(mesa.Agent):
         self.traded = 0  # lots
         self.fees = 0
         self.suspended_until = -1  # shocks can silence an agent (liquidity withdrawal)
+        #: set to a list to record every fill at the exchange as ``(ts, signed qty, price,
+        #: mark just before the fill, maker?)`` (the RL environment's reward uses it)
+        self.fill_log: list | None = None
+        #: True when an outside controller (the RL environment, a policy) drives this agent:
+        #: the market no longer wakes its own strategy
+        self.detached = False
         self._attention = getattr(params, "attention", 0.0)
         self.setup()
 

@@ -54,7 +54,7 @@ class NoiseAgent(TraderAgent):
             if now - o[3] >= p.order_ttl:
                 self.cancel(oid)
         rng = self.prng
-        u = rng.random(4)
+        u = rng.random(4).tolist()  # Python floats: cheaper to index and compare
         side = BUY if u[0] < 0.5 else SELL
         if p.size_alpha is None:
             qty = p.min_qty + int(u[1] * (p.max_qty - p.min_qty + 1))

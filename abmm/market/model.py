@@ -77,6 +77,9 @@ class MarketModel(mesa.Model):
         self.last_price: float = float(self.reference_price)
         self._last_v: list[float] = [self.last_price]  # last trade price, beside _top_v
         self.volume = 0
+        self.signed_volume = 0  # taker buys minus taker sells, lots
+        self._watching = False  # some agent keeps a fill_log (see watch_fills)
+        self._mark_before = 0.0
         self.n_trades = 0
         self.n_requests = 0
         self.n_invalid = 0
@@ -143,6 +146,31 @@ class MarketModel(mesa.Model):
     def agent(self, agent_id: int):
         return self._by_id[agent_id]
 
+    def by_name(self, name: str):
+        """The agent called ``name`` (``"group/index"``)."""
+        for a in self.groups.get(name.rsplit("/", 1)[0], ()):
+            if a.name == name:
+                return a
+        raise KeyError(f"no agent named {name!r}; groups: {sorted(self.groups)}")
+
+    def watch_fills(self, agent) -> list:
+        """Record the agent's fills at the exchange from now on: returns its ``fill_log``, a
+        list of ``(ts, signed qty, price, mark just before the request, maker?)``."""
+        if agent.fill_log is None:
+            agent.fill_log = []
+        self._watching = True
+        return agent.fill_log
+
+    def detach(self, agent) -> None:
+        """Hand an agent to an outside controller (the RL environment, a policy): its own
+        strategy no longer wakes; orders, fills, latency and accounts work as before."""
+        agent.detached = True
+        heap = self.queue._heap
+        kept = [e for e in heap if not (e[2] == K.WAKE and e[3] is agent)]
+        if len(kept) != len(heap):
+            heap[:] = kept
+            heapq.heapify(heap)
+
     # ------------------------------------------------------------------ market data
     def _index_at(self, t: int) -> int:
         if t >= self._top_t[-1]:
@@ -198,6 +226,7 @@ class MarketModel(mesa.Model):
     def _arrive(self, agent, req: tuple, t: int) -> None:
         book = self.book
         self.n_requests += 1
+        self._mark_before = self.mark_price() if self._watching else 0.0
         if req[0] == 0:
             if agent.suspended_until > t:  # silenced by a shock: orders still in flight are dropped
                 self.n_suppressed += 1
@@ -237,6 +266,7 @@ class MarketModel(mesa.Model):
     def _apply(self, rows: list, t: int) -> None:
         """Update accounts and open orders from one request's events."""
         agents = self._by_id
+        mark0 = None  # the mark before this request, computed when a fill log needs it
         for r in rows:
             kind = r[8]
             if kind == FILL:
@@ -257,8 +287,16 @@ class MarketModel(mesa.Model):
                         o[2] = rem
                     else:
                         del maker.open_orders[moid]
+                if maker.fill_log is not None or taker.fill_log is not None:
+                    if mark0 is None:  # self._top is still the book before this request;
+                        mark0 = self._mark_before  # last_price too, until the first fill
+                    if maker.fill_log is not None:
+                        maker.fill_log.append((t, -signed, price, mark0, True))
+                    if taker.fill_log is not None:
+                        taker.fill_log.append((t, signed, price, mark0, False))
                 self.last_price = price
                 self.volume += qty
+                self.signed_volume += signed
                 self.n_trades += 1
                 self._notify(maker, (moid, 1 - side, price, qty, True), t)
                 self._notify(taker, (toid, side, price, qty, False), t)
@@ -294,6 +332,8 @@ class MarketModel(mesa.Model):
             self.now = t
             if kind == K.WAKE:
                 agent = payload
+                if agent.detached:
+                    continue
                 if agent.suspended_until <= t:
                     agent.on_wake()
                 nxt = agent.next_wake(t)

@@ -1,0 +1,178 @@
+"""Baseline policies for both market-making environments: fixed spread, Avellaneda-Stoikov,
+GLFT and random -- so any learner can be compared with them on the same episodes.
+
+A policy reads an agent's observation (and the environment's scales: ``max_inventory``,
+``max_offset``, the volatility scale, the tick) and returns an action of that environment's
+action space: the nearest grid action in ``discrete`` mode, the exact quotes in ``continuous``
+mode. Usage::
+
+    env = market_v0.parallel_env()
+    policy = baselines.make("as", env, gamma=0.1)
+    obs, _ = env.reset(seed=1)
+    while env.agents:
+        obs, rewards, *_ = env.step({a: policy(obs[a], a) for a in env.agents})
+
+Quotes are offsets from the mid in ticks (``market_v0``) or in ``tick`` units of the
+model-based market, with the inventory ``q`` in units of the quote size:
+
+* ``fixed``: ``half_spread`` on both sides;
+* ``as`` (Avellaneda & Stoikov 2008): reservation price ``r = s - q gamma sigma^2 tau`` and
+  spread ``gamma sigma^2 tau + (2 / gamma) ln(1 + gamma / k)``, ``tau`` the time left (capped
+  at ``horizon`` seconds in the agent-based market, where the session is long);
+* ``glft`` (Gueant, Lehalle & Fernandez-Tapia 2013): ``delta_b = c1 + (2q + 1)/2 c2``,
+  ``delta_a = c1 - (2q - 1)/2 c2`` with ``c1 = ln(1 + gamma/k) / gamma``, ``c2 = sigma
+  sqrt(gamma / (2 k A) (1 + gamma / k)^(1 + k / gamma))``;
+* ``random``: a uniform sample of the action space (seeded).
+
+``sigma`` is read from the observation (feature 7) unless given.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from abmm.env.model_based import ModelBasedEnv
+
+__all__ = ["make", "Fixed", "AvellanedaStoikov", "GLFT", "Random", "NAMES"]
+
+
+class _Policy:
+    name = "baseline"
+
+    def __init__(self, env):
+        self.env = env
+        self.actions = env.actions
+        self.model_based = isinstance(env, ModelBasedEnv)
+
+    # the environment's units ------------------------------------------------------------
+    def inventory(self, obs) -> float:
+        """Inventory in quote sizes."""
+        q = float(obs[0]) * self.env.max_inventory
+        return q if self.model_based else q / self.actions.quote_size
+
+    def sigma(self, obs) -> float:
+        """Volatility per sqrt(second) (agent-based, ticks) or per sqrt(unit time)
+        (model-based, price units), from feature 7."""
+        x = min(float(obs[7]), 0.999999)
+        if self.model_based:
+            return self.env.market.sigma
+        return math.atanh(max(x, 0.0)) * self.env.features.vol_scale
+
+    def tau(self, obs) -> float:
+        left = float(obs[1])
+        if self.model_based:
+            return left * self.env.market.T
+        total = (self.env._t_end - self.env._t0) / 1e9
+        return left * total
+
+    def to_action(self, delta_b: float, delta_a: float):
+        """Offsets (ticks, or tick units of the model-based market) to an action."""
+        if self.model_based:
+            delta_b, delta_a = delta_b / self.env.tick, delta_a / self.env.tick
+        lo, hi = 0.5, self.actions.max_offset
+        delta_b = min(max(delta_b, lo), hi)
+        delta_a = min(max(delta_a, lo), hi)
+        if self.actions.mode == "discrete":
+            return self.actions.discrete_index(delta_b, delta_a)
+        size = self.actions.quote_size
+        return self.actions.continuous_action(delta_b, delta_a, size, size)
+
+    def __call__(self, obs, agent=None):
+        raise NotImplementedError
+
+
+class Fixed(_Policy):
+    name = "fixed"
+
+    def __init__(self, env, half_spread: float | None = None):
+        super().__init__(env)
+        self.half = half_spread if half_spread is not None else (
+            0.75 if isinstance(env, ModelBasedEnv) else 2.0)
+
+    def __call__(self, obs, agent=None):
+        return self.to_action(self.half, self.half)
+
+
+class AvellanedaStoikov(_Policy):
+    name = "as"
+
+    def __init__(self, env, gamma: float = 0.1, k: float | None = None,
+                 sigma: float | None = None, horizon: float = 60.0):
+        super().__init__(env)
+        self.gamma = float(gamma)
+        self.k = k if k is not None else (env.market.k if self.model_based else 0.5)
+        self.sigma_fixed = sigma
+        self.horizon = float(horizon)
+
+    def __call__(self, obs, agent=None):
+        g, k = self.gamma, self.k
+        s = self.sigma_fixed if self.sigma_fixed is not None else self.sigma(obs)
+        tau = self.tau(obs) if self.model_based else min(self.tau(obs), self.horizon)
+        q = self.inventory(obs)
+        skew = q * g * s * s * tau
+        half = 0.5 * (g * s * s * tau + 2 / g * math.log1p(g / k))
+        return self.to_action(half + skew, half - skew)
+
+
+class GLFT(_Policy):
+    name = "glft"
+
+    def __init__(self, env, gamma: float = 0.1, k: float | None = None, A: float | None = None,
+                 sigma: float | None = None):
+        super().__init__(env)
+        self.gamma = float(gamma)
+        self.k = k if k is not None else (env.market.k if self.model_based else 0.5)
+        self.A = A if A is not None else (env.market.A if self.model_based else 0.5)
+        self.sigma_fixed = sigma
+
+    def __call__(self, obs, agent=None):
+        g, k, A = self.gamma, self.k, self.A
+        s = self.sigma_fixed if self.sigma_fixed is not None else self.sigma(obs)
+        q = self.inventory(obs)
+        c1 = math.log1p(g / k) / g
+        c2 = s * math.sqrt(g / (2 * k * A) * (1 + g / k) ** (1 + k / g))
+        return self.to_action(c1 + (2 * q + 1) / 2 * c2, c1 - (2 * q - 1) / 2 * c2)
+
+
+class Random(_Policy):
+    name = "random"
+
+    def __init__(self, env, seed: int = 0):
+        super().__init__(env)
+        self.space = copy.deepcopy(env.actions.space)  # its own random stream
+        self.space.seed(seed)
+
+    def __call__(self, obs, agent=None):
+        return self.space.sample()
+
+
+NAMES = {"fixed": Fixed, "as": AvellanedaStoikov, "glft": GLFT, "random": Random}
+
+
+def make(name: str, env, **params) -> _Policy:
+    """A baseline policy by name (``fixed``, ``as``, ``glft``, ``random``) for ``env``."""
+    try:
+        cls = NAMES[name]
+    except KeyError:
+        raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(NAMES)}") from None
+    return cls(env, **params)
+
+
+def run_episode(env, policies: dict, seed: int | None = None) -> dict:
+    """Play one episode with ``policies`` ({agent: policy}, or one policy for all); returns
+    ``{agent: {"reward": total, "pnl": last info pnl, "inventory": last inventory}}``."""
+    obs, infos = env.reset(seed=seed)
+    total = dict.fromkeys(env.possible_agents, 0.0)
+    last = dict(infos)
+    while env.agents:
+        acts = {a: (policies[a] if isinstance(policies, dict) else policies)(obs[a], a)
+                for a in env.agents}
+        obs, rewards, _, _, infos = env.step(acts)
+        for a, r in rewards.items():
+            total[a] += r
+        last.update(infos)
+    key = "wealth" if isinstance(env, ModelBasedEnv) else "pnl_ticks"
+    return {a: {"reward": total[a], "pnl": float(last[a][key]),
+                "inventory": float(last[a]["inventory"])} for a in env.possible_agents}
+

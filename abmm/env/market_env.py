@@ -1,0 +1,282 @@
+"""``MarketEnv``: the PettingZoo ``ParallelEnv`` over the agent-based market.
+
+The documented entry point is ``abmm.env.market_v0`` (its docstring is the environment's doc
+page); this module holds the class.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from pettingzoo import ParallelEnv
+
+from abmm.env.actions import DEFAULT_OFFSETS, InvalidActionError, QuoteActions, requote, \
+    target_quotes
+from abmm.env.observations import N_FEATURES, N_MARKET, MarketFeatures, agent_features
+from abmm.env.rewards import COMPONENTS, check_weights, components
+
+log = logging.getLogger(__name__)
+
+#: The default scenario: two learnable market makers in a one-hour market (package data).
+DEFAULT_SCENARIO = Path(__file__).with_name("market_making.yaml")
+
+
+class MarketEnv(ParallelEnv):
+    """Learning agents (the scenario's ``learnable: true`` agents) quoting in a ``MarketModel``.
+
+    See ``abmm.env.market_v0`` for the observations, actions, rewards and arguments.
+    """
+
+    metadata = {"name": "abmm_market_v0", "render_modes": ["human", "ansi", "rgb_array"],
+                "is_parallelizable": True, "render_fps": 1}
+
+    def __init__(self, scenario=None, decision_interval=None, max_cycles: int | None = None,
+                 action_mode: str = "discrete", reward: dict | None = None,
+                 vector_reward: bool = False, render_mode: str | None = None,
+                 overrides: list[str] | None = None, quote_size: int | None = None,
+                 max_size: int | None = None, max_inventory: int | None = None,
+                 offsets=DEFAULT_OFFSETS, max_offset: float = 20.0,
+                 inventory_gamma: float = 0.01, damping: float = 0.5,
+                 reward_scale: float | None = None, vol_halflife: float = 30.0,
+                 vpin_bucket: int = 500, log_dir: str | Path | None = None):
+        from abmm.market.timeutil import parse_duration
+        from abmm.scenario import Scenario, load_scenario
+
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
+                             f"None, not {render_mode!r}")
+        if scenario is None:
+            scenario = DEFAULT_SCENARIO
+        if isinstance(scenario, Scenario):
+            self.scenario = load_scenario(scenario.resolved(), overrides=overrides) \
+                if overrides else scenario
+        else:
+            self.scenario = load_scenario(scenario, overrides=overrides)
+        sc = self.scenario
+        m = sc.market
+        di = m.step if decision_interval is None else parse_duration(decision_interval)
+        if di <= 0 or di % m.step:
+            raise ValueError(f"decision_interval ({di} ns) must be a positive multiple of the "
+                             f"scenario's market.step ({m.step} ns)")
+        self.decision_ns = di
+        self._substeps = di // m.step
+        start = m.start_ns + m.warmup_ns
+        self._horizon = (m.end_ns - start) // di
+        if self._horizon < 1:
+            raise ValueError("the session after the warm-up is shorter than one decision "
+                             "interval")
+        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
+            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        self.max_cycles = self._horizon if max_cycles is None else int(max_cycles)
+        # PettingZoo-style names "group_index"; the Mesa agent is "group/index"
+        self._mesa_names = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in sc.agents
+                            if g.learnable for i in range(g.count)}
+        self.possible_agents = list(self._mesa_names)
+        if not self.possible_agents:
+            raise ValueError(f"scenario {sc.name!r} has no learnable agents: mark a group "
+                             "'learnable: true'")
+        groups = {g.group_name: g for g in sc.agents if g.learnable}
+        size = quote_size if quote_size is not None else \
+            min(getattr(g, "size", 10) for g in groups.values())
+        self.max_inventory = int(max_inventory if max_inventory is not None else
+                                 min(getattr(g, "max_inventory", 100) for g in groups.values()))
+        if self.max_inventory < 1:
+            raise ValueError(f"max_inventory must be >= 1, got {self.max_inventory}")
+        self.actions = QuoteActions(action_mode, size, max_size or 2 * size, max_offset, offsets)
+        self.action_mode = action_mode
+        self.weights = check_weights(reward)
+        self._w = np.array([self.weights[k] for k in COMPONENTS])
+        self.vector_reward = bool(vector_reward)
+        self.render_mode = render_mode
+        self.inventory_gamma = float(inventory_gamma)
+        self.damping = float(damping)
+        self.reward_scale = float(reward_scale if reward_scale is not None else size)
+        self.vol_halflife = float(vol_halflife)
+        self.vpin_bucket = int(vpin_bucket)
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self._obs_space = spaces.Box(-1.0, 1.0, (N_FEATURES,), np.float32)
+        self.agents: list[str] = []
+        self.model = None
+        self._episodes = 0
+        self._np_random, self._seed = seeding.np_random(None)
+        self._next_seed = int(sc.seed)
+
+    # ----------------------------------------------------------------------------- spaces
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space per agent, as PettingZoo wants
+    def observation_space(self, agent):
+        return self._obs_space
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def action_space(self, agent):
+        return self.actions.space
+
+    # ----------------------------------------------------------------------------- episodes
+    def reset(self, seed=None, options=None):
+        """Start an episode on a new market: ``seed`` (an int) seeds the scenario; without one,
+        the first episode uses the scenario's seed and later ones the next integers."""
+        from abmm.market.model import MarketModel
+
+        if seed is not None:
+            self._next_seed = int(seed)
+        ep_seed = self._next_seed
+        self._next_seed += 1
+        self._dispose()
+        out = None
+        if self.log_dir is not None:
+            out = self.log_dir / f"episode-{self._episodes:05d}-seed{ep_seed}"
+        self._episodes += 1
+        model = MarketModel(self.scenario, seed=ep_seed, out_dir=out)
+        self.model = model
+        self.episode_seed = ep_seed
+        self._learners = {name: model.by_name(self._mesa_names[name])
+                          for name in self.possible_agents}
+        for a in self._learners.values():
+            model.detach(a)
+            a.cancel_all()
+        while model.now < model.warmup_end:
+            model.step()
+        self._fills = {n: model.watch_fills(a) for n, a in self._learners.items()}
+        self.features = MarketFeatures(model, self.decision_ns, self.vol_halflife,
+                                       vpin_bucket=self.vpin_bucket)
+        self._t0 = model.now
+        self._t_end = min(model.end, self._t0 + self.max_cycles * self.decision_ns)
+        mark = model.mark_price()
+        self._pnl = {n: a.cash + a.inventory * mark for n, a in self._learners.items()}
+        self.agents = list(self.possible_agents)
+        self.num_cycles = 0
+        market = self.features.update()
+        obs = {n: self._observe(n, market) for n in self.agents}
+        infos = {n: self._info(n, None) for n in self.agents}
+        return obs, infos
+
+    def step(self, actions):
+        if self.model is None:
+            raise RuntimeError("call reset() before step()")
+        if not isinstance(actions, dict):
+            raise InvalidActionError(f"actions must be a dict {{agent: action}}, got "
+                                     f"{type(actions).__name__}")
+        live = set(self.agents)
+        for name in actions:
+            if name not in live:
+                why = "is done" if name in self.possible_agents else "is not an agent of this env"
+                raise InvalidActionError(f"action for {name!r}, which {why}; live agents: "
+                                         f"{self.agents}")
+        decoded = {n: self.actions.decode(n, a) for n, a in actions.items()}
+        model = self.model
+        mid = self.features.mid
+        sent = dict.fromkeys(self.agents, 0)
+        for name, (ob, sb, oa, sa) in decoded.items():
+            agent = self._learners[name]
+            targets = target_quotes(mid, ob, sb, oa, sa, agent.inventory, self.max_inventory)
+            sent[name] = requote(agent, targets)
+        for _ in range(self._substeps):
+            model.step()
+        self.num_cycles += 1
+        market = self.features.update()
+        mark = model.mark_price()
+        sigma2 = self.features.var
+        dt = self.decision_ns / 1e9
+        rewards, infos, obs = {}, {}, {}
+        for name in self.agents:
+            agent = self._learners[name]
+            pnl = agent.cash + agent.inventory * mark
+            fills = self._fills[name]
+            comp = components(fills, pnl - self._pnl[name], agent.inventory, mark, sigma2, dt,
+                              sent[name], self.inventory_gamma, self.damping) / self.reward_scale
+            fills.clear()
+            self._pnl[name] = pnl
+            rewards[name] = float(comp @ self._w)
+            obs[name] = self._observe(name, market)
+            infos[name] = self._info(name, comp)
+        ended = model.now >= self._t_end
+        term = ended and self._t_end >= model.end
+        trunc = ended and not term
+        terminations = dict.fromkeys(self.agents, bool(term))
+        truncations = dict.fromkeys(self.agents, bool(trunc))
+        if ended:
+            self.agents = []
+            if model.out_dir is not None:
+                model.finish()
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terminations, truncations, infos
+
+    # ----------------------------------------------------------------------------- pieces
+    def _observe(self, name: str, market: list) -> np.ndarray:
+        out = np.empty(N_FEATURES, np.float32)
+        out[2:2 + N_MARKET] = market
+        left = (self._t_end - self.model.now) / (self._t_end - self._t0)
+        agent_features(self._learners[name], self.model, self.features.mid, left,
+                       self.max_inventory, self.actions.max_offset, out)
+        return out
+
+    def _info(self, name: str, comp) -> dict:
+        a = self._learners[name]
+        info = {"inventory": int(a.inventory), "pnl_ticks": float(self._pnl[name]),
+                "time_ns": int(self.model.now)}
+        if self.vector_reward:
+            info["reward_vector"] = (np.zeros(len(COMPONENTS), np.float32) if comp is None
+                                     else comp.astype(np.float32))
+        return info
+
+    def learner(self, name: str):
+        """The Mesa agent behind an env agent (its account, open orders, latency)."""
+        return self._learners[name]
+
+    # ----------------------------------------------------------------------------- render
+    def render(self):
+        if self.render_mode is None:
+            log.warning("render() called without a render_mode")
+            return None
+        if self.model is None:
+            return None if self.render_mode == "human" else (
+                "" if self.render_mode == "ansi" else np.zeros((120, 200, 3), np.uint8))
+        if self.render_mode == "rgb_array":
+            return self._depth_image()
+        from abmm.market.timeutil import format_ns
+
+        m = self.model
+        bid, bq, ask, aq = m._top
+        lines = [f"{format_ns(m.now)}  bid {bid} x {bq}  ask {ask} x {aq}  "
+                 f"last {m.last_price:g}  volume {m.volume}"]
+        for name, a in self._learners.items():
+            lines.append(f"  {name}: inventory {a.inventory:+d}, PnL {self._pnl[name]:+.0f} "
+                         f"tick-lots, {len(a.open_orders)} quotes")
+        text = "\n".join(lines)
+        if self.render_mode == "ansi":
+            return text
+        log.info("%s", text)
+        return None
+
+    def _depth_image(self, levels: int = 10, h: int = 120, w: int = 200) -> np.ndarray:
+        """The top ``levels`` of each side as bars: bids green (left), asks red (right)."""
+        img = np.full((h, w, 3), 255, np.uint8)
+        book = self.model.book
+        bids = book.depth(0, levels)[1]
+        asks = book.depth(1, levels)[1]
+        top = max(int(bids.max()) if len(bids) else 0, int(asks.max()) if len(asks) else 0, 1)
+        bw = w // (2 * levels)
+        for i, q in enumerate(bids):  # best bid next to the centre
+            x1 = w // 2 - i * bw
+            img[h - int(q / top * (h - 1)) - 1:, max(x1 - bw + 1, 0):x1] = (40, 160, 60)
+        for i, q in enumerate(asks):
+            x0 = w // 2 + i * bw
+            img[h - int(q / top * (h - 1)) - 1:, x0:x0 + bw - 1] = (200, 50, 50)
+        return img
+
+    # ----------------------------------------------------------------------------- cleanup
+    def _dispose(self) -> None:
+        if self.model is not None:
+            if self.model.out_dir is not None and not self.model.finished:
+                self.model.finish(status="incomplete", error="episode ended early (reset/close)")
+            self.model.remove_all_agents()  # Mesa keeps agents alive otherwise (mesa#3179)
+            self.model = None
+
+    def close(self):
+        self._dispose()
+        self.agents = []

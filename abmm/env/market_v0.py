@@ -1,0 +1,90 @@
+"""abmm market, version 0: learning market makers in an agent-based limit order book market.
+
+``parallel_env(**kwargs)`` gives the PettingZoo ``ParallelEnv``; ``env(**kwargs)`` the AEC
+version (PettingZoo's ``parallel_to_aec`` wrapper, with its order-enforcing wrappers).
+
+Agents
+    The scenario's agents marked ``learnable: true``, named ``"group_index"`` (e.g.
+    ``"rl_mm_0"`` for the Mesa agent ``"rl_mm/0"``; ``env.learner(name)`` returns it). Their
+    own strategy is switched off; each decision, the environment quotes for them. Every other agent of the scenario (noise, value, informed, momentum, executors,
+    classical market makers) keeps acting on the market's event clock between decisions, and
+    every order travels with its sender's latency. Any kind may be learnable (its orders are the
+    environment's quotes); the default scenario has two learning market makers.
+
+Episodes
+    ``reset(seed=)`` builds a new market from the scenario with that seed (without one: the
+    scenario's seed, then the next integers) and runs it through the warm-up. One ``step()``
+    advances ``decision_interval`` (default the scenario's ``market.step``, 1 s). The episode
+    ends at the session close (``terminations`` True) or after ``max_cycles`` decisions
+    (``truncations`` True); then ``agents`` is empty. Same scenario, seed and actions give the
+    same observations, rewards and event log (``log_dir=`` writes one per episode).
+
+Observations
+    ``Box(-1, 1, (16,), float32)``, the same layout for every agent (``abmm.env.observations``
+    has the formulas): inventory, time left, spread, top-5 imbalance, microprice offset, OFI,
+    VPIN, realized volatility, trade flow, trade intensity, own bid/ask offsets from the mid,
+    own queue positions, and whether the agent has a bid / an ask resting.
+
+Actions (``action_mode``)
+    ``"discrete"``: ``Discrete(26)`` -- 25 (bid offset, ask offset) pairs from offsets (1, 2, 3,
+    5, 8) ticks around the mid, ``quote_size`` lots each, plus 25 = don't quote.
+    ``"continuous"``: ``Box(-1, 1, (4,))`` -- bid/ask offsets in [0.5, ``max_offset``] ticks and
+    sizes in [0, ``max_size``] lots. Quotes are post-only; unchanged quotes keep their queue
+    position (``abmm.env.actions``). A bad action (wrong type or shape, NaN, out of bounds) or
+    an action for an agent that is done raises ``InvalidActionError``.
+
+Rewards (``reward=``, ``vector_reward=``)
+    A weighted sum of spread capture, inventory PnL, inventory cost ``-gamma q^2 sigma^2 dt``,
+    adverse selection, order-management cost and the dampened PnL of Spooner et al. (2018),
+    each in tick·lots over ``reward_scale`` (default the quote size). Default weights
+    ``{"dampened_pnl": 1, "inventory_cost": 1, "order_cost": 0.01}``. With
+    ``vector_reward=True`` each agent's info holds ``"reward_vector"`` (``abmm.env.rewards``
+    defines every component).
+
+Infos
+    ``inventory`` (lots), ``pnl_ticks`` (mark-to-market, tick·lots), ``time_ns``, and
+    ``reward_vector`` with ``vector_reward=True``.
+
+Arguments
+    ``scenario`` (path, dict or ``Scenario``; default ``abmm/env/market_making.yaml``),
+    ``overrides`` (``["key.path=value", ...]``), ``decision_interval`` (duration, e.g. ``"1s"``),
+    ``max_cycles``, ``action_mode``, ``reward``, ``vector_reward``, ``render_mode`` (``"human"``
+    logs a text line at INFO, ``"ansi"`` returns it, ``"rgb_array"`` a depth chart),
+    ``quote_size``, ``max_size``, ``max_inventory``, ``offsets``, ``max_offset``,
+    ``inventory_gamma``, ``damping``, ``reward_scale``, ``vol_halflife``, ``vpin_bucket``,
+    ``log_dir``.
+
+Vectorized training
+    SuperSuit's ``pettingzoo_env_to_vec_env_v1`` and ``concat_vec_envs_v1`` work with the
+    parallel env (each learner becomes one sub-env; infos come back as a list)::
+
+        import supersuit as ss
+        vec = ss.pettingzoo_env_to_vec_env_v1(parallel_env(max_cycles=600))
+        vec = ss.concat_vec_envs_v1(vec, 4, num_cpus=2, base_class="gymnasium")
+
+Version history
+    v0 (abmm 0.1): first version.
+"""
+
+from __future__ import annotations
+
+from pettingzoo.utils import parallel_to_aec, wrappers
+
+from abmm.env.market_env import DEFAULT_SCENARIO, MarketEnv
+
+__all__ = ["parallel_env", "env", "raw_env", "MarketEnv", "DEFAULT_SCENARIO"]
+
+
+def parallel_env(**kwargs) -> MarketEnv:
+    """The parallel environment (see the module docstring for the arguments)."""
+    return MarketEnv(**kwargs)
+
+
+def raw_env(**kwargs):
+    """The AEC version without wrappers."""
+    return parallel_to_aec(MarketEnv(**kwargs))
+
+
+def env(**kwargs):
+    """The AEC version, with PettingZoo's order-enforcing wrapper."""
+    return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))
