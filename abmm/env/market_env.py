@@ -15,8 +15,13 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from abmm.env.actions import DEFAULT_OFFSETS, InvalidActionError, QuoteActions, requote, \
-    target_quotes
+from abmm.env.actions import (
+    DEFAULT_OFFSETS,
+    InvalidActionError,
+    QuoteActions,
+    requote,
+    target_quotes,
+)
 from abmm.env.observations import N_FEATURES, N_MARKET, MarketFeatures, agent_features
 from abmm.env.rewards import COMPONENTS, check_weights, components
 
@@ -107,11 +112,11 @@ class MarketEnv(ParallelEnv):
         self._next_seed = int(sc.seed)
 
     # ----------------------------------------------------------------------------- spaces
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space per agent, as PettingZoo wants
+    @functools.cache  # noqa: B019 - one space per agent, as PettingZoo wants
     def observation_space(self, agent):
         return self._obs_space
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent):
         return self.actions.space
 

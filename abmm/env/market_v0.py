@@ -5,7 +5,7 @@ version (PettingZoo's ``parallel_to_aec`` wrapper, with its order-enforcing wrap
 
 Agents
     The scenario's agents marked ``learnable: true``, named ``"group_index"`` (e.g.
-    ``"rl_mm_0"`` for the Mesa agent ``"rl_mm/0"``; ``env.learner(name)`` returns it). Their
+    ``"learner_0"`` for the Mesa agent ``"learner/0"``; ``env.learner(name)`` returns it). Their
     own strategy is switched off; each decision, the environment quotes for them. Every other agent of the scenario (noise, value, informed, momentum, executors,
     classical market makers) keeps acting on the market's event clock between decisions, and
     every order travels with its sender's latency. Any kind may be learnable (its orders are the

@@ -230,11 +230,11 @@ class ModelBasedEnv(ParallelEnv):
         self._next_seed = 0 if seed is None else int(seed)
         self._quotes = np.full((2, n_agents), np.inf)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def observation_space(self, agent):
         return self._space
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent):
         return self.actions.space
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Environment throughput: the agent-based market env and the batched model-based market.
+
+* ``env_steps_per_s``: ``abmm.env.market_v0.parallel_env()`` -- the default market-making
+  scenario (``abmm/env/market_making.yaml``: two learning market makers among 452 background
+  agents, one decision per simulated second) -- stepped with uniformly random discrete actions
+  for ``--steps`` decisions per episode, ``--repeat`` times (median); one ``env.step()`` for
+  both learners is one env step. Resets (and their 5-minute warm-up) are not timed.
+  ``env_steps_per_s_as_policy``: the same with the Avellaneda-Stoikov baseline choosing the
+  actions (fewer re-quotes than random actions; the policy's time is included).
+* ``model_based_agent_steps_per_s``: ``ASMarket`` with ``--paths`` trajectories and one market
+  maker each (the paper's parameters), stepped with fixed quote arrays; agent-steps = paths x
+  steps. Also at 100 and 100,000 paths.
+
+References measured on this machine class: ABIDES-Gym 14-16 steps/s (daily investor) and ~25
+(execution); mbt-gym's vectorized Avellaneda-Stoikov env 8.6 M trajectory-steps/s at 10,000
+trajectories (1.2 M at 100). Targets: >= 5,000 env steps/s, >= 10 M model-based
+agent-steps/s. ``--json``: one object with the keys above.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def env_rate(steps: int, repeat: int, policy: str) -> float:
+    from abmm.env import baselines, market_v0
+
+    rates = []
+    for r in range(repeat):
+        env = market_v0.parallel_env(max_cycles=steps)
+        obs, _ = env.reset(seed=100 + r)
+        rng = np.random.default_rng(r)
+        pol = baselines.make("as", env) if policy == "as" else None
+        n_act = env.actions.space.n
+        t0 = time.perf_counter()
+        n = 0
+        while env.agents:
+            if pol is None:
+                acts = {a: int(rng.integers(n_act)) for a in env.agents}
+            else:
+                acts = {a: pol(obs[a], a) for a in env.agents}
+            obs, *_ = env.step(acts)
+            n += 1
+        rates.append(n / (time.perf_counter() - t0))
+        env.close()
+    return statistics.median(rates)
+
+
+def model_based_rate(paths: int, repeat: int = 3) -> float:
+    from abmm.env.model_based import AS2008, ASMarket
+
+    rates = []
+    db = np.full((paths, 1), 0.7)
+    da = np.full((paths, 1), 0.8)
+    for r in range(repeat):
+        mk = ASMarket(paths, 1, seed=r, **AS2008)
+        t0 = time.perf_counter()
+        while not mk.done:
+            mk.step(db, da)
+        rates.append(paths * mk.n_steps / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=3000, help="decisions per timed episode")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--paths", type=int, default=10_000)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    res = {
+        "env_steps_per_s": round(env_rate(a.steps, a.repeat, "random"), 1),
+        "env_steps_per_s_as_policy": round(env_rate(a.steps, a.repeat, "as"), 1),
+        "model_based_agent_steps_per_s": round(model_based_rate(a.paths)),
+        "model_based_agent_steps_per_s_100_paths": round(model_based_rate(100)),
+        "model_based_agent_steps_per_s_100k_paths": round(model_based_rate(100_000)),
+        "paths": a.paths,
+    }
+    if a.json:
+        print(json.dumps(res))
+        return 0
+    print(f"agent-based env (2 learners, default background), random actions: "
+          f"{res['env_steps_per_s']:,.0f} steps/s (target >= 5,000; ABIDES-Gym 14-16)")
+    print(f"agent-based env, Avellaneda-Stoikov baseline acting: "
+          f"{res['env_steps_per_s_as_policy']:,.0f} steps/s")
+    print(f"model-based market, {a.paths:,} paths: {res['model_based_agent_steps_per_s']:,} "
+          f"agent-steps/s (target >= 10 M; mbt-gym 8.6 M)")
+    print(f"  100 paths: {res['model_based_agent_steps_per_s_100_paths']:,}; 100,000 paths: "
+          f"{res['model_based_agent_steps_per_s_100k_paths']:,}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
