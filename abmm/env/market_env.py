@@ -229,6 +229,16 @@ class MarketEnv(ParallelEnv):
                                      else comp.astype(np.float32))
         return info
 
+    def policy_config(self) -> dict:
+        """What a policy trained here needs to act elsewhere (``abmm.agents.policy``): the
+        decision interval and the observation and action conventions."""
+        a = self.actions
+        return {"decision_ns": int(self.decision_ns), "action_mode": a.mode,
+                "quote_size": a.quote_size, "max_size": a.max_size,
+                "max_inventory": self.max_inventory, "offsets": list(a.offsets),
+                "max_offset": a.max_offset, "vol_halflife": self.vol_halflife,
+                "vpin_bucket": self.vpin_bucket}
+
     def learner(self, name: str):
         """The Mesa agent behind an env agent (its account, open orders, latency)."""
         return self._learners[name]

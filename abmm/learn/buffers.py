@@ -1,0 +1,92 @@
+"""Rollout storage with generalized advantage estimation (GAE), and a replay buffer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def gae(rewards, values, dones, last_value, gamma: float = 0.99, lam: float = 0.95):
+    """Generalized advantage estimation (Schulman et al. 2016) over one trajectory segment.
+
+    ``delta_t = r_t + gamma V(s_{t+1}) (1 - done_t) - V(s_t)``,
+    ``A_t = delta_t + gamma lam (1 - done_t) A_{t+1}``; ``done_t`` marks that the episode ended
+    after step ``t`` (no bootstrap across it), ``last_value`` is ``V`` of the state after the
+    segment. Returns ``(advantages, returns = advantages + values)`` as float32 arrays; works on
+    ``(T,)`` or ``(T, n_envs)`` inputs."""
+    r = np.asarray(rewards, np.float64)
+    v = np.asarray(values, np.float64)
+    d = np.asarray(dones, np.float64)
+    adv = np.zeros_like(r)
+    nxt_v = np.asarray(last_value, np.float64)
+    last = np.zeros_like(nxt_v)
+    for t in range(len(r) - 1, -1, -1):
+        nonterm = 1.0 - d[t]
+        delta = r[t] + gamma * nxt_v * nonterm - v[t]
+        last = delta + gamma * lam * nonterm * last
+        adv[t] = last
+        nxt_v = v[t]
+    return adv.astype(np.float32), (adv + v).astype(np.float32)
+
+
+class Rollout:
+    """On-policy storage of ``n_steps`` transitions of ``n_envs`` parallel streams."""
+
+    def __init__(self, n_steps: int, n_envs: int, obs_dim: int, act_shape: tuple,
+                 act_dtype=np.float32):
+        self.obs = np.zeros((n_steps, n_envs, obs_dim), np.float32)
+        self.actions = np.zeros((n_steps, n_envs, *act_shape), act_dtype)
+        self.logp = np.zeros((n_steps, n_envs), np.float32)
+        self.rewards = np.zeros((n_steps, n_envs), np.float32)
+        self.dones = np.zeros((n_steps, n_envs), np.float32)
+        self.values = np.zeros((n_steps, n_envs), np.float32)
+        self.n_steps, self.n_envs = n_steps, n_envs
+        self.t = 0
+
+    @property
+    def full(self) -> bool:
+        return self.t >= self.n_steps
+
+    def add(self, obs, action, logp, reward, done, value) -> None:
+        t = self.t
+        self.obs[t], self.actions[t], self.logp[t] = obs, action, logp
+        self.rewards[t], self.dones[t], self.values[t] = reward, done, value
+        self.t += 1
+
+    def reset(self) -> None:
+        self.t = 0
+
+
+class Replay:
+    """Uniform experience replay of ``(obs, action, reward, next_obs, done)``."""
+
+    def __init__(self, capacity: int, obs_dim: int, seed: int = 0):
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.actions = np.zeros(capacity, np.int64)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.dones = np.zeros(capacity, np.float32)
+        self.capacity, self.size, self.pos = capacity, 0, 0
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs, action, reward, next_obs, done) -> None:
+        i = self.pos
+        self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
+        self.next_obs[i], self.dones[i] = next_obs, done
+        self.pos = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, n: int):
+        idx = self.rng.integers(0, self.size, n)
+        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                self.dones[idx])
+
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("obs", "next_obs", "actions", "rewards", "dones",
+                                              "size", "pos")} | {
+            "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, d: dict) -> None:
+        for k in ("obs", "next_obs", "actions", "rewards", "dones"):
+            getattr(self, k)[...] = d[k]
+        self.size, self.pos = int(d["size"]), int(d["pos"])
+        self.rng.bit_generator.state = d["rng"]

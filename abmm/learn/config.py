@@ -1,0 +1,117 @@
+"""Training configs (``abmm train CONFIG``): a YAML file validated by pydantic.
+
+Keys (``scenarios/train/README.md`` documents them with examples):
+
+``name``            the run's name
+``env``             ``market`` (``abmm.env.market_v0``), ``model_based``
+                    (``abmm.env.model_based``) or ``execution`` (``abmm.env.execution_v0``)
+``env_args``        keyword arguments of that environment; a ``scenario`` path is relative to
+                    the config file
+``algo``            ``ppo``, ``dqn`` or ``tabular``
+``algo_args``       hyper-parameters of the algorithm (``abmm.learn.ppo.PPO`` etc.)
+``sharing``         ``independent`` (one learner per env agent: co-evolution) or ``shared``
+                    (parameter sharing: one learner for every agent)
+``updates``         number of updates; ``episodes_per_update`` episodes are played per update
+``seed``            training seed: episode ``e`` is played on market seed ``seed * 100_000 + e``
+``checkpoint_every`` updates between checkpoints (and always at the end)
+``league``          ``snapshot_every`` (updates), ``p_opponent`` (probability that an opponent
+                    slot is played by a past snapshot), ``max_snapshots`` per learner
+``device``          ``cpu``, ``cuda`` or ``auto`` (CUDA when available)
+``eval``            optional: ``scenario`` and ``seeds`` (e.g. ``"1000-1019"``) evaluated at
+                    the end with the baselines, written to ``eval.json``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from abmm.errors import AbmmError
+
+
+class ConfigError(AbmmError, ValueError):
+    """A training config that cannot be used; the message lists every problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeagueCfg(_Strict):
+    snapshot_every: int = Field(5, ge=1)
+    p_opponent: float = Field(0.3, ge=0, le=1)
+    max_snapshots: int = Field(10, ge=1)
+
+
+class EvalCfg(_Strict):
+    scenario: str | None = None
+    seeds: str = "1000-1019"
+    baselines: list[str] = ["as", "glft", "fixed"]
+
+
+class TrainConfig(_Strict):
+    name: str = Field("train", min_length=1)
+    env: Literal["market", "model_based", "execution"] = "market"
+    env_args: dict = Field(default_factory=dict)
+    algo: Literal["ppo", "dqn", "tabular"] = "ppo"
+    algo_args: dict = Field(default_factory=dict)
+    sharing: Literal["independent", "shared"] = "independent"
+    updates: int = Field(10, ge=1)
+    episodes_per_update: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0)
+    checkpoint_every: int = Field(5, ge=1)
+    league: LeagueCfg = LeagueCfg()
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    eval: EvalCfg | None = None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"1000-1099"`` -> 1000..1099; ``"1,2,5-7"`` -> [1, 2, 5, 6, 7]."""
+    out: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else (part, part)
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ValueError(f"seeds {text!r}: {part!r} is not an int or a range 'a-b' with "
+                             "a <= b") from None
+    if not out:
+        raise ValueError(f"seeds {text!r}: no seeds")
+    return out
+
+
+def load_config(path) -> tuple[TrainConfig, Path]:
+    """The validated config and the folder relative paths are taken from."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        cfg = TrainConfig(**data)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(x) for x in e['loc']) or '(top level)'}: {e['msg']}"
+                 for e in exc.errors()]
+        raise ConfigError(f"{path}: {len(lines)} problem(s):\n" + "\n".join(lines)) from None
+    if cfg.eval is not None:
+        try:
+            parse_seeds(cfg.eval.seeds)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: eval.seeds: {exc}") from None
+    return cfg, path.parent

@@ -1,0 +1,132 @@
+"""Deep Q-learning (Mnih et al. 2015) with Double-DQN targets (van Hasselt et al. 2016), for
+``Discrete`` action spaces: epsilon-greedy exploration decaying linearly, uniform replay, Huber
+loss, a target network copied every ``target_every`` gradient steps."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from abmm.learn.buffers import Replay
+from abmm.learn.nets import QNet
+from abmm.learn.normalize import RunningNorm
+
+
+class DQN:
+    algo = "dqn"
+
+    def __init__(self, obs_dim: int, action_space, lr: float = 5e-4, gamma: float = 0.99,
+                 buffer: int = 100_000, batch: int = 128, learning_starts: int = 1000,
+                 train_every: int = 4, target_every: int = 500, eps_start: float = 1.0,
+                 eps_end: float = 0.05, eps_decay_steps: int = 20_000, hidden=(64, 64),
+                 normalize_obs: bool = True, seed: int = 0, device: str = "cpu"):
+        if not hasattr(action_space, "n"):
+            raise ValueError("DQN needs a Discrete action space (use action_mode='discrete')")
+        self.n_actions = int(action_space.n)
+        self.device = torch.device(device)
+        torch.manual_seed(seed)
+        self.q = QNet(obs_dim, self.n_actions, tuple(hidden)).to(self.device)
+        self.target = copy.deepcopy(self.q)
+        self.opt = torch.optim.Adam(self.q.parameters(), lr=lr)
+        self.hp = dict(lr=lr, gamma=gamma, batch=batch, learning_starts=learning_starts,
+                       train_every=train_every, target_every=target_every, eps_start=eps_start,
+                       eps_end=eps_end, eps_decay_steps=eps_decay_steps)
+        self.replay = Replay(buffer, obs_dim, seed)
+        self.norm = RunningNorm((obs_dim,)) if normalize_obs else None
+        self.rng = np.random.default_rng(seed + 1)
+        self.steps = 0
+        self.grad_steps = 0
+        self._pending: dict = {}
+        self._losses: list = []
+
+    @property
+    def epsilon(self) -> float:
+        hp = self.hp
+        f = min(1.0, self.steps / max(hp["eps_decay_steps"], 1))
+        return hp["eps_start"] + f * (hp["eps_end"] - hp["eps_start"])
+
+    def _n(self, obs):
+        obs = np.asarray(obs, np.float32)
+        return obs if self.norm is None else self.norm.normalize(obs)
+
+    def act(self, obs: np.ndarray, explore: bool = True):
+        obs = np.asarray(obs, np.float32)
+        if explore and self.norm is not None:
+            self.norm.update(obs)
+        with torch.no_grad():
+            greedy = self.q(torch.as_tensor(self._n(obs), device=self.device)).argmax(-1)
+        a = greedy.cpu().numpy()
+        if explore:
+            rand = self.rng.random(len(a)) < self.epsilon
+            a = np.where(rand, self.rng.integers(0, self.n_actions, len(a)), a)
+        return a, (obs, a) if explore else None
+
+    def record(self, key, aux, reward: float, i: int) -> None:
+        obs, a = aux
+        prev = self._pending.pop(key, None)
+        if prev is not None:  # the previous step's next observation is this one
+            self.replay.add(prev[0], prev[1], prev[2], obs[i], 0.0)
+        self._pending[key] = (obs[i], a[i], reward)
+        self.steps += 1
+        if self.steps % self.hp["train_every"] == 0:
+            self._learn()
+
+    def finish_episode(self, key, last_obs, terminated: bool) -> None:
+        prev = self._pending.pop(key, None)
+        if prev is not None:
+            nxt = prev[0] if last_obs is None else np.asarray(last_obs, np.float32)
+            self.replay.add(prev[0], prev[1], prev[2], nxt, 1.0 if terminated else 0.0)
+
+    def _learn(self) -> None:
+        hp = self.hp
+        if self.replay.size < max(hp["learning_starts"], hp["batch"]):
+            return
+        o, a, r, o2, d = self.replay.sample(hp["batch"])
+        dev = self.device
+        o, o2 = torch.as_tensor(self._n(o), device=dev), torch.as_tensor(self._n(o2), device=dev)
+        a = torch.as_tensor(a, device=dev)
+        r, d = torch.as_tensor(r, device=dev), torch.as_tensor(d, device=dev)
+        with torch.no_grad():
+            best = self.q(o2).argmax(-1, keepdim=True)
+            target = r + hp["gamma"] * (1 - d) * self.target(o2).gather(1, best).squeeze(1)
+        q = self.q(o).gather(1, a[:, None]).squeeze(1)
+        loss = F.smooth_l1_loss(q, target)
+        self.opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
+        self.opt.step()
+        self.grad_steps += 1
+        self._losses.append(float(loss))
+        if self.grad_steps % hp["target_every"] == 0:
+            self.target.load_state_dict(self.q.state_dict())
+
+    def update(self) -> dict:
+        losses, self._losses = self._losses, []
+        return {"td_loss": float(np.mean(losses)) if losses else float("nan"),
+                "epsilon": self.epsilon, "replay": self.replay.size,
+                "grad_steps": self.grad_steps}
+
+    def state_dict(self) -> dict:
+        return {"q": self.q.state_dict(), "target": self.target.state_dict(),
+                "opt": self.opt.state_dict(), "replay": self.replay.state_dict(),
+                "norm": None if self.norm is None else self.norm.state_dict(),
+                "rng": self.rng.bit_generator.state, "steps": self.steps,
+                "grad_steps": self.grad_steps, "hp": dict(self.hp)}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.q.load_state_dict(d["q"])
+        self.target.load_state_dict(d["target"])
+        self.opt.load_state_dict(d["opt"])
+        self.replay.load_state_dict(d["replay"])
+        if self.norm is not None and d.get("norm") is not None:
+            self.norm.load_state_dict(d["norm"])
+        self.rng.bit_generator.state = d["rng"]
+        self.steps, self.grad_steps = int(d["steps"]), int(d["grad_steps"])
+
+    def policy_state(self) -> dict:
+        return {"algo": self.algo, "spec": self.q.spec,
+                "weights": {k: v.detach().cpu().clone() for k, v in self.q.state_dict().items()},
+                "norm": None if self.norm is None else self.norm.state_dict()}

@@ -1,0 +1,45 @@
+"""Running mean and variance of observations (Welford / Chan et al. parallel update)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RunningNorm:
+    """``normalize(x) = clip((x - mean) / sqrt(var + eps), -clip, clip)`` with the mean and
+    variance of every batch passed to ``update`` (Chan, Golub & LeVeque's parallel formula)."""
+
+    def __init__(self, shape: tuple[int, ...], clip: float = 10.0, eps: float = 1e-8):
+        self.mean = np.zeros(shape, np.float64)
+        self.var = np.ones(shape, np.float64)
+        self.count = 0.0
+        self.clip = float(clip)
+        self.eps = float(eps)
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, np.float64).reshape(-1, *self.mean.shape)
+        n = x.shape[0]
+        if n == 0:
+            return
+        bm, bv = x.mean(axis=0), x.var(axis=0)
+        tot = self.count + n
+        delta = bm - self.mean
+        self.mean = self.mean + delta * n / tot
+        m2 = self.var * self.count + bv * n + delta ** 2 * self.count * n / tot
+        self.var = m2 / tot
+        self.count = tot
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        out = (np.asarray(x, np.float64) - self.mean) / np.sqrt(self.var + self.eps)
+        return np.clip(out, -self.clip, self.clip).astype(np.float32)
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": self.count,
+                "clip": self.clip, "eps": self.eps}
+
+    def load_state_dict(self, d: dict) -> None:
+        mean = np.asarray(d["mean"], np.float64)
+        if mean.shape != self.mean.shape:
+            raise ValueError(f"normalizer shape {mean.shape} does not match {self.mean.shape}")
+        self.mean, self.var = mean, np.asarray(d["var"], np.float64)
+        self.count, self.clip, self.eps = float(d["count"]), float(d["clip"]), float(d["eps"])

@@ -1,0 +1,178 @@
+"""Proximal policy optimization (Schulman et al. 2017), clipped surrogate, with GAE.
+
+The loss pieces are plain functions of tensors (tested on fixed values)::
+
+    ratio      = exp(logp_new - logp_old)
+    policy     = -mean(min(ratio A, clip(ratio, 1 - eps, 1 + eps) A))
+    value      = 0.5 mean((V - R)^2)      (or clipped around the old values)
+    total      = policy + vf_coef value - ent_coef entropy
+
+``PPO`` keeps one actor-critic, its Adam optimizer and an observation normalizer; it is fed
+whole episodes (``record`` per step for each of its agent streams, ``finish_episode``), then
+``update`` runs ``epochs`` passes of minibatch gradient steps over everything collected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from abmm.learn.buffers import gae
+from abmm.learn.nets import ActorCritic, space_spec
+from abmm.learn.normalize import RunningNorm
+
+
+def policy_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
+                clip: float) -> torch.Tensor:
+    ratio = torch.exp(logp_new - logp_old)
+    return -torch.min(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv).mean()
+
+
+def value_loss(v_new: torch.Tensor, returns: torch.Tensor, v_old: torch.Tensor | None = None,
+               clip: float | None = None) -> torch.Tensor:
+    if clip is None or v_old is None:
+        return 0.5 * ((v_new - returns) ** 2).mean()
+    v_clip = v_old + torch.clamp(v_new - v_old, -clip, clip)
+    return 0.5 * torch.max((v_new - returns) ** 2, (v_clip - returns) ** 2).mean()
+
+
+def approx_kl(logp_new: torch.Tensor, logp_old: torch.Tensor) -> torch.Tensor:
+    """The low-variance KL estimate ``mean((r - 1) - log r)`` (Schulman 2020)."""
+    log_ratio = logp_new - logp_old
+    return ((log_ratio.exp() - 1) - log_ratio).mean()
+
+
+class PPO:
+    algo = "ppo"
+
+    def __init__(self, obs_dim: int, action_space, lr: float = 3e-4, gamma: float = 0.99,
+                 lam: float = 0.95, clip: float = 0.2, epochs: int = 4, minibatch: int = 256,
+                 vf_coef: float = 0.5, ent_coef: float = 0.0, max_grad_norm: float = 0.5,
+                 hidden=(64, 64), init_log_std: float = -0.5, normalize_obs: bool = True,
+                 seed: int = 0, device: str = "cpu"):
+        self.device = torch.device(device)
+        self.net = ActorCritic(obs_dim, space_spec(action_space), tuple(hidden),
+                               init_log_std).to(self.device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, eps=1e-5)
+        self.hp = dict(lr=lr, gamma=gamma, lam=lam, clip=clip, epochs=epochs,
+                       minibatch=minibatch, vf_coef=vf_coef, ent_coef=ent_coef,
+                       max_grad_norm=max_grad_norm)
+        self.norm = RunningNorm((obs_dim,)) if normalize_obs else None
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.np_rng = np.random.default_rng(seed)
+        self._streams: dict = {}
+        self._done: list = []
+
+    # -------------------------------------------------------------------------- acting
+    def _prep(self, obs: np.ndarray, update_norm: bool) -> torch.Tensor:
+        obs = np.asarray(obs, np.float32)
+        if self.norm is not None:
+            if update_norm:
+                self.norm.update(obs)
+            obs = self.norm.normalize(obs)
+        return torch.as_tensor(obs, device=self.device)
+
+    def act(self, obs: np.ndarray, explore: bool = True):
+        """Actions for a batch of observations, and what ``record`` needs."""
+        x = self._prep(obs, update_norm=explore)
+        if not explore:
+            return self.net.act(x, deterministic=True), None
+        a, logp, v = self.net.sample(x, self.gen)
+        return self.net.to_env(a), (x.cpu().numpy(), a.cpu().numpy(), logp.cpu().numpy(),
+                                    v.cpu().numpy())
+
+    def value_of(self, obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.net.value(self._prep(obs, update_norm=False)).cpu().numpy()
+
+    def record(self, key, aux, reward: float, i: int) -> None:
+        """One step of stream ``key`` (an agent): ``aux`` from ``act`` for row ``i``."""
+        x, a, logp, v = aux
+        s = self._streams.setdefault(key, {"obs": [], "act": [], "logp": [], "val": [],
+                                           "rew": []})
+        s["obs"].append(x[i])
+        s["act"].append(a[i])
+        s["logp"].append(logp[i])
+        s["val"].append(v[i])
+        s["rew"].append(reward)
+
+    def finish_episode(self, key, last_obs: np.ndarray | None, terminated: bool) -> None:
+        """Close stream ``key``'s episode: GAE with no bootstrap when terminated, else
+        bootstrapped with ``V(last_obs)``."""
+        s = self._streams.pop(key, None)
+        if not s or not s["rew"]:
+            return
+        last_v = 0.0 if terminated or last_obs is None else float(
+            self.value_of(last_obs[None])[0])
+        dones = np.zeros(len(s["rew"]))
+        adv, ret = gae(s["rew"], s["val"], dones, last_v, self.hp["gamma"], self.hp["lam"])
+        self._done.append({"obs": np.asarray(s["obs"], np.float32),
+                           "act": np.asarray(s["act"]), "logp": np.asarray(s["logp"], np.float32),
+                           "val": np.asarray(s["val"], np.float32), "adv": adv, "ret": ret})
+
+    # -------------------------------------------------------------------------- learning
+    def update(self) -> dict:
+        if not self._done:
+            return {}
+        b = {k: np.concatenate([d[k] for d in self._done]) for k in self._done[0]}
+        self._done = []
+        dev = self.device
+        obs = torch.as_tensor(b["obs"], device=dev)
+        act = torch.as_tensor(b["act"], device=dev)
+        logp_old = torch.as_tensor(b["logp"], device=dev)
+        v_old = torch.as_tensor(b["val"], device=dev)
+        adv = torch.as_tensor(b["adv"], device=dev)
+        ret = torch.as_tensor(b["ret"], device=dev)
+        n = len(obs)
+        hp = self.hp
+        mb = min(hp["minibatch"], n)
+        stats = {"pg_loss": 0.0, "v_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0, "batches": 0}
+        for _ in range(hp["epochs"]):
+            perm = torch.as_tensor(self.np_rng.permutation(n), device=dev)
+            for start in range(0, n, mb):
+                idx = perm[start:start + mb]
+                d = self.net.dist(obs[idx])
+                logp = self.net.log_prob(d, act[idx])
+                a_mb = adv[idx]
+                if len(idx) > 1:
+                    a_mb = (a_mb - a_mb.mean()) / (a_mb.std() + 1e-8)
+                pg = policy_loss(logp, logp_old[idx], a_mb, hp["clip"])
+                vl = value_loss(self.net.value(obs[idx]), ret[idx])
+                ent = self.net.entropy(d).mean()
+                loss = pg + hp["vf_coef"] * vl - hp["ent_coef"] * ent
+                self.opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), hp["max_grad_norm"])
+                self.opt.step()
+                with torch.no_grad():
+                    stats["pg_loss"] += float(pg)
+                    stats["v_loss"] += float(vl)
+                    stats["entropy"] += float(ent)
+                    stats["approx_kl"] += float(approx_kl(logp, logp_old[idx]))
+                    stats["batches"] += 1
+        k = max(stats.pop("batches"), 1)
+        out = {key: v / k for key, v in stats.items()}
+        out["samples"] = n
+        out["explained_var"] = float(1 - np.var(b["ret"] - b["val"]) / (np.var(b["ret"]) + 1e-12))
+        return out
+
+    # -------------------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
+                "norm": None if self.norm is None else self.norm.state_dict(),
+                "gen": self.gen.get_state(), "np_rng": self.np_rng.bit_generator.state,
+                "hp": dict(self.hp)}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.net.load_state_dict(d["net"])
+        self.opt.load_state_dict(d["opt"])
+        if self.norm is not None and d.get("norm") is not None:
+            self.norm.load_state_dict(d["norm"])
+        self.gen.set_state(d["gen"])
+        self.np_rng.bit_generator.state = d["np_rng"]
+
+    def policy_state(self) -> dict:
+        """What acting needs (network spec and weights, normalizer): a snapshot."""
+        return {"algo": self.algo, "spec": self.net.spec,
+                "weights": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+                "norm": None if self.norm is None else self.norm.state_dict()}

@@ -1,0 +1,315 @@
+"""Training loop: learners over a PettingZoo parallel environment, the co-evolution league,
+learning curves and checkpoints (``abmm train``).
+
+One *update* plays ``episodes_per_update`` whole episodes, then updates every learner (PPO
+learns from the episodes; DQN and tabular Q learn online as they play and report their
+statistics). Episodes are played on market seeds ``seed * 100_000 + episode``, so a run is
+reproducible and a resumed run plays exactly the episodes an uninterrupted one would.
+
+Co-evolution: with ``sharing: independent`` every env agent (e.g. the two learning market
+makers) has its own learner, all learning at once against each other and the rule-based
+market. Every ``league.snapshot_every`` updates each learner's policy is added to its league
+(at most ``league.max_snapshots``, the oldest dropped); at each episode every agent slot is,
+with probability ``league.p_opponent``, played by a past snapshot of its learner (frozen, not
+learning) instead -- so each learner meets current and past versions of its rivals (at least
+one slot always learns).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from abmm.learn import checkpoint as ckpt
+from abmm.learn.config import TrainConfig
+from abmm.learn.policy import FrozenPolicy, policy_payload
+
+log = logging.getLogger(__name__)
+
+ALGOS = {}
+
+
+def _algos():
+    if not ALGOS:
+        from abmm.learn.dqn import DQN
+        from abmm.learn.ppo import PPO
+        from abmm.learn.tabular import TabularQ
+
+        ALGOS.update(ppo=PPO, dqn=DQN, tabular=TabularQ)
+    return ALGOS
+
+
+def resolve_env_args(kind: str, args: dict, base_dir: Path) -> dict:
+    """``args`` with a ``scenario`` path made absolute (relative to ``base_dir``)."""
+    out = dict(args)
+    scen = out.get("scenario")
+    if isinstance(scen, str):
+        p = Path(scen)
+        out["scenario"] = str(p if p.is_absolute() else (base_dir / p).resolve())
+    return out
+
+
+def make_env(kind: str, args: dict):
+    if kind == "market":
+        from abmm.env import market_v0
+
+        return market_v0.parallel_env(**args)
+    if kind == "model_based":
+        from abmm.env import model_based
+
+        return model_based.parallel_env(**args)
+    if kind == "execution":
+        from abmm.env import execution_v0
+
+        return execution_v0.parallel_env(**args)
+    raise ValueError(f"unknown env kind {kind!r}")
+
+
+def env_identity(kind: str, args: dict) -> dict:
+    """What identifies an environment for the config hash: its kind and arguments, with the
+    scenario as its resolved content (not its path)."""
+    ident = dict(args)
+    scen = ident.get("scenario")
+    if isinstance(scen, str):
+        from abmm.scenario import load_scenario
+
+        ident["scenario"] = load_scenario(scen).resolved()
+    return {"env": kind, "args": ident}
+
+
+def device_of(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda, but torch sees no CUDA device (use cpu or auto)")
+    return name
+
+
+class Trainer:
+    """``Trainer(cfg, base_dir, out_dir).run()``; ``Trainer.resume(...)`` continues a run."""
+
+    def __init__(self, cfg: TrainConfig, base_dir: Path, out_dir: Path):
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.env_args = resolve_env_args(cfg.env, cfg.env_args, Path(base_dir))
+        self.env = make_env(cfg.env, self.env_args)
+        ident = env_identity(cfg.env, self.env_args)
+        self.config_hash = ckpt.config_hash({**ident, "algo": cfg.algo,
+                                             "algo_args": cfg.algo_args,
+                                             "sharing": cfg.sharing, "seed": cfg.seed})
+        env = self.env
+        agents = list(env.possible_agents)
+        space = env.action_space(agents[0])
+        obs_dim = int(env.observation_space(agents[0]).shape[0])
+        algo = _algos()[cfg.algo]
+        dev = device_of(cfg.device)
+        kw = dict(cfg.algo_args)
+        if cfg.algo != "tabular":
+            kw["device"] = dev
+        if cfg.sharing == "shared":
+            self.learners = {"shared": algo(obs_dim, space, seed=cfg.seed, **kw)}
+            self.assign = dict.fromkeys(agents, "shared")
+        else:
+            self.learners = {a: algo(obs_dim, space, seed=cfg.seed * 1000 + i, **kw)
+                             for i, a in enumerate(agents)}
+            self.assign = {a: a for a in agents}
+        self.league: dict[str, list] = {k: [] for k in self.learners}
+        self.rng = np.random.default_rng(cfg.seed)
+        self.update = 0
+        self.episodes = 0
+        self.env_steps = 0
+        self.wall = 0.0
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------------ playing
+    def _frozen_slots(self) -> dict:
+        cfg = self.cfg
+        if cfg.sharing != "independent" or len(self.assign) < 2:
+            return {}
+        frozen = {}
+        for a, key in self.assign.items():
+            snaps = self.league[key]
+            if snaps and self.rng.random() < cfg.league.p_opponent:
+                frozen[a] = int(self.rng.integers(len(snaps)))
+        if len(frozen) == len(self.assign):  # keep one learner learning
+            del frozen[list(frozen)[int(self.rng.integers(len(frozen)))]]
+        return {a: FrozenPolicy(self.league[self.assign[a]][i]["policy"])
+                for a, i in frozen.items()}
+
+    def play_episode(self) -> dict:
+        env = self.env
+        seed = self.cfg.seed * 100_000 + self.episodes
+        obs, infos = env.reset(seed=seed)
+        frozen = self._frozen_slots()
+        acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0} for a in env.possible_agents}
+        last_info = dict(infos)
+        while env.agents:
+            acts, pending = {}, []
+            for key, learner in self.learners.items():
+                names = [a for a in env.agents if self.assign[a] == key and a not in frozen]
+                if not names:
+                    continue
+                A, aux = learner.act(np.stack([obs[a] for a in names]), explore=True)
+                pending.append((learner, names, aux))
+                acts.update(zip(names, list(A), strict=True))
+            for a, pol in frozen.items():
+                if a in env.agents:
+                    acts[a] = pol(obs[a])[0]
+            nxt, rew, term, trunc, infos = env.step(acts)
+            for learner, names, aux in pending:
+                for i, a in enumerate(names):
+                    learner.record(a, aux, float(rew[a]), i)
+                    if term[a] or trunc[a]:
+                        learner.finish_episode(a, nxt.get(a), bool(term[a]))
+            for a, r in rew.items():
+                acc[a]["return"] += r
+                acc[a]["abs_inv"] += abs(float(infos[a]["inventory"]))
+                acc[a]["steps"] += 1
+            last_info.update(infos)
+            self.env_steps += 1
+            obs = nxt
+        self.episodes += 1
+        out = {}
+        for a, s in acc.items():
+            info = last_info[a]
+            pnl = info.get("pnl_ticks", info.get("wealth", info.get("shortfall_bps", 0.0)))
+            out[a] = {"return": s["return"], "pnl": float(pnl),
+                      "map": s["abs_inv"] / max(s["steps"], 1),
+                      "final_inventory": float(info["inventory"]), "frozen": a in frozen}
+        return out
+
+    # ------------------------------------------------------------------------ updates
+    def train_update(self) -> dict:
+        t0 = time.perf_counter()
+        episodes = [self.play_episode() for _ in range(self.cfg.episodes_per_update)]
+        stats = {k: learner.update() for k, learner in self.learners.items()}
+        self.update += 1
+        if self.update % self.cfg.league.snapshot_every == 0:
+            for k, learner in self.learners.items():
+                self.league[k].append({"update": self.update, "policy": learner.policy_state()})
+                del self.league[k][:-self.cfg.league.max_snapshots]
+        self.wall += time.perf_counter() - t0
+        row = {"update": self.update, "episodes": self.episodes, "env_steps": self.env_steps,
+               "wall_s": round(self.wall, 3)}
+        for key in self.learners:
+            mine = [ep[a] for ep in episodes for a in ep
+                    if self.assign[a] == key and not ep[a]["frozen"]]
+            for m in ("return", "pnl", "map", "final_inventory"):
+                row[f"{key}/{m}"] = float(np.mean([x[m] for x in mine])) if mine else np.nan
+            for s, v in stats[key].items():
+                row[f"{key}/{s}"] = v
+        self.history.append(row)
+        return row
+
+    def run(self, progress=None) -> list[dict]:
+        """Train up to ``cfg.updates`` updates (from where a resumed run is), writing
+        ``curves.csv``, ``curves.png``, ``checkpoint.pt`` and ``policy.pt`` in the out dir."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        cfg = self.cfg
+        while self.update < cfg.updates:
+            row = self.train_update()
+            self.write_curves()
+            if self.update % cfg.checkpoint_every == 0 or self.update == cfg.updates:
+                self.save_checkpoint()
+            if progress is not None:
+                progress(row)
+        self.write_policy()
+        self.plot_curves()
+        return self.history
+
+    # ------------------------------------------------------------------------ outputs
+    def write_curves(self) -> Path:
+        path = self.out / "curves.csv"
+        keys = list(dict.fromkeys(k for r in self.history for k in r))
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.history)
+        tmp.replace(path)
+        return path
+
+    def plot_curves(self) -> Path | None:
+        if not self.history:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10, 7))
+        x = [r["update"] for r in self.history]
+        for i, (metric, title) in enumerate((("return", "episode return"),
+                                             ("pnl", "final PnL"), ("map", "mean |inventory|"),
+                                             ("final_inventory", "final inventory"))):
+            ax = fig.add_subplot(2, 2, i + 1)
+            for key in self.learners:
+                ax.plot(x, [r.get(f"{key}/{metric}", np.nan) for r in self.history], label=key)
+            ax.set_title(title)
+            ax.set_xlabel("update")
+            ax.grid(alpha=0.3)
+        fig.axes[0].legend(fontsize=8)
+        fig.suptitle(f"{self.cfg.name}: {self.cfg.algo}, {self.cfg.env}")
+        fig.tight_layout()
+        path = self.out / "curves.png"
+        fig.savefig(path, dpi=90)
+        return path
+
+    def env_config(self) -> dict:
+        cfg_fn = getattr(self.env, "policy_config", None)
+        return {"kind": self.cfg.env, "args": {k: v for k, v in self.env_args.items()
+                                               if k != "log_dir"},
+                "policy_config": cfg_fn() if cfg_fn else {}}
+
+    def save_checkpoint(self) -> Path:
+        payload = {
+            "kind": "training", "algo": self.cfg.algo, "config": self.cfg.model_dump(),
+            "config_hash": self.config_hash, "env": self.env_config(),
+            "learners": {k: {"state": lr.state_dict(), "policy": lr.policy_state()}
+                         for k, lr in self.learners.items()},
+            "assign": self.assign, "league": self.league,
+            "rng": self.rng.bit_generator.state, "update": self.update,
+            "episodes": self.episodes, "env_steps": self.env_steps, "wall": self.wall,
+            "history": self.history, "torch_rng": torch.get_rng_state(),
+        }
+        path = ckpt.save(self.out / "checkpoint.pt", payload)
+        log.info("checkpoint at update %d: %s", self.update, path)
+        return path
+
+    def write_policy(self) -> Path:
+        payload = policy_payload({k: lr.policy_state() for k, lr in self.learners.items()},
+                                 self.env_config(), self.config_hash,
+                                 {"name": self.cfg.name, "update": self.update,
+                                  "env_steps": self.env_steps, "wall_s": self.wall})
+        return ckpt.save(self.out / "policy.pt", payload)
+
+    def restore(self, payload: dict) -> None:
+        if payload.get("kind") != "training":
+            raise ckpt.CheckpointError("not a training checkpoint (kind "
+                                       f"{payload.get('kind')!r})")
+        missing = set(self.learners) ^ set(payload["learners"])
+        if missing:
+            raise ckpt.CheckpointError(f"checkpoint learners {sorted(payload['learners'])} do "
+                                       f"not match this config's {sorted(self.learners)}")
+        for k, lr in self.learners.items():
+            lr.load_state_dict(payload["learners"][k]["state"])
+        self.league = {k: list(v) for k, v in payload["league"].items()}
+        self.rng.bit_generator.state = payload["rng"]
+        self.update = int(payload["update"])
+        self.episodes = int(payload["episodes"])
+        self.env_steps = int(payload["env_steps"])
+        self.wall = float(payload["wall"])
+        self.history = list(payload["history"])
+        torch.set_rng_state(payload["torch_rng"])
+
+    @classmethod
+    def resume(cls, cfg: TrainConfig, base_dir: Path, out_dir: Path) -> Trainer:
+        t = cls(cfg, base_dir, out_dir)
+        payload = ckpt.load(Path(out_dir) / "checkpoint.pt", expect_hash=t.config_hash)
+        t.restore(payload)
+        return t
