@@ -18,13 +18,13 @@ that ``last_events()`` / ``process()`` copy out as a numpy ``EVENT_DTYPE`` array
 """
 
 cimport cython
-from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint32_t
+from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport Py_REFCNT
 
-from lob_types cimport ABMM_INT64_MAX, Event, Level, Msg, Order
+from lob_types cimport ABMM_INT64_MAX, Event, Level, Link, Msg, Order
 
 import numpy as np
 
@@ -78,6 +78,9 @@ cdef enum:
     S_EXPIRED = 3
     S_REJECTED = 4
     MAX_POOL = 2000000000
+    PF_FAR = 16     # batch prefetch distances (messages ahead): id-map entry of a cancel target,
+    PF_NEAR = 6     # then its order and links
+    PF_MIN_LIVE = 16384  # prefetch only in a book with this many live orders (1 MiB of orders)
 
 cdef extern from *:
     """
@@ -88,6 +91,22 @@ cdef extern from *:
     int64_t MAX_PRICE "ABMM_MAX_PRICE"
     int64_t MAX_QTY "ABMM_MAX_QTY"
     int64_t MAX_OWNER "ABMM_MAX_OWNER"
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define abmm_unlikely(x) __builtin_expect(!!(x), 0)
+    #define abmm_prefetch(p) __builtin_prefetch((const void*)(p), 0, 3)
+    #define abmm_prefetch_w(p) __builtin_prefetch((const void*)(p), 1, 3)
+    #else
+    #define abmm_unlikely(x) (x)
+    #define abmm_prefetch(p) ((void)(p))
+    #define abmm_prefetch_w(p) ((void)(p))
+    #endif
+    """
+    bint unlikely "abmm_unlikely"(bint) nogil
+    void prefetch "abmm_prefetch"(const void*) nogil      # a hint: never faults
+    void prefetch_w "abmm_prefetch_w"(const void*) nogil  # the same, for a line to be written
 
 
 def _layout_check():
@@ -111,6 +130,8 @@ def _layout_check():
     want = {k: v[1] for k, v in MSG_DTYPE.fields.items()}
     if got != want or sizeof(Msg) != MSG_DTYPE.itemsize:
         raise ImportError(f"Msg struct {got} does not match MSG_DTYPE {want}")
+    if sizeof(Order) != 64 or sizeof(Link) != 8:
+        raise ImportError(f"Order struct of {sizeof(Order)} bytes (want 64: one cache line)")
 
 
 _layout_check()
@@ -180,6 +201,34 @@ cdef inline int _check_submit(int64_t tick, int64_t clock, int64_t otype, int64_
     return 0
 
 
+cdef extern from *:
+    """
+    /* Nonzero if a batch message passes every check of _check_submit (action 0) or
+       _check_cancel (action 1), the common case: pass 1 then skips those calls. Zero for a
+       modify, an unknown action or any failing field, which then go through the full checks
+       (they decide, and raise). Bitwise ORs, not && / ||: the message kinds come in a random
+       mix, and a branch per kind would be mispredicted about every other message. */
+    static inline int abmm_msg_ok(unsigned action, unsigned side, unsigned otype, unsigned stp,
+                                  int64_t qty, int64_t price, int64_t owner, int64_t display,
+                                  int64_t ts, int64_t clock, int64_t tick) {
+        uint64_t q = (uint64_t)qty, p = (uint64_t)price, d = (uint64_t)display;
+        int mkt = otype == 1;
+        int sbad = (side > 1) | (otype > 4) | (stp > 3)
+                 | (q - 1 >= (uint64_t)ABMM_MAX_QTY) | ((uint64_t)owner > (uint64_t)ABMM_MAX_OWNER)
+                 | ((d != 0) & ((d > (uint64_t)ABMM_MAX_QTY) | ((otype != 0) & (otype != 4))))
+                 | (mkt ? (p != 0) : (p - 1 >= (uint64_t)ABMM_MAX_PRICE));
+        int cbad = q > (uint64_t)ABMM_MAX_QTY;
+        int bad = (action == 0 ? sbad : (action == 1 ? cbad : 1)) | (ts < clock);
+        if (tick != 1 && !bad && action == 0 && !mkt)
+            bad = price % tick != 0;
+        return !bad;
+    }
+    """
+    bint msg_ok "abmm_msg_ok"(unsigned action, unsigned side, unsigned otype, unsigned stp,
+                              int64_t qty, int64_t price, int64_t owner, int64_t display,
+                              int64_t ts, int64_t clock, int64_t tick) nogil
+
+
 cdef inline int _check_cancel(int64_t clock, int64_t qty, int64_t ts, Py_ssize_t index) except -1:
     if qty < 0 or qty > MAX_QTY:
         raise InvalidQuantityError("qty", qty, V.EXPECT_REDUCE, _idx(index))
@@ -199,24 +248,19 @@ cdef inline int _check_modify(int64_t tick, int64_t clock, int64_t price, int64_
 
 
 cdef inline int32_t _lower_bound(const int64_t* keys, int32_t n, int64_t key) noexcept nogil:
-    """First position in keys[0:n] (ascending) whose key is >= key. Most lookups land a few
-    levels from the best (the end), so probe the last 8 positions before bisecting."""
-    cdef int32_t lo = n - 8 if n > 8 else 0, hi = n, mid, j = n - 1
-    while j >= lo:
-        if keys[j] < key:
-            return j + 1
-        j -= 1
-    if lo == 0:
+    """First position in keys[0:n] (ascending) whose key is >= key (n if none). Branch-free
+    bisection: it takes ceil(log2 n) steps whatever the key and each step is a conditional move,
+    so unlike a scan from the best level it is never mispredicted (a random-length scan was one
+    misprediction per order added)."""
+    if n == 0:
         return 0
-    hi = lo
-    lo = 0
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    cdef const int64_t* b = keys
+    cdef int32_t half
+    while n > 1:
+        half = n >> 1
+        b = b + half if b[half] < key else b
+        n -= half
+    return <int32_t>(b - keys) + (b[0] < key)
 
 
 cdef extern from *:
@@ -262,7 +306,7 @@ cdef void* _grow(void* ptr, int64_t* cap, size_t item, int64_t need, int64_t kee
     cdef void* p = abmm_alloc(new_cap * item)
     if p == NULL:
         raise MemoryError(f"order book: cannot grow a buffer to {new_cap} items")
-    if keep > 0:
+    if keep > 0 and ptr != NULL:
         memcpy(p, ptr, keep * item)
     free(ptr)
     cap[0] = new_cap
@@ -322,6 +366,7 @@ cdef class OrderBook:
     cdef int64_t n_live                 # live orders
 
     cdef Order* orders                  # order pool
+    cdef Link* links                    # queue links of the pool's slots
     cdef int32_t ocap, onext, ofree     # capacity, high-water mark, free-list head
     cdef Level* levels                  # level pool
     cdef int32_t lcap, lnext, lfree
@@ -349,16 +394,33 @@ cdef class OrderBook:
 
     def __cinit__(self, *args, **kwargs):
         self.orders = NULL
+        self.links = NULL
         self.levels = NULL
         self.skeys[0] = self.skeys[1] = NULL
         self.slv[0] = self.slv[1] = NULL
         self.idmap = NULL
         self.ev = NULL
+        self.tick = 1  # (as if __init__ ran: a book made with __new__ must not divide by 0)
+        self.level_events = True
         self.ofree = -1
         self.lfree = -1
         self.next_id = 1
         self.last_batch_n = -1
         self.pool = []
+        # (allocated here, not in __init__: __cinit__ runs exactly once, whatever Python does)
+        cdef int64_t cap
+        cap = 0
+        self.ev = <Event*>_grow(NULL, &cap, sizeof(Event), 1024, 0)
+        self.evcap = cap
+        cap = 0
+        self.idmap = <int32_t*>_grow(NULL, &cap, sizeof(int32_t), 1024, 0)
+        self.idcap = cap
+        self.idmap[0] = -S_REJECTED  # no order has id 0 (a batch prefetch may read it)
+        cap = 0
+        self.orders = <Order*>_grow(NULL, &cap, sizeof(Order), 64, 0)
+        cap = 0
+        self.links = <Link*>_grow(NULL, &cap, sizeof(Link), 64, 0)
+        self.ocap = <int32_t>cap
 
     def __init__(self, tick=1, level_events=True):
         if type(tick) is not int:
@@ -367,16 +429,10 @@ cdef class OrderBook:
             raise InvalidValueError("tick", tick, "a positive integer <= 10**9")
         self.tick = tick
         self.level_events = bool(level_events)
-        cdef int64_t cap
-        cap = 0
-        self.ev = <Event*>_grow(NULL, &cap, sizeof(Event), 1024, 0)
-        self.evcap = cap
-        cap = 0
-        self.idmap = <int32_t*>_grow(NULL, &cap, sizeof(int32_t), 1024, 0)
-        self.idcap = cap
 
     def __dealloc__(self):
         free(self.orders)
+        free(self.links)
         free(self.levels)
         free(self.skeys[0])
         free(self.skeys[1])
@@ -436,7 +492,7 @@ cdef class OrderBook:
             O = &self.orders[oi]
             O.id, O.owner, O.price, O.qty, O.hidden, O.peak, O.ts = (
                 oid, owner, price, qty, hidden, peak, ts)
-            O.side, O.otype, O.stp = side, otype, stp
+            O.side, O.otype, O.stp, O.pad0, O.pad1 = side, otype, stp, 0, 0
             self._append(li, oi)
             self.idmap[oid] = oi
             self.n_live += 1
@@ -462,18 +518,18 @@ cdef class OrderBook:
     cdef inline int _emit(self, uint8_t kind, uint8_t side, uint8_t reason, int64_t ts,
                           int64_t oid, int64_t owner, int64_t other_id, int64_t other_owner,
                           int64_t price, int64_t qty, int64_t remaining) except -1:
-        if self.nev == self.evcap:
+        if unlikely(self.nev == self.evcap):
             self._grow_events()
         cdef Event* e = &self.ev[self.nev]
         self.nev += 1
         e.ts = ts
         e.order_id = oid
-        e.owner = <int32_t>owner
         e.other_id = other_id
-        e.other_owner = <int32_t>other_owner
         e.price = price
         e.qty = qty
         e.remaining = remaining
+        e.owner = <int32_t>owner
+        e.other_owner = <int32_t>other_owner
         e.kind = kind
         e.side = side
         e.reason = reason
@@ -488,25 +544,30 @@ cdef class OrderBook:
             self._emit(EV_LEVEL, side, 0, ts, 0, 0, 0, 0, L.price, L.qty, L.count)
         return 0
 
-    cdef int32_t _alloc_order(self) except -1:
-        cdef int32_t i
-        cdef int64_t cap
-        if self.ofree >= 0:
-            i = self.ofree
-            self.ofree = self.orders[i].next
+    cdef int _grow_orders(self) except -1:
+        """Double the order pool (and its link array): only when every slot is live."""
+        if self.ocap >= MAX_POOL:
+            raise MemoryError("order book: too many live orders")
+        cdef int64_t cap = self.ocap
+        self.links = <Link*>_grow(self.links, &cap, sizeof(Link), cap + 1, self.onext)
+        cap = self.ocap
+        self.orders = <Order*>_grow(self.orders, &cap, sizeof(Order), cap + 1, self.onext)
+        self.ocap = <int32_t>cap
+        return 0
+
+    cdef inline int32_t _alloc_order(self) except -1:
+        cdef int32_t i = self.ofree
+        if i >= 0:
+            self.ofree = self.links[i].next
             return i
-        if self.onext == self.ocap:
-            if self.ocap >= MAX_POOL:
-                raise MemoryError("order book: too many live orders")
-            cap = self.ocap
-            self.orders = <Order*>_grow(self.orders, &cap, sizeof(Order), cap + 1, self.onext)
-            self.ocap = <int32_t>cap
+        if unlikely(self.onext == self.ocap):
+            self._grow_orders()
         i = self.onext
         self.onext += 1
         return i
 
     cdef inline void _free_order(self, int32_t i) noexcept:
-        self.orders[i].next = self.ofree
+        self.links[i].next = self.ofree
         self.ofree = i
 
     cdef int32_t _alloc_level(self) except -1:
@@ -527,40 +588,42 @@ cdef class OrderBook:
         return i
 
     # ------------------------------------------------------------------ levels
-    cdef int32_t _level_at(self, int side, int64_t price) except -1:
+    cdef inline int32_t _level_at(self, int side, int64_t price) except -1:
         """The level at ``price`` on ``side``, created (and inserted in order) if absent."""
         cdef int64_t key = price if side == BUY else -price
         cdef int32_t n = self.sn[side]
-        cdef int64_t* keys = self.skeys[side]
-        cdef int32_t pos, li
+        cdef const int64_t* keys = self.skeys[side]
+        cdef int32_t pos = _lower_bound(keys, n, key)
+        if pos < n and keys[pos] == key:
+            return self.slv[side][pos]
+        return self._new_level(side, price, key, pos)
+
+    cdef int32_t _new_level(self, int side, int64_t price, int64_t key, int32_t pos) except -1:
+        """Create an empty level at ``price`` and insert it at ``pos`` in the side's array."""
+        cdef int32_t n = self.sn[side]
         cdef int64_t cap
-        if n > 0 and keys[n - 1] >= key:
-            if keys[n - 1] == key:
-                return self.slv[side][n - 1]
-            pos = <int32_t>_lower_bound(keys, n - 1, key)
-            if keys[pos] == key:
-                return self.slv[side][pos]
-        else:
-            pos = n
-        li = self._alloc_level()
+        if n == self.scap[side]:
+            if n >= MAX_POOL:
+                raise MemoryError("order book: too many price levels")
+            cap = n
+            self.skeys[side] = <int64_t*>_grow(self.skeys[side], &cap, sizeof(int64_t), n + 1, n)
+            cap = n
+            self.slv[side] = <int32_t*>_grow(self.slv[side], &cap, sizeof(int32_t), n + 1, n)
+            self.scap[side] = <int32_t>cap
+        cdef int32_t li = self._alloc_level()
         cdef Level* L = &self.levels[li]
         L.price = price
         L.qty = 0
         L.head = -1
         L.tail = -1
         L.count = 0
-        if n == self.scap[side]:
-            cap = n
-            self.skeys[side] = <int64_t*>_grow(self.skeys[side], &cap, sizeof(int64_t), n + 1, n)
-            cap = n
-            self.slv[side] = <int32_t*>_grow(self.slv[side], &cap, sizeof(int32_t), n + 1, n)
-            self.scap[side] = <int32_t>cap
-            keys = self.skeys[side]
+        cdef int64_t* keys = self.skeys[side]
+        cdef int32_t* lv = self.slv[side]
         if pos < n:
             memmove(&keys[pos + 1], &keys[pos], (n - pos) * sizeof(int64_t))
-            memmove(&self.slv[side][pos + 1], &self.slv[side][pos], (n - pos) * sizeof(int32_t))
+            memmove(&lv[pos + 1], &lv[pos], (n - pos) * sizeof(int32_t))
         keys[pos] = key
-        self.slv[side][pos] = li
+        lv[pos] = li
         self.sn[side] = n + 1
         return li
 
@@ -579,37 +642,45 @@ cdef class OrderBook:
         self.lfree = li
 
     cdef inline void _unlink(self, int32_t oi) noexcept:
+        """Take order ``oi`` out of its level's queue (level totals updated)."""
+        cdef Link* K = self.links
+        cdef int32_t prev = K[oi].prev, nxt = K[oi].next
         cdef Order* O = &self.orders[oi]
         cdef Level* L = &self.levels[O.level]
-        if O.prev >= 0:
-            self.orders[O.prev].next = O.next
+        if prev >= 0:
+            K[prev].next = nxt
         else:
-            L.head = O.next
-        if O.next >= 0:
-            self.orders[O.next].prev = O.prev
+            L.head = nxt
+        if nxt >= 0:
+            K[nxt].prev = prev
         else:
-            L.tail = O.prev
+            L.tail = prev
         L.count -= 1
         L.qty -= O.qty
 
     cdef inline void _append(self, int32_t li, int32_t oi) noexcept:
-        cdef Order* O = &self.orders[oi]
+        """Put order ``oi`` at the back of level ``li``'s queue (level totals updated)."""
+        cdef Link* K = self.links
         cdef Level* L = &self.levels[li]
-        O.level = li
-        O.next = -1
-        O.prev = L.tail
-        if L.tail >= 0:
-            self.orders[L.tail].next = oi
+        cdef int32_t tail = L.tail
+        self.orders[oi].level = li
+        K[oi].next = -1
+        K[oi].prev = tail
+        if tail >= 0:
+            K[tail].next = oi
         else:
             L.head = oi
         L.tail = oi
         L.count += 1
-        L.qty += O.qty
+        L.qty += self.orders[oi].qty
 
     cdef inline bint _crosses(self, int side, int64_t price) noexcept:
-        if side == BUY:
-            return self.sn[SELL] > 0 and price >= -self.skeys[SELL][self.sn[SELL] - 1]
-        return self.sn[BUY] > 0 and price <= self.skeys[BUY][self.sn[BUY] - 1]
+        """Would an order at ``price`` trade against the opposite best (a buy at or above the
+        best ask, a sell at or below the best bid)?"""
+        cdef int opp = 1 - side
+        cdef int32_t n = self.sn[opp]
+        cdef int64_t k = -price if side == BUY else price  # price as a key of the other side
+        return n > 0 and self.skeys[opp][n - 1] >= k
 
     # ------------------------------------------------------------------ matching
     cdef bint _fok_fillable(self, int side, int64_t limit, int64_t qty, int64_t owner,
@@ -630,14 +701,14 @@ cdef class OrderBook:
                 O = &self.orders[oi]
                 if stp != STP_NONE and O.owner == owner:
                     if stp == STP_RESTING:
-                        oi = O.next
+                        oi = self.links[oi].next
                         continue
                     return avail + ahead >= qty
                 level_total += O.qty + O.hidden
                 ahead += O.qty
                 if avail + ahead >= qty:
                     return True
-                oi = O.next
+                oi = self.links[oi].next
             avail += level_total
             if avail >= qty:
                 return True
@@ -670,11 +741,13 @@ cdef class OrderBook:
             oi = L.head
             while qty > 0 and oi >= 0:
                 O = &self.orders[oi]
+                nxt = self.links[oi].next
+                if nxt >= 0:
+                    prefetch_w(&self.orders[nxt])
                 if stp != STP_NONE and O.owner == owner:
                     if stp == STP_INCOMING:
                         stopped[0] = True
                         break
-                    nxt = O.next
                     open_qty = O.qty + O.hidden
                     self._unlink(oi)
                     self.idmap[O.id] = -S_CANCELLED
@@ -699,7 +772,6 @@ cdef class OrderBook:
                 self._emit(EV_FILL, side, 0, ts, O.id, O.owner, oid, owner, price, fill,
                            O.qty + O.hidden)
                 if O.qty == 0:
-                    nxt = O.next
                     if O.hidden > 0:
                         shown = O.peak if O.peak < O.hidden else O.hidden
                         O.hidden -= shown
@@ -730,12 +802,34 @@ cdef class OrderBook:
                 break
         return qty
 
+    cdef inline int _rest(self, int64_t oid, int side, int64_t price, int64_t rem, int64_t owner,
+                          int64_t ts, int otype, int64_t peak, int stp) except -1:
+        """Put the remainder of ``oid`` in the book at its limit price."""
+        cdef int64_t shown = rem if (peak == 0 or peak > rem) else peak
+        cdef int32_t oi = self._alloc_order()
+        cdef int32_t li = self._level_at(side, price)
+        cdef Order* O = &self.orders[oi]
+        O.id = oid
+        O.price = price
+        O.qty = shown
+        O.hidden = rem - shown
+        O.peak = peak
+        O.ts = ts
+        O.owner = <int32_t>owner
+        O.side = side
+        O.otype = otype
+        O.stp = stp
+        O.pad0 = 0
+        O.pad1 = 0
+        self._append(li, oi)
+        self.idmap[oid] = oi
+        self.n_live += 1
+        self._emit_level(side, li, ts)
+        return 0
+
     cdef int _finish(self, int64_t oid, int side, int64_t price, int64_t rem, bint stopped,
                      int64_t owner, int64_t ts, int otype, int64_t peak, int stp) except -1:
         """After matching: rest, fill, expire or STP-cancel the remainder of ``oid``."""
-        cdef int32_t oi, li
-        cdef Order* O
-        cdef int64_t shown
         if rem == 0:
             self.idmap[oid] = -S_FILLED
         elif stopped:
@@ -743,24 +837,7 @@ cdef class OrderBook:
             self.cancelled_qty += rem
             self._emit(EV_CANCELLED, side, R_STP, ts, oid, owner, 0, 0, price, rem, 0)
         elif otype == LIMIT or otype == POST_ONLY:
-            shown = rem if (peak == 0 or peak > rem) else peak
-            oi = self._alloc_order()
-            li = self._level_at(side, price)
-            O = &self.orders[oi]
-            O.id = oid
-            O.owner = owner
-            O.price = price
-            O.qty = shown
-            O.hidden = rem - shown
-            O.peak = peak
-            O.ts = ts
-            O.side = side
-            O.otype = otype
-            O.stp = stp
-            self._append(li, oi)
-            self.idmap[oid] = oi
-            self.n_live += 1
-            self._emit_level(side, li, ts)
+            self._rest(oid, side, price, rem, owner, ts, otype, peak, stp)
         else:
             self.idmap[oid] = -S_EXPIRED
             self.expired_qty += rem
@@ -772,14 +849,18 @@ cdef class OrderBook:
         cdef int64_t oid = self.next_id
         cdef int64_t limit, rem
         cdef bint stopped = False
-        if oid >= self.idcap:
+        if unlikely(oid >= self.idcap):
             self.idmap = <int32_t*>_grow(self.idmap, &self.idcap, sizeof(int32_t), oid + 1,
                                          oid)
         self.next_id = oid + 1
         self.idmap[oid] = -S_REJECTED  # until decided below
         self.accepted_qty += qty
         self._emit(EV_ACCEPTED, side, 0, ts, oid, owner, 0, 0, price, qty, qty)
-        if otype == POST_ONLY:
+        if otype == LIMIT:
+            if not self._crosses(side, price):  # the common passive order: straight in
+                self._rest(oid, side, price, qty, owner, ts, LIMIT, display, stp)
+                return oid
+        elif otype == POST_ONLY:
             if self._crosses(side, price):
                 self.rejected_qty += qty
                 self._emit(EV_REJECTED, side, R_POST_ONLY, ts, oid, owner, 0, 0, price, qty, 0)
@@ -798,7 +879,7 @@ cdef class OrderBook:
         self._finish(oid, side, price, rem, stopped, owner, ts, otype, display, stp)
         return oid
 
-    cdef int _remove(self, int32_t oi, int64_t ts) except -1:
+    cdef inline int _remove(self, int32_t oi, int64_t ts) except -1:
         """Take a live order out of its level (emits the level change); the slot is freed."""
         cdef Order* O = &self.orders[oi]
         cdef int32_t li = O.level
@@ -823,7 +904,7 @@ cdef class OrderBook:
             self._emit_level(O.side, O.level, ts)
         return 0
 
-    cdef int64_t _cancel(self, int64_t oid, int64_t qty, int64_t ts) except -1:
+    cdef inline int64_t _cancel(self, int64_t oid, int64_t qty, int64_t ts) except -1:
         cdef int32_t oi = self.idmap[oid]
         cdef Order* O = &self.orders[oi]
         cdef int64_t open_qty = O.qty + O.hidden
@@ -973,30 +1054,61 @@ cdef class OrderBook:
         msgs = np.ascontiguousarray(msgs)
         cdef const uint8_t[::1] raw = msgs.view(np.uint8)
         cdef const Msg* m = <const Msg*>&raw[0]
-        cdef int64_t clock = self.clock
+        cdef int64_t clock = self.clock, tick = self.tick
         cdef const Msg* x
-        # pass 1: validate everything, change nothing
+        cdef const Msg* y
+        # pass 1: validate everything, change nothing. The inline tests accept the common
+        # well-formed message; anything else goes through the full checks, which raise.
         for i in range(n):
             x = &m[i]
             if x.action == 0:
-                _check_submit(self.tick, clock, x.order_type, x.side, x.price, x.qty, x.display,
-                              x.owner, x.stp, x.ts, i)
+                if not msg_ok(0, x.side, x.order_type, x.stp, x.qty, x.price, x.owner, x.display,
+                              x.ts, clock, tick):
+                    _check_submit(tick, clock, x.order_type, x.side, x.price, x.qty, x.display,
+                                  x.owner, x.stp, x.ts, i)
             elif x.action == 1:
-                _check_cancel(clock, x.qty, x.ts, i)
+                if <uint64_t>x.qty > <uint64_t>MAX_QTY or x.ts < clock:
+                    _check_cancel(clock, x.qty, x.ts, i)
             elif x.action == 2:
-                _check_modify(self.tick, clock, x.price, x.qty, x.ts, i)
+                _check_modify(tick, clock, x.price, x.qty, x.ts, i)
             else:
                 raise InvalidValueError("action", x.action, V.EXPECT_ACTION, i)
             clock = x.ts
         # pass 2: apply, writing events straight into a buffer sized from the running ratio of
-        # events per message (growing it is a realloc, i.e. a page remap, never a copy)
+        # events per message
         self.nev = 0
         self.last_batch_n = -1
         cdef int64_t est = n * (self.n_events // self.n_msgs + 1 if self.n_msgs else 3) + 64
         cdef uint8_t reason
+        cdef int32_t v
+        cdef int64_t o
+        cdef Py_ssize_t far = n - PF_FAR, near = n - PF_NEAR
+        # Prefetch what the cancel / modify a few messages on will touch: in a deep book its
+        # id-map entry, then its order and links, are cache misses. In a small book everything
+        # is in cache and the hints would only cost instructions.
+        cdef bint prefetching = self.n_live >= PF_MIN_LIVE
         self._begin_batch(est)
         try:
             for i in range(n):
+                if prefetching:
+                    # (selects, not branches: the message kinds ahead are a random mix; an
+                    # invalid target becomes id 0 / slot 0, both allocated)
+                    if i < far:
+                        y = &m[i + PF_FAR]
+                        o = y.oid & -<int64_t>((y.action != 0) & (y.oid > 0)
+                                               & (y.oid < self.next_id))
+                        prefetch(&self.idmap[o])
+                    if i < near:
+                        y = &m[i + PF_NEAR]
+                        o = y.oid & -<int64_t>((y.action != 0) & (y.oid > 0)
+                                               & (y.oid < self.next_id))
+                        v = self.idmap[o]
+                        v = v & -<int32_t>((v >= 0) & (v < self.onext))
+                        prefetch_w(&self.orders[v])
+                        prefetch_w(&self.links[v])
+                    prefetching = self.n_live >= PF_MIN_LIVE
+                else:
+                    prefetching = self.n_live >= PF_MIN_LIVE
                 x = &m[i]
                 self.clock = x.ts
                 if x.action == 0:
@@ -1173,7 +1285,7 @@ cdef class OrderBook:
         cdef int64_t ahead = 0
         while j != oi:
             ahead += self.orders[j].qty
-            j = self.orders[j].next
+            j = self.links[j].next
         return ahead
 
     def live_orders(self):
@@ -1190,7 +1302,7 @@ cdef class OrderBook:
                     O = &self.orders[oi]
                     rows.append((O.id, O.side, O.price, O.qty, O.hidden, O.peak, O.owner, O.ts,
                                  O.otype, O.stp))
-                    oi = O.next
+                    oi = self.links[oi].next
         return np.array(rows, ORDER_DTYPE)
 
     def stats(self):
@@ -1216,7 +1328,7 @@ cdef class OrderBook:
                 oi = self.levels[self.slv[s][j]].head
                 while oi >= 0:
                     total += self.orders[oi].qty + self.orders[oi].hidden
-                    oi = self.orders[oi].next
+                    oi = self.links[oi].next
         return total
 
     def _check(self):
@@ -1244,7 +1356,7 @@ cdef class OrderBook:
                 oi = L.head
                 while oi >= 0:
                     O = &self.orders[oi]
-                    assert O.prev == prev, "broken queue link"
+                    assert self.links[oi].prev == prev, "broken queue link"
                     assert O.level == self.slv[s][j] and O.side == s and O.price == L.price
                     assert O.qty > 0 and O.hidden >= 0 and (O.hidden == 0 or O.peak > 0)
                     assert self.idmap[O.id] == oi, f"id map disagrees for order {O.id}"
@@ -1252,7 +1364,7 @@ cdef class OrderBook:
                     count += 1
                     resting += O.qty + O.hidden
                     prev = oi
-                    oi = O.next
+                    oi = self.links[oi].next
                 assert L.tail == prev, "tail link"
                 assert qty == L.qty and count == L.count, f"level {L.price} totals"
                 live += count
