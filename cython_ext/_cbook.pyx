@@ -79,7 +79,8 @@ cdef enum:
     S_REJECTED = 4
     MAX_POOL = 2000000000
     PF_FAR = 16     # batch prefetch distances (messages ahead): id-map entry of a cancel target,
-    PF_NEAR = 6     # then its order and links
+    PF_MID = 6      # then its order and links,
+    PF_NEAR = 3     # then its queue neighbours' links (a submit: the order it would hit first)
     PF_MIN_LIVE = 16384  # prefetch only in a book with this many live orders (1 MiB of orders)
 
 cdef extern from *:
@@ -1054,11 +1055,29 @@ cdef class OrderBook:
         msgs = np.ascontiguousarray(msgs)
         cdef const uint8_t[::1] raw = msgs.view(np.uint8)
         cdef const Msg* m = <const Msg*>&raw[0]
+        self._validate(m, n)
+        # pass 2: apply, writing events straight into a buffer sized from the running ratio of
+        # events per message
+        self.nev = 0
+        self.last_batch_n = -1
+        cdef int64_t est = n * (self.n_events // self.n_msgs + 1 if self.n_msgs else 3) + 64
+        self._begin_batch(est)
+        try:
+            self._apply(m, n)
+        finally:
+            self.n_msgs += n
+            self.n_events += self.nev
+            out = self._end_batch()
+        return out
+
+    # (pass 1 and pass 2 are functions of their own, not inline in process(): in the large
+    # Python-facing function GCC's growth limits would stop inlining the hot helpers)
+    cdef int _validate(self, const Msg* m, Py_ssize_t n) except -1:
+        """Pass 1 of a batch: check every message, change nothing. The inline test accepts the
+        common well-formed submit; anything else goes through the full checks, which raise."""
         cdef int64_t clock = self.clock, tick = self.tick
         cdef const Msg* x
-        cdef const Msg* y
-        # pass 1: validate everything, change nothing. The inline tests accept the common
-        # well-formed message; anything else goes through the full checks, which raise.
+        cdef Py_ssize_t i
         for i in range(n):
             x = &m[i]
             if x.action == 0:
@@ -1074,64 +1093,78 @@ cdef class OrderBook:
             else:
                 raise InvalidValueError("action", x.action, V.EXPECT_ACTION, i)
             clock = x.ts
-        # pass 2: apply, writing events straight into a buffer sized from the running ratio of
-        # events per message
-        self.nev = 0
-        self.last_batch_n = -1
-        cdef int64_t est = n * (self.n_events // self.n_msgs + 1 if self.n_msgs else 3) + 64
+        return 0
+
+    cdef int _apply(self, const Msg* m, Py_ssize_t n) except -1:
+        """Pass 2 of a batch: apply the (valid) messages."""
+        cdef const Msg* x
+        cdef const Msg* y
+        cdef Py_ssize_t i
         cdef uint8_t reason
-        cdef int32_t v
         cdef int64_t o
-        cdef Py_ssize_t far = n - PF_FAR, near = n - PF_NEAR
-        # Prefetch what the cancel / modify a few messages on will touch: in a deep book its
-        # id-map entry, then its order and links, are cache misses. In a small book everything
-        # is in cache and the hints would only cost instructions.
+        cdef int32_t v
+        # Prefetch what the messages a few places on will touch: in a deep book a cancel's
+        # id-map entry, order and neighbours are cache misses. In a small book everything is in
+        # cache and the hints would only cost instructions.
         cdef bint prefetching = self.n_live >= PF_MIN_LIVE
-        self._begin_batch(est)
-        try:
-            for i in range(n):
-                if prefetching:
-                    # (selects, not branches: the message kinds ahead are a random mix; an
-                    # invalid target becomes id 0 / slot 0, both allocated)
-                    if i < far:
-                        y = &m[i + PF_FAR]
-                        o = y.oid & -<int64_t>((y.action != 0) & (y.oid > 0)
-                                               & (y.oid < self.next_id))
-                        prefetch(&self.idmap[o])
-                    if i < near:
-                        y = &m[i + PF_NEAR]
-                        o = y.oid & -<int64_t>((y.action != 0) & (y.oid > 0)
-                                               & (y.oid < self.next_id))
-                        v = self.idmap[o]
-                        v = v & -<int32_t>((v >= 0) & (v < self.onext))
-                        prefetch_w(&self.orders[v])
-                        prefetch_w(&self.links[v])
-                    prefetching = self.n_live >= PF_MIN_LIVE
+        for i in range(n):
+            if prefetching:
+                if i < n - PF_FAR:
+                    y = &m[i + PF_FAR]
+                    o = y.oid & -<int64_t>((y.action != 0) & (y.oid > 0)
+                                           & (y.oid < self.next_id))
+                    prefetch(&self.idmap[o])
+                if i < n - PF_MID:
+                    y = &m[i + PF_MID]
+                    o = y.oid & -<int64_t>((y.action != 0) & (y.oid > 0)
+                                           & (y.oid < self.next_id))
+                    v = self.idmap[o]
+                    v = v & -<int32_t>((v >= 0) & (v < self.onext))
+                    prefetch_w(&self.orders[v])
+                    prefetch_w(&self.links[v])
+            prefetching = self.n_live >= PF_MIN_LIVE
+            x = &m[i]
+            self.clock = x.ts
+            if x.action == 0:
+                self._submit(x.side, x.price, x.qty, x.owner, x.ts, x.order_type, x.display,
+                             x.stp)
+                continue
+            if x.oid < 1 or x.oid >= self.next_id:
+                reason = R_UNKNOWN
+            elif self.idmap[x.oid] < 0:
+                reason = R_NOT_LIVE
+            else:
+                if x.action == 1:
+                    self._cancel(x.oid, x.qty, x.ts)
                 else:
-                    prefetching = self.n_live >= PF_MIN_LIVE
-                x = &m[i]
-                self.clock = x.ts
-                if x.action == 0:
-                    self._submit(x.side, x.price, x.qty, x.owner, x.ts, x.order_type, x.display,
-                                 x.stp)
-                    continue
-                if x.oid < 1 or x.oid >= self.next_id:
-                    reason = R_UNKNOWN
-                elif self.idmap[x.oid] < 0:
-                    reason = R_NOT_LIVE
-                else:
-                    if x.action == 1:
-                        self._cancel(x.oid, x.qty, x.ts)
-                    else:
-                        self._modify(x.oid, x.price, x.qty, x.ts)
-                    continue
-                self._emit(EV_REJECTED, x.side, reason, x.ts, x.oid, x.owner, 0, 0, x.price,
-                           x.qty, 0)
-        finally:
-            self.n_msgs += n
-            self.n_events += self.nev
-            out = self._end_batch()
-        return out
+                    self._modify(x.oid, x.price, x.qty, x.ts)
+                continue
+            self._emit(EV_REJECTED, x.side, reason, x.ts, x.oid, x.owner, 0, 0, x.price, x.qty,
+                       0)
+        return 0
+
+    cdef inline int64_t _target(self, const Msg* y) noexcept:
+        """The id a cancel / modify names if it is an issued one, else 0 (a submit: 0)."""
+        return y.oid if (y.action != 0) & (y.oid > 0) & (y.oid < self.next_id) else 0
+
+    cdef inline int32_t _slot(self, int64_t oid) noexcept:
+        """The pool slot of a live order id, else 0 (any slot will do for a prefetch)."""
+        cdef int32_t v = self.idmap[oid]
+        return v if (v >= 0) & (v < self.onext) else 0
+
+    cdef inline void _prefetch(self, const Msg* m, Py_ssize_t i, Py_ssize_t n) noexcept:
+        """Prefetch, in stages, the memory messages ``i + PF_*`` will touch. Each stage reads only
+        what an earlier one prefetched; everything is a hint (the book may change before the
+        message is applied), and every index is checked, so nothing here can fault."""
+        cdef const Msg* y
+        cdef int32_t v, j
+        cdef int opp
+        if i + PF_FAR < n:
+            prefetch(&self.idmap[self._target(&m[i + PF_FAR])])
+        if i + PF_MID < n:
+            v = self._slot(self._target(&m[i + PF_MID]))
+            prefetch_w(&self.orders[v])
+            prefetch_w(&self.links[v])
 
     cdef int _begin_batch(self, int64_t est) except -1:
         """Point the event buffer at a batch block from the pool: one that no array from an
