@@ -204,30 +204,37 @@ cdef inline int _check_submit(int64_t tick, int64_t clock, int64_t otype, int64_
 
 cdef extern from *:
     """
-    /* Nonzero if a batch message passes every check of _check_submit (action 0) or
-       _check_cancel (action 1), the common case: pass 1 then skips those calls. Zero for a
-       modify, an unknown action or any failing field, which then go through the full checks
-       (they decide, and raise). Bitwise ORs, not && / ||: the message kinds come in a random
-       mix, and a branch per kind would be mispredicted about every other message. */
-    static inline int abmm_msg_ok(unsigned action, unsigned side, unsigned otype, unsigned stp,
-                                  int64_t qty, int64_t price, int64_t owner, int64_t display,
-                                  int64_t ts, int64_t clock, int64_t tick) {
-        uint64_t q = (uint64_t)qty, p = (uint64_t)price, d = (uint64_t)display;
-        int mkt = otype == 1;
-        int sbad = (side > 1) | (otype > 4) | (stp > 3)
-                 | (q - 1 >= (uint64_t)ABMM_MAX_QTY) | ((uint64_t)owner > (uint64_t)ABMM_MAX_OWNER)
-                 | ((d != 0) & ((d > (uint64_t)ABMM_MAX_QTY) | ((otype != 0) & (otype != 4))))
-                 | (mkt ? (p != 0) : (p - 1 >= (uint64_t)ABMM_MAX_PRICE));
-        int cbad = q > (uint64_t)ABMM_MAX_QTY;
-        int bad = (action == 0 ? sbad : (action == 1 ? cbad : 1)) | (ts < clock);
-        if (tick != 1 && !bad && action == 0 && !mkt)
+    /* Batch pass 1 fast paths: nonzero if a SUBMIT (resp. CANCEL) message certainly passes
+       every check of _check_submit (resp. _check_cancel); zero sends it through those checks,
+       which decide (and raise). ``w`` is the message's four code bytes as one little-endian
+       word: action | side << 8 | order_type << 16 | stp << 24. Unsigned compares fold the
+       range tests; an iceberg (display != 0) takes the full checks. */
+    static inline int abmm_submit_ok(uint32_t w, int64_t qty, int64_t price, int64_t owner,
+                                     int64_t display, int64_t ts, int64_t clock, int64_t tick) {
+        uint64_t p = (uint64_t)price;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap32(w);
+    #endif
+        int mkt = (w & 0xFF0000u) == 0x10000u;   /* MARKET */
+        uint64_t bad = (w & 0xFC00FEFFu)          /* action 0, side <= 1, stp <= 3 */
+            | ((w & 0xFF0000u) > 0x40000u)        /* order type <= 4 */
+            | ((uint64_t)qty - 1 >= (uint64_t)ABMM_MAX_QTY)
+            | ((uint64_t)owner > (uint64_t)ABMM_MAX_OWNER)
+            | (uint64_t)display
+            | (ts < clock)
+            | (mkt ? (p != 0) : (p - 1 >= (uint64_t)ABMM_MAX_PRICE));
+        if (tick != 1 && !bad && !mkt)
             bad = price % tick != 0;
-        return !bad;
+        return bad == 0;
+    }
+    static inline int abmm_cancel_ok(int64_t qty, int64_t ts, int64_t clock) {
+        return ((uint64_t)qty <= (uint64_t)ABMM_MAX_QTY) & (ts >= clock);
     }
     """
-    bint msg_ok "abmm_msg_ok"(unsigned action, unsigned side, unsigned otype, unsigned stp,
-                              int64_t qty, int64_t price, int64_t owner, int64_t display,
-                              int64_t ts, int64_t clock, int64_t tick) nogil
+    bint submit_ok "abmm_submit_ok"(uint32_t w, int64_t qty, int64_t price, int64_t owner,
+                                    int64_t display, int64_t ts, int64_t clock,
+                                    int64_t tick) nogil
+    bint cancel_ok "abmm_cancel_ok"(int64_t qty, int64_t ts, int64_t clock) nogil
 
 
 cdef inline int _check_cancel(int64_t clock, int64_t qty, int64_t ts, Py_ssize_t index) except -1:
@@ -845,11 +852,11 @@ cdef class OrderBook:
             self._emit(EV_EXPIRED, side, R_NO_LIQ, ts, oid, owner, 0, 0, price, rem, 0)
         return 0
 
-    cdef int64_t _submit(self, int side, int64_t price, int64_t qty, int64_t owner, int64_t ts,
-                         int otype, int64_t display, int stp) except -1:
+    cdef inline int64_t _submit(self, int side, int64_t price, int64_t qty, int64_t owner,
+                                int64_t ts, int otype, int64_t display, int stp) except -1:
+        """Submit a new (valid) order; returns its id. The common passive limit order is dealt
+        with here, inline in the batch loop; anything that may trade goes to _submit_active."""
         cdef int64_t oid = self.next_id
-        cdef int64_t limit, rem
-        cdef bint stopped = False
         if unlikely(oid >= self.idcap):
             self.idmap = <int32_t*>_grow(self.idmap, &self.idcap, sizeof(int32_t), oid + 1,
                                          oid)
@@ -857,28 +864,36 @@ cdef class OrderBook:
         self.idmap[oid] = -S_REJECTED  # until decided below
         self.accepted_qty += qty
         self._emit(EV_ACCEPTED, side, 0, ts, oid, owner, 0, 0, price, qty, qty)
-        if otype == LIMIT:
-            if not self._crosses(side, price):  # the common passive order: straight in
-                self._rest(oid, side, price, qty, owner, ts, LIMIT, display, stp)
-                return oid
-        elif otype == POST_ONLY:
+        if otype == LIMIT and not self._crosses(side, price):
+            self._rest(oid, side, price, qty, owner, ts, LIMIT, display, stp)
+        else:
+            self._submit_active(oid, side, price, qty, owner, ts, otype, display, stp)
+        return oid
+
+    cdef int _submit_active(self, int64_t oid, int side, int64_t price, int64_t qty,
+                            int64_t owner, int64_t ts, int otype, int64_t display,
+                            int stp) except -1:
+        """The rest of _submit for a post-only, FOK, market or IOC order, or a crossing limit."""
+        cdef int64_t limit, rem
+        cdef bint stopped = False
+        if otype == POST_ONLY:
             if self._crosses(side, price):
                 self.rejected_qty += qty
                 self._emit(EV_REJECTED, side, R_POST_ONLY, ts, oid, owner, 0, 0, price, qty, 0)
-                return oid
+                return 0
         elif otype == FOK:
             if not self._fok_fillable(side, price, qty, owner, stp):
                 self.idmap[oid] = -S_EXPIRED
                 self.expired_qty += qty
                 self._emit(EV_EXPIRED, side, R_FOK, ts, oid, owner, 0, 0, price, qty, 0)
-                return oid
+                return 0
         if otype == MARKET:
             limit = ABMM_INT64_MAX if side == BUY else 0
         else:
             limit = price
         rem = self._match(oid, side, limit, qty, owner, stp, ts, &stopped)
         self._finish(oid, side, price, rem, stopped, owner, ts, otype, display, stp)
-        return oid
+        return 0
 
     cdef inline int _remove(self, int32_t oi, int64_t ts) except -1:
         """Take a live order out of its level (emits the level change); the slot is freed."""
@@ -915,6 +930,12 @@ cdef class OrderBook:
             self._emit(EV_CANCELLED, O.side, R_USER, ts, oid, O.owner, 0, 0, O.price, open_qty, 0)
             self._remove(oi, ts)
             return open_qty
+        return self._cancel_part(oid, oi, qty, ts)
+
+    cdef int64_t _cancel_part(self, int64_t oid, int32_t oi, int64_t qty, int64_t ts) except -1:
+        """Reduce live order ``oid`` (slot ``oi``) by ``qty`` < its open lots."""
+        cdef Order* O = &self.orders[oi]
+        cdef int64_t open_qty = O.qty + O.hidden
         self.cancelled_qty += qty
         self._emit(EV_CANCELLED, O.side, R_USER, ts, oid, O.owner, 0, 0, O.price, qty,
                    open_qty - qty)
@@ -1078,15 +1099,16 @@ cdef class OrderBook:
         cdef int64_t clock = self.clock, tick = self.tick
         cdef const Msg* x
         cdef Py_ssize_t i
+        cdef uint32_t w
         for i in range(n):
             x = &m[i]
+            memcpy(&w, &x.action, 4)
             if x.action == 0:
-                if not msg_ok(0, x.side, x.order_type, x.stp, x.qty, x.price, x.owner, x.display,
-                              x.ts, clock, tick):
+                if not submit_ok(w, x.qty, x.price, x.owner, x.display, x.ts, clock, tick):
                     _check_submit(tick, clock, x.order_type, x.side, x.price, x.qty, x.display,
                                   x.owner, x.stp, x.ts, i)
             elif x.action == 1:
-                if <uint64_t>x.qty > <uint64_t>MAX_QTY or x.ts < clock:
+                if not cancel_ok(x.qty, x.ts, clock):
                     _check_cancel(clock, x.qty, x.ts, i)
             elif x.action == 2:
                 _check_modify(tick, clock, x.price, x.qty, x.ts, i)
@@ -1122,7 +1144,8 @@ cdef class OrderBook:
                     v = v & -<int32_t>((v >= 0) & (v < self.onext))
                     prefetch_w(&self.orders[v])
                     prefetch_w(&self.links[v])
-            prefetching = self.n_live >= PF_MIN_LIVE
+            if (i & 255) == 0:
+                prefetching = self.n_live >= PF_MIN_LIVE
             x = &m[i]
             self.clock = x.ts
             if x.action == 0:
