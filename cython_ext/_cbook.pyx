@@ -20,7 +20,7 @@ that ``last_events()`` / ``process()`` copy out as a numpy ``EVENT_DTYPE`` array
 cimport cython
 from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free
-from libc.string cimport memcpy, memmove
+from libc.string cimport memcpy, memmove, memset
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport Py_REFCNT
 
@@ -81,6 +81,8 @@ cdef enum:
     PF_FAR = 16     # batch prefetch distances (messages ahead): id-map entry of a cancel target,
     PF_MID = 6      # then its order and links,
     PF_NEAR = 3     # then its queue neighbours' links (a submit: the order it would hit first)
+    LCACHE_BITS = 8
+    LCACHE = 256    # entries of the level cache of a side: 1 << LCACHE_BITS
     PF_MIN_LIVE = 16384  # prefetch only in a book with this many live orders (1 MiB of orders)
 
 cdef extern from *:
@@ -271,6 +273,12 @@ cdef inline int32_t _lower_bound(const int64_t* keys, int32_t n, int64_t key) no
     return <int32_t>(b - keys) + (b[0] < key)
 
 
+cdef inline uint32_t _lcache_slot(int64_t price) noexcept nogil:
+    """Level-cache slot of a price: Fibonacci hashing (spreads consecutive prices, and
+    multiples of any tick, over the slots)."""
+    return <uint32_t>((<uint64_t>price * <uint64_t>0x9E3779B97F4A7C15) >> (64 - LCACHE_BITS))
+
+
 cdef extern from *:
     """
     #include <stdlib.h>
@@ -301,6 +309,39 @@ cdef extern from *:
     }
     """
     void* abmm_alloc(size_t nbytes) nogil
+
+
+cdef extern from *:
+    """
+    /* Write one 64-byte event record as eight 64-bit words (the layout of EVENT_DTYPE, which
+       _layout_check() verifies at import): fewer stores than field by field, and the pad
+       bytes are zeroed. */
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef uint64_t __attribute__((may_alias)) abmm_u64a;
+    #else
+    typedef uint64_t abmm_u64a;
+    #endif
+    static inline void abmm_put_event(void* e, int64_t ts, int64_t oid, int64_t other_id,
+                                      int64_t price, int64_t qty, int64_t remaining,
+                                      int64_t owner, int64_t other_owner, unsigned kind,
+                                      unsigned side, unsigned reason) {
+        abmm_u64a* w = (abmm_u64a*)e;
+        w[0] = (uint64_t)ts; w[1] = (uint64_t)oid; w[2] = (uint64_t)other_id;
+        w[3] = (uint64_t)price; w[4] = (uint64_t)qty; w[5] = (uint64_t)remaining;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w[6] = ((uint64_t)(uint32_t)owner << 32) | (uint32_t)other_owner;
+        w[7] = ((uint64_t)(kind & 0xFFu) << 56) | ((uint64_t)(side & 0xFFu) << 48)
+             | ((uint64_t)(reason & 0xFFu) << 40);
+    #else
+        w[6] = (uint64_t)(uint32_t)owner | ((uint64_t)(uint32_t)other_owner << 32);
+        w[7] = (kind & 0xFFu) | ((side & 0xFFu) << 8) | ((reason & 0xFFu) << 16);
+    #endif
+    }
+    """
+    void put_event "abmm_put_event"(void* e, int64_t ts, int64_t oid, int64_t other_id,
+                                    int64_t price, int64_t qty, int64_t remaining, int64_t owner,
+                                    int64_t other_owner, unsigned kind, unsigned side,
+                                    unsigned reason) nogil
 
 
 cdef void* _grow(void* ptr, int64_t* cap, size_t item, int64_t need, int64_t keep) except NULL:
@@ -376,8 +417,12 @@ cdef class OrderBook:
     cdef Order* orders                  # order pool
     cdef Link* links                    # queue links of the pool's slots
     cdef int32_t ocap, onext, ofree     # capacity, high-water mark, free-list head
-    cdef Level* levels                  # level pool
+    cdef Level* levels                  # level pool (slot 0: a sentinel, never live)
     cdef int32_t lcap, lnext, lfree
+    # A direct-mapped cache (price hash -> level) per side in front of the bisection: a hit is
+    # checked against the level itself (live, same side and price), so a stale entry is
+    # harmless. 0 = the sentinel = empty.
+    cdef int32_t lcache[2][LCACHE]
     # Per side, levels sorted by key (bid: price, ask: -price) ascending: the best is last.
     cdef int64_t* skeys[2]
     cdef int32_t* slv[2]
@@ -429,6 +474,13 @@ cdef class OrderBook:
         cap = 0
         self.links = <Link*>_grow(NULL, &cap, sizeof(Link), 64, 0)
         self.ocap = <int32_t>cap
+        cap = 0
+        self.levels = <Level*>_grow(NULL, &cap, sizeof(Level), 64, 0)
+        self.lcap = <int32_t>cap
+        self.levels[0].price = 0  # the sentinel
+        self.levels[0].side = -1
+        self.lnext = 1
+        memset(self.lcache, 0, sizeof(self.lcache))
 
     def __init__(self, tick=1, level_events=True):
         if type(tick) is not int:
@@ -528,21 +580,9 @@ cdef class OrderBook:
                           int64_t price, int64_t qty, int64_t remaining) except -1:
         if unlikely(self.nev == self.evcap):
             self._grow_events()
-        cdef Event* e = &self.ev[self.nev]
+        put_event(&self.ev[self.nev], ts, oid, other_id, price, qty, remaining, owner,
+                  other_owner, kind, side, reason)
         self.nev += 1
-        e.ts = ts
-        e.order_id = oid
-        e.other_id = other_id
-        e.price = price
-        e.qty = qty
-        e.remaining = remaining
-        e.owner = <int32_t>owner
-        e.other_owner = <int32_t>other_owner
-        e.kind = kind
-        e.side = side
-        e.reason = reason
-        e.pad0 = 0
-        e.pad1 = 0
         return 0
 
     cdef inline int _emit_level(self, int side, int32_t li, int64_t ts) except -1:
@@ -598,13 +638,21 @@ cdef class OrderBook:
     # ------------------------------------------------------------------ levels
     cdef inline int32_t _level_at(self, int side, int64_t price) except -1:
         """The level at ``price`` on ``side``, created (and inserted in order) if absent."""
+        cdef uint32_t h = _lcache_slot(price)
+        cdef int32_t li = self.lcache[side][h]
+        cdef const Level* L = &self.levels[li]
+        if L.price == price and L.side == side:  # (a live level: freed ones have price 0)
+            return li
         cdef int64_t key = price if side == BUY else -price
         cdef int32_t n = self.sn[side]
         cdef const int64_t* keys = self.skeys[side]
         cdef int32_t pos = _lower_bound(keys, n, key)
         if pos < n and keys[pos] == key:
-            return self.slv[side][pos]
-        return self._new_level(side, price, key, pos)
+            li = self.slv[side][pos]
+        else:
+            li = self._new_level(side, price, key, pos)
+        self.lcache[side][h] = li
+        return li
 
     cdef int32_t _new_level(self, int side, int64_t price, int64_t key, int32_t pos) except -1:
         """Create an empty level at ``price`` and insert it at ``pos`` in the side's array."""
@@ -625,6 +673,7 @@ cdef class OrderBook:
         L.head = -1
         L.tail = -1
         L.count = 0
+        L.side = side
         cdef int64_t* keys = self.skeys[side]
         cdef int32_t* lv = self.slv[side]
         if pos < n:
@@ -646,6 +695,10 @@ cdef class OrderBook:
             memmove(&self.skeys[side][pos], &self.skeys[side][pos + 1], (n - pos) * sizeof(int64_t))
             memmove(&self.slv[side][pos], &self.slv[side][pos + 1], (n - pos) * sizeof(int32_t))
         self.sn[side] = n
+        self._free_level(li)
+
+    cdef inline void _free_level(self, int32_t li) noexcept:
+        self.levels[li].price = 0  # no longer matches any cache entry
         self.levels[li].count = self.lfree
         self.lfree = li
 
@@ -804,8 +857,7 @@ cdef class OrderBook:
                 self._emit_level(opp, li, ts)
             if L.count == 0:
                 self.sn[opp] = n
-                L.count = self.lfree
-                self.lfree = li
+                self._free_level(li)
             if stopped[0]:
                 break
         return qty
@@ -1405,6 +1457,7 @@ cdef class OrderBook:
                 L = &self.levels[self.slv[s][j]]
                 key = L.price if s == BUY else -L.price
                 assert self.skeys[s][j] == key, "level key and price disagree"
+                assert L.side == s, "level side"
                 assert L.count > 0 and L.head >= 0, f"empty level {L.price}"
                 qty = 0
                 count = 0
@@ -1425,6 +1478,12 @@ cdef class OrderBook:
                 assert qty == L.qty and count == L.count, f"level {L.price} totals"
                 live += count
         assert live == self.n_live, "live count and levels disagree"
+        cdef int32_t li, used = 0
+        for li in range(1, self.lnext):
+            used += self.levels[li].price != 0
+        # every slot with a price is a level in a side array (so a level-cache hit, which
+        # checks price and side, is the level itself), every free slot has price 0
+        assert self.levels[0].price == 0 and used == self.sn[BUY] + self.sn[SELL], "level pool"
         cdef int64_t i, resting_ids = 0
         for i in range(1, self.next_id):
             if self.idmap[i] >= 0:

@@ -57,8 +57,9 @@ ctypedef struct Link:           # an order's queue links, in an array parallel t
                                 # next is the free-list link while the slot is free
 
 ctypedef struct Level:          # a price level, in a pool; a FIFO queue of orders
-    int64_t price
+    int64_t price               # 0 while the slot is free (slot 0: never used)
     int64_t qty                 # displayed lots at this level
     int32_t head                # first order in time priority (-1: empty)
     int32_t tail                # last order
     int32_t count               # orders at this level; free-list link when free
+    int32_t side
