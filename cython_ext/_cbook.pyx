@@ -22,7 +22,8 @@ from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memmove, memset
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.ref cimport Py_REFCNT
+from cpython.list cimport PyList_GET_ITEM
+from cpython.object cimport PyObject
 
 from lob_types cimport ABMM_INT64_MAX, Event, Level, Link, Msg, Order
 
@@ -79,8 +80,7 @@ cdef enum:
     S_REJECTED = 4
     MAX_POOL = 2000000000
     PF_FAR = 16     # batch prefetch distances (messages ahead): id-map entry of a cancel target,
-    PF_MID = 6      # then its order and links,
-    PF_NEAR = 3     # then its queue neighbours' links (a submit: the order it would hit first)
+    PF_MID = 6      # then its order and links
     LCACHE_BITS = 8
     LCACHE = 256    # entries of the level cache of a side: 1 << LCACHE_BITS
     PF_MIN_LIVE = 16384  # prefetch only in a book with this many live orders (1 MiB of orders)
@@ -108,6 +108,7 @@ cdef extern from *:
     #endif
     """
     bint unlikely "abmm_unlikely"(bint) nogil
+    Py_ssize_t refcount "Py_REFCNT"(PyObject*)
     void prefetch "abmm_prefetch"(const void*) nogil      # a hint: never faults
     void prefetch_w "abmm_prefetch_w"(const void*) nogil  # the same, for a line to be written
 
@@ -133,6 +134,10 @@ def _layout_check():
     want = {k: v[1] for k, v in MSG_DTYPE.fields.items()}
     if got != want or sizeof(Msg) != MSG_DTYPE.itemsize:
         raise ImportError(f"Msg struct {got} does not match MSG_DTYPE {want}")
+    put_event(&e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # the writer agrees with the struct
+    if (e.ts, e.order_id, e.other_id, e.price, e.qty, e.remaining, e.owner, e.other_owner,
+            e.kind, e.side, e.reason, e.pad0, e.pad1) != (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0):
+        raise ImportError("abmm_put_event does not write the Event struct's layout")
     if sizeof(Order) != 64 or sizeof(Link) != 8:
         raise ImportError(f"Order struct of {sizeof(Order)} bytes (want 64: one cache line)")
 
@@ -594,7 +599,7 @@ cdef class OrderBook:
 
     cdef int _grow_orders(self) except -1:
         """Double the order pool (and its link array): only when every slot is live."""
-        if self.ocap >= MAX_POOL:
+        if self.ocap > MAX_POOL // 2:  # (doubling must stay within int32)
             raise MemoryError("order book: too many live orders")
         cdef int64_t cap = self.ocap
         self.links = <Link*>_grow(self.links, &cap, sizeof(Link), cap + 1, self.onext)
@@ -626,7 +631,7 @@ cdef class OrderBook:
             self.lfree = self.levels[i].count
             return i
         if self.lnext == self.lcap:
-            if self.lcap >= MAX_POOL:
+            if self.lcap > MAX_POOL // 2:
                 raise MemoryError("order book: too many price levels")
             cap = self.lcap
             self.levels = <Level*>_grow(self.levels, &cap, sizeof(Level), cap + 1, self.lnext)
@@ -659,7 +664,7 @@ cdef class OrderBook:
         cdef int32_t n = self.sn[side]
         cdef int64_t cap
         if n == self.scap[side]:
-            if n >= MAX_POOL:
+            if n > MAX_POOL // 2:
                 raise MemoryError("order book: too many price levels")
             cap = n
             self.skeys[side] = <int64_t*>_grow(self.skeys[side], &cap, sizeof(int64_t), n + 1, n)
@@ -1133,7 +1138,10 @@ cdef class OrderBook:
         # events per message
         self.nev = 0
         self.last_batch_n = -1
-        cdef int64_t est = n * (self.n_events // self.n_msgs + 1 if self.n_msgs else 3) + 64
+        # (the first guess only, capped: a stream that once swept a deep book must not make
+        # every later batch reserve a huge block; the buffer grows if a batch needs more)
+        cdef int64_t per = self.n_events // self.n_msgs + 1 if self.n_msgs else 3
+        cdef int64_t est = n * (per if per < 16 else 16) + 64
         self._begin_batch(est)
         try:
             self._apply(m, n)
@@ -1218,39 +1226,21 @@ cdef class OrderBook:
                        0)
         return 0
 
-    cdef inline int64_t _target(self, const Msg* y) noexcept:
-        """The id a cancel / modify names if it is an issued one, else 0 (a submit: 0)."""
-        return y.oid if (y.action != 0) & (y.oid > 0) & (y.oid < self.next_id) else 0
-
-    cdef inline int32_t _slot(self, int64_t oid) noexcept:
-        """The pool slot of a live order id, else 0 (any slot will do for a prefetch)."""
-        cdef int32_t v = self.idmap[oid]
-        return v if (v >= 0) & (v < self.onext) else 0
-
-    cdef inline void _prefetch(self, const Msg* m, Py_ssize_t i, Py_ssize_t n) noexcept:
-        """Prefetch, in stages, the memory messages ``i + PF_*`` will touch. Each stage reads only
-        what an earlier one prefetched; everything is a hint (the book may change before the
-        message is applied), and every index is checked, so nothing here can fault."""
-        cdef const Msg* y
-        cdef int32_t v, j
-        cdef int opp
-        if i + PF_FAR < n:
-            prefetch(&self.idmap[self._target(&m[i + PF_FAR])])
-        if i + PF_MID < n:
-            v = self._slot(self._target(&m[i + PF_MID]))
-            prefetch_w(&self.orders[v])
-            prefetch_w(&self.links[v])
-
     cdef int _begin_batch(self, int64_t est) except -1:
         """Point the event buffer at a batch block from the pool: one that no array from an
         earlier batch still views (so results a caller keeps are never overwritten), else a new
         one. The pool holds 3 blocks: a loop that keeps the previous result while asking for the
-        next still reuses warm memory."""
+        next still reuses warm memory. Nothing changes if growing the block fails."""
         cdef _EventBuffer buf = None
+        cdef PyObject* o
         cdef Py_ssize_t k
+        cdef int64_t cap
         for k in range(len(self.pool)):
-            if Py_REFCNT(self.pool[k]) == 1:  # only the pool holds it
-                buf = self.pool[k]
+            o = PyList_GET_ITEM(self.pool, k)  # (borrowed: no reference of our own)
+            # referenced by the pool, and by batch_buf if it is the last batch's block: any
+            # other reference is an array (or memoryview) a caller still holds
+            if refcount(o) == 1 + (o == <PyObject*>self.batch_buf):
+                buf = <_EventBuffer>o
                 break
         if buf is None:
             buf = _EventBuffer.__new__(_EventBuffer)
@@ -1259,15 +1249,15 @@ cdef class OrderBook:
             else:  # all viewed: replace the oldest (its viewers keep it alive)
                 self.pool.pop(0)
                 self.pool.append(buf)
+        cap = buf.nbytes // sizeof(Event)
+        if est > cap:
+            buf.data = _grow(buf.data, &cap, sizeof(Event), est, 0)
+            buf.nbytes = cap * sizeof(Event)
         self.batch_buf = buf
         self.call_ev = self.ev
         self.call_cap = self.evcap
         self.ev = <Event*>buf.data
-        self.evcap = buf.nbytes // sizeof(Event)
-        if est > self.evcap:
-            self.ev = <Event*>_grow(self.ev, &self.evcap, sizeof(Event), est, 0)
-            buf.data = self.ev
-            buf.nbytes = self.evcap * sizeof(Event)
+        self.evcap = cap
         self.in_batch = True
         return 0
 

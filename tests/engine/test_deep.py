@@ -120,3 +120,29 @@ def test_init_again_keeps_the_book_sound():
     b.__init__()
     assert b.cancel(1) == 5
     b._check()
+
+
+def test_batch_blocks_are_reused_only_when_free():
+    """A batch writes into a pool block that no earlier result still views: the loop that
+    keeps only the previous result alternates between two warm blocks, and nothing a caller
+    holds is overwritten."""
+    def chunk(first_id):  # 50 passive orders, then cancels of them: 2 events a message
+        m = np.zeros(100, MSG_DTYPE)
+        m["side"][:50], m["price"][:50], m["qty"][:50] = 0, np.arange(100, 150), 5
+        m["action"][50:], m["oid"][50:] = Action.CANCEL, np.arange(first_id, first_id + 50)
+        return m
+    b = CompiledOrderBook()
+    addr, prev = [], None
+    for _ in range(6):
+        ev = b.process(chunk(b.next_id))
+        addr.append(ev.__array_interface__["data"][0])
+        if prev is not None:
+            assert addr[-1] != prev.__array_interface__["data"][0]
+        prev = ev
+    assert len(set(addr)) == 2
+    held = [b.process(chunk(b.next_id)) for _ in range(6)]
+    copies = [h.copy() for h in held]
+    assert len({h.__array_interface__["data"][0] for h in held}) == len(held)
+    b.process(chunk(b.next_id))
+    assert all(h.tolist() == c.tolist() for h, c in zip(held, copies, strict=True))
+    b._check()
