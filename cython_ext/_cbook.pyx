@@ -3,18 +3,25 @@
 """Compiled price-time priority order book (one symbol).
 
 Same public API and semantics as ``abmm.engine.reference.OrderBook`` (the oracle); see
-``docs/matching.md``. All state lives in C arrays:
+``docs/matching.md``. All state lives in C arrays (64-byte aligned; blocks of 2 MiB or more ask
+the kernel for transparent huge pages):
 
-* an order pool and a level pool (free lists, grown by doubling; indices, never pointers, are
+* an order pool of 64-byte records (one cache line each) with the queue links in a parallel
+  8-byte array, and a level pool (free lists, grown by doubling; indices, never pointers, are
   kept across calls that may grow them);
 * per side, a sorted array of (key, level) with the best level at the end (key = price for bids,
-  -price for asks): the best price is O(1), a level is found by checking the end then binary
-  search, O(log L); removing the best level is O(1);
+  -price for asks): the best price is O(1); a level is found through a small direct-mapped
+  cache (price hash -> level, each hit verified against the level) or else a branch-free
+  binary search, O(log L); removing the best level is O(1);
 * each level is a doubly-linked FIFO of orders: append, unlink (cancel) and refill are O(1);
 * an id map (order id -> pool slot, or -status once finished): lookups are O(1).
 
 Nothing calls back into Python while matching: what happened is appended to a C event buffer
-that ``last_events()`` / ``process()`` copy out as a numpy ``EVENT_DTYPE`` array.
+that ``last_events()`` / ``process()`` copy out as a numpy ``EVENT_DTYPE`` array. A batch
+(``process``) first checks every message (inline tests for the common cases, the full checks
+only for the rest), then applies them in ``_apply``, which, in a deep book, prefetches what the
+cancels a few messages ahead will touch; its events go straight into a block from a small pool
+that is reused once no array from an earlier batch views it.
 """
 
 cimport cython

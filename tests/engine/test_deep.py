@@ -146,3 +146,29 @@ def test_batch_blocks_are_reused_only_when_free():
     b.process(chunk(b.next_id))
     assert all(h.tolist() == c.tolist() for h, c in zip(held, copies, strict=True))
     b._check()
+
+
+@pytest.mark.parametrize("tick", [5, 7])
+def test_tick_batches_match_reference(tick):
+    """A book with tick > 1 (the batch fast check then tests divisibility; the level cache
+    hashes multiples of the tick): identical events, and the same error for an off-tick
+    price at the same index."""
+    from abmm.engine.streams import random_messages
+
+    msgs = random_messages(20_000, seed=tick)
+    msgs["price"] *= tick
+    c, p = CompiledOrderBook(tick=tick), PyOrderBook(tick=tick)
+    for i in range(0, len(msgs), 3_000):
+        assert c.process(msgs[i:i + 3_000]).tolist() == p.process(msgs[i:i + 3_000]).tolist()
+    assert c.live_orders().tolist() == p.live_orders().tolist()
+    c._check()
+    bad = msgs[:100].copy()
+    k = int(np.flatnonzero((bad["action"] == Action.SUBMIT) & (bad["price"] > 0))[-1])
+    bad["price"][k] += 1
+    bad["ts"] += c.clock
+    errors = []
+    for book in (c, p):
+        with pytest.raises(Exception) as info:  # noqa: B017 - compared below
+            book.process(bad)
+        errors.append((type(info.value), str(info.value), info.value.index))
+    assert errors[0] == errors[1] and errors[0][2] == k
