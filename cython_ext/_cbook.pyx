@@ -90,6 +90,8 @@ cdef enum:
     PF_MID = 6      # then its order and links
     LCACHE_BITS = 8
     LCACHE = 256    # entries of the level cache of a side: 1 << LCACHE_BITS
+    MSG_AHEAD = 32  # batch passes prefetch the messages this far ahead
+    EV_AHEAD = 16   # and the event records this far ahead of the writer
     PF_MIN_LIVE = 16384  # prefetch only in a book with this many live orders (1 MiB of orders)
 
 cdef extern from *:
@@ -1169,6 +1171,8 @@ cdef class OrderBook:
         cdef uint32_t w
         for i in range(n):
             x = &m[i]
+            # (reading ahead: without it pass 1 waits on memory, ~9 of its ~13 ns a message)
+            prefetch(&m[i + MSG_AHEAD if i + MSG_AHEAD < n else n - 1])
             memcpy(&w, &x.action, 4)
             if x.action == 0:
                 if not submit_ok(w, x.qty, x.price, x.owner, x.display, x.ts, clock, tick):
@@ -1193,9 +1197,10 @@ cdef class OrderBook:
         cdef int64_t o
         cdef int32_t v
         # Prefetch what the messages a few places on will touch: in a deep book a cancel's
-        # id-map entry, order and neighbours are cache misses. In a small book everything is in
-        # cache and the hints would only cost instructions.
+        # id-map entry and order are cache misses. In a small book everything is in cache and
+        # the hints would only cost instructions.
         cdef bint prefetching = self.n_live >= PF_MIN_LIVE
+        cdef int64_t j
         for i in range(n):
             if prefetching:
                 if i < n - PF_FAR:
@@ -1213,6 +1218,11 @@ cdef class OrderBook:
                     prefetch_w(&self.links[v])
             if (i & 255) == 0:
                 prefetching = self.n_live >= PF_MIN_LIVE
+            # the message stream and the event stream: the hardware prefetcher alone leaves
+            # much of their latency exposed here (a whole batch's messages do not stay in cache)
+            prefetch(&m[i + MSG_AHEAD if i + MSG_AHEAD < n else n - 1])
+            j = self.nev + EV_AHEAD
+            prefetch_w(&self.ev[j if j < self.evcap else self.evcap - 1])
             x = &m[i]
             self.clock = x.ts
             if x.action == 0:
