@@ -8,7 +8,8 @@ Replays the 1M-message ``w2`` stream through
       call returning that chunk's events as a numpy array, which the loop consumes (counts the
       fills) -- the streaming use;
   (b') the batch API with ONE call for the whole stream (its 2.2 M events, 140 MB, land in
-      fresh memory: on this machine class the page faults cost more than the matching),
+      fresh memory, which the kernel must zero, and do not stay in cache for the loop that
+      reads them: memory traffic, not matching, makes it slower than (b)),
   (c) the pure-Python reference engine, one message per call,
 and the deep-book ``w1`` stream (~100k live orders) through the batch API as in (b). Every
 replay is

@@ -36,24 +36,30 @@ ctypedef struct Event:          # one event (64 bytes); layout == abmm.engine.ty
     uint8_t pad0
     uint32_t pad1
 
-ctypedef struct Order:          # a live order, in a pool; linked into its level's queue
-    int64_t id
-    int64_t owner
+ctypedef struct Order:          # a live order, in a pool: 64 bytes, one cache line (the pool
+    int64_t id                  # is 64-byte aligned), so touching an order is one miss at most
     int64_t price
     int64_t qty                 # displayed open lots (> 0 while live)
     int64_t hidden              # iceberg reserve
     int64_t peak                # iceberg display size (0 = plain)
     int64_t ts                  # time priority was last set
-    int32_t prev                # previous order in the level queue (-1: head)
-    int32_t next                # next order in the queue (-1: tail); free-list link when free
+    int32_t owner               # 0 .. 2**31 - 1 (checked on entry)
     int32_t level               # index of its level in the level pool
     uint8_t side
     uint8_t otype
     uint8_t stp
+    uint8_t pad0
+    uint32_t pad1
+
+ctypedef struct Link:           # an order's queue links, in an array parallel to the order pool
+    int32_t prev                # (8 bytes an order: a cancel's neighbours are usually in cache)
+    int32_t next                # previous / next order in the level queue (-1: head / tail);
+                                # next is the free-list link while the slot is free
 
 ctypedef struct Level:          # a price level, in a pool; a FIFO queue of orders
-    int64_t price
+    int64_t price               # 0 while the slot is free (slot 0: never used)
     int64_t qty                 # displayed lots at this level
     int32_t head                # first order in time priority (-1: empty)
     int32_t tail                # last order
     int32_t count               # orders at this level; free-list link when free
+    int32_t side
