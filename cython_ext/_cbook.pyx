@@ -1182,8 +1182,12 @@ cdef class OrderBook:
             elif x.action == 1:
                 if not cancel_ok(x.qty, x.ts, clock):
                     _check_cancel(clock, x.qty, x.ts, i)
+                if <uint64_t>x.owner > <uint64_t>MAX_OWNER:  # it is echoed in REJECTED events
+                    raise InvalidValueError("owner", x.owner, V.EXPECT_OWNER, i)
             elif x.action == 2:
                 _check_modify(tick, clock, x.price, x.qty, x.ts, i)
+                if <uint64_t>x.owner > <uint64_t>MAX_OWNER:
+                    raise InvalidValueError("owner", x.owner, V.EXPECT_OWNER, i)
             else:
                 raise InvalidValueError("action", x.action, V.EXPECT_ACTION, i)
             clock = x.ts

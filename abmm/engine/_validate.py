@@ -121,7 +121,11 @@ def check_message(tick, clock, m, index):
         check_submit(tick, clock, otype, side, price, qty, display, owner, stp, ts, index)
     elif action == 1:
         check_cancel(clock, qty, ts, index)
+        if not 0 <= owner <= MAX_OWNER:  # echoed in a REJECTED event
+            raise InvalidValueError("owner", owner, EXPECT_OWNER, index)
     elif action == 2:
         check_modify(tick, clock, price, qty, ts, index)
+        if not 0 <= owner <= MAX_OWNER:
+            raise InvalidValueError("owner", owner, EXPECT_OWNER, index)
     else:
         raise InvalidValueError("action", action, EXPECT_ACTION, index)

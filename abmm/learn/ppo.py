@@ -120,7 +120,6 @@ class PPO:
         obs = torch.as_tensor(b["obs"], device=dev)
         act = torch.as_tensor(b["act"], device=dev)
         logp_old = torch.as_tensor(b["logp"], device=dev)
-        v_old = torch.as_tensor(b["val"], device=dev)
         adv = torch.as_tensor(b["adv"], device=dev)
         ret = torch.as_tensor(b["ret"], device=dev)
         n = len(obs)

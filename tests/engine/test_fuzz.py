@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abmm.engine.types import MSG_DTYPE
-from abmm.errors import AbmmError
+from abmm.engine.types import MSG_DTYPE, Action, make_messages
+from abmm.errors import AbmmError, InvalidValueError
 
 ANY = st.one_of(
     st.integers(-(2**80), 2**80),
@@ -84,3 +85,18 @@ def test_bad_batch_containers(Book):
     msgs = np.zeros(4, MSG_DTYPE)
     msgs["side"], msgs["price"], msgs["qty"], msgs["ts"] = 0, 100, 1, 0
     assert len(book.process(msgs[::2])) == 4  # 2 orders: ACCEPTED + LEVEL each
+
+
+@pytest.mark.parametrize("action", [Action.CANCEL, Action.MODIFY])
+@pytest.mark.parametrize("owner", [2**31, -1, 2**62])
+def test_batch_cancel_and_modify_check_the_owner(Book, action, owner):
+    """A cancel or modify echoes its owner in a REJECTED event: an owner outside int32 is an
+    error naming the field (found by hypothesis: the reference raised OverflowError, the
+    compiled engine wrapped the value)."""
+    book = Book()
+    book.limit(0, 100, 5, owner=1, ts=1)
+    before = book.live_orders().tolist()
+    msgs = make_messages(action=[action], oid=[1], owner=[owner], price=[101], qty=[2], ts=[5])
+    with pytest.raises(InvalidValueError, match=f"owner={owner}"):
+        book.process(msgs)
+    assert book.live_orders().tolist() == before
