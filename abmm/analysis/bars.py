@@ -48,14 +48,16 @@ def mid_series(run_dir) -> pd.Series:
 
 
 def trades(run_dir) -> pd.DataFrame:
-    """Trades: timestamp, price (price units), qty (lots), side (taker: 0 buy, 1 sell)."""
-    ev = read_events(run_dir).to_pandas()
+    """Trades: timestamp, price (price units), qty (lots), side (taker: 0 buy, 1 sell),
+    taker_id (the incoming order's id: the fills of one order share it)."""
+    ev = read_events(run_dir, columns=["ts", "kind", "price", "qty", "side", "other_id"]) \
+        .to_pandas()
     tick = run_meta(run_dir)["market"]["tick_size"]
     f = ev[ev["kind"] == int(EventKind.FILL)]
     return pd.DataFrame({
         "timestamp": BASE_DATE + pd.to_timedelta(f["ts"].to_numpy(), "ns"),
         "price": f["price"].to_numpy() * tick, "qty": f["qty"].to_numpy(),
-        "side": f["side"].to_numpy(),
+        "side": f["side"].to_numpy(), "taker_id": f["other_id"].to_numpy(),
     })
 
 

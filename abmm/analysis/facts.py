@@ -63,12 +63,15 @@ Pearson volume/volatility correlation, and the book and order-sign facts of a ru
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+
+log = logging.getLogger(__name__)
 
 #: Fewer returns than this and no fact is computed.
 MIN_RETURNS = 30
@@ -411,7 +414,9 @@ def _run_end_ns(run_dir) -> int | None:
 
         m = run_meta(run_dir)["market"]
         return _ns(m["open"]) + m.get("days", 1) * (_ns(m["close"]) - _ns(m["open"]))
-    except Exception:
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        log.warning("%s: session end unknown (%s); the last book state gets no weight",
+                    run_dir, exc)
         return None
 
 
@@ -472,15 +477,19 @@ def book_facts(run_dir, weighting: str = "time") -> dict:
 
 
 def order_signs(trades: pd.DataFrame) -> np.ndarray:
-    """Taker order signs (+1 buyer-initiated, -1 seller-initiated) from trades with
-    ``timestamp`` and ``side`` (0 buy, 1 sell): consecutive fills with the same timestamp and side
-    are one incoming order (an order's fills share its arrival time) and count once."""
+    """Taker order signs (+1 buyer-initiated, -1 seller-initiated) from trades with ``side``
+    (0 buy, 1 sell): consecutive fills of one incoming order count once -- the same
+    ``taker_id`` when the trades have it, else the same ``timestamp`` and side."""
     if trades.empty:
         return np.zeros(0)
-    ts = pd.to_datetime(trades["timestamp"]).to_numpy()
     side = trades["side"].to_numpy()
     new = np.ones(len(side), dtype=bool)
-    new[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
+    if "taker_id" in trades.columns:
+        tid = trades["taker_id"].to_numpy()
+        new[1:] = tid[1:] != tid[:-1]
+    else:
+        ts = pd.to_datetime(trades["timestamp"]).to_numpy()
+        new[1:] = (ts[1:] != ts[:-1]) | (side[1:] != side[:-1])
     return np.where(side[new] == 0, 1.0, -1.0)
 
 

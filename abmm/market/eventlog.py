@@ -94,18 +94,19 @@ class EventLog:
             self.top.flush()
 
 
-def read_parts(folder) -> pa.Table:
+def read_parts(folder, columns: list[str] | None = None) -> pa.Table:
     """Every complete ``part-*.parquet`` of a folder, in order, as one Arrow table (a killed
-    run's hidden temporary is skipped)."""
+    run's hidden temporary is skipped); ``columns`` reads only those."""
     parts = sorted(Path(folder).glob("part-*.parquet"))
     if not parts:
         raise FileNotFoundError(f"no part-*.parquet files in {folder}")
-    return pa.concat_tables([pq.read_table(p) for p in parts])
+    return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
 
 
-def read_events(run_dir) -> pa.Table:
-    """All event rows of a run (complete or not) as one Arrow table."""
-    return read_parts(Path(run_dir) / "events")
+def read_events(run_dir, columns: list[str] | None = None) -> pa.Table:
+    """All event rows of a run (complete or not) as one Arrow table (``columns``: only
+    those)."""
+    return read_parts(Path(run_dir) / "events", columns)
 
 
 def read_top(run_dir) -> pa.Table:

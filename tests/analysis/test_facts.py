@@ -257,16 +257,23 @@ def test_order_sign_facts_merge_fills_and_fit_the_decay(tmp_path, fake_run):
     lengths = np.ceil(rng.pareto(1.5, 12000) + 1).astype(int)
     signs = np.repeat(rng.choice([0, 1], len(lengths)), lengths)[:20000]
     ts = OPEN_NS + np.arange(len(signs)) * 1000
-    # every 10th order takes two fills (same ts and side): one order, counted once
+    # every 10th order takes two fills (same taker id): one order, counted once
     two = np.arange(len(signs)) % 10 == 0
+    taker = np.repeat(np.arange(1, len(signs) + 1), 1 + two)
     ts, side = np.repeat(ts, 1 + two), np.repeat(signs, 1 + two)
     run = fake_run(tmp_path, fills={"ts": ts, "side": side, "kind": np.ones(len(ts)),
-                                    "price": np.full(len(ts), 10000), "qty": np.ones(len(ts))})
+                                    "price": np.full(len(ts), 10000), "qty": np.ones(len(ts)),
+                                    "other_id": taker})
     o = F.order_sign_facts(run)
     assert o["orders"] == 20000 and o["fills"] == 22000
     assert o["acf_1"] > 0.5
     assert 0.3 < o["gamma"] < 0.9
     assert len(o["acf"]) == 101
+    # two takers arriving in the same nanosecond on the same side stay two orders
+    same = pd.DataFrame({"timestamp": pd.to_datetime([5, 5, 5]), "side": [0, 0, 0],
+                         "taker_id": [7, 8, 8]})
+    assert F.order_signs(same).tolist() == [1.0, 1.0]
+    assert F.order_signs(same.drop(columns="taker_id")).tolist() == [1.0]  # without ids
     none = F.order_sign_facts(tmp_path / "nothing")
     assert none["orders"] == 0 and math.isnan(none["gamma"])
 
