@@ -4,6 +4,9 @@
 * ``abmm facts RUN_DIR [--real FILE] [--json]``: the stylized-facts scorecard of a run.
 * ``abmm report RUN_DIR [--real FILE] [--out FILE]``: a self-contained HTML report.
 * ``abmm bars RUN_DIR --freq 1min --out FILE.csv``: OHLCV bars of a run's mid price.
+* ``abmm train CONFIG --out DIR [--resume]``: train learning agents (``scenarios/train/``).
+* ``abmm evaluate --scenario S --policy P [--policy P ...] --seeds 1000-1099 [--json]``:
+  policies (checkpoints or baselines) on the same held-out seeds.
 * ``abmm demo``: replay an order-message stream through the matching engine.
 """
 
@@ -236,6 +239,97 @@ def cmd_bars(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(a: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from abmm.errors import AbmmError
+    from abmm.learn.config import load_config
+    from abmm.learn.trainer import Trainer
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg, base = load_config(a.config)
+        if a.updates is not None:
+            cfg = cfg.model_copy(update={"updates": a.updates})
+        out = Path(a.out)
+        if a.resume:
+            trainer = Trainer.resume(cfg, base, out)
+        else:
+            if (out / "checkpoint.pt").exists() and not a.force:
+                print(f"abmm train: {out} already holds a training run; use --resume to "
+                      "continue it or --force to start over", file=sys.stderr)
+                return 2
+            trainer = Trainer(cfg, base, out)
+    except (AbmmError, ValueError, OSError) as exc:
+        print(f"abmm train: {exc}", file=sys.stderr)
+        return 2
+    print(f"abmm train: {cfg.name}: {cfg.algo} on {cfg.env} ({len(trainer.learners)} "
+          f"learner(s), {len(trainer.assign)} agent(s)), updates {trainer.update}"
+          f" -> {cfg.updates}, out {out}", file=sys.stderr)
+    with tqdm(total=cfg.updates, initial=trainer.update, desc="updates", file=sys.stderr,
+              disable=None) as bar:
+        def progress(row):
+            bar.update(1)
+            keys = [k for k in row if k.endswith("/return")]
+            bar.set_postfix({k.split("/")[0]: f"{row[k]:.3g}" for k in keys[:3]})
+        try:
+            trainer.run(progress)
+        except KeyboardInterrupt:
+            path = trainer.save_checkpoint()
+            print(f"\ninterrupted: checkpoint at update {trainer.update} in {path}; "
+                  f"continue with --resume", file=sys.stderr)
+            return 130
+    last = trainer.history[-1]
+    print(f"trained {trainer.update} updates, {trainer.episodes} episodes, "
+          f"{trainer.env_steps:,} env steps in {trainer.wall:.0f} s")
+    for k in trainer.learners:
+        print(f"  {k}: return {last[f'{k}/return']:.4g}, PnL {last[f'{k}/pnl']:.4g}, "
+              f"mean |inventory| {last[f'{k}/map']:.3g}")
+    print(f"policy: {out / 'policy.pt'}; curves: {out / 'curves.csv'}, {out / 'curves.png'}")
+    if cfg.eval is not None and cfg.eval.scenario:
+        from abmm.learn.config import parse_seeds
+        from abmm.learn.evaluate import evaluate, format_table
+
+        scen = Path(cfg.eval.scenario)
+        scen = scen if scen.is_absolute() else base / scen
+        res = evaluate(scen, [str(out / "policy.pt"), *cfg.eval.baselines],
+                       parse_seeds(cfg.eval.seeds))
+        (out / "eval.json").write_text(json.dumps(res, indent=1))
+        print(format_table(res))
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from abmm.errors import AbmmError
+    from abmm.learn.config import parse_seeds
+    from abmm.learn.evaluate import evaluate, format_table
+
+    try:
+        seeds = parse_seeds(a.seeds)
+    except ValueError as exc:
+        print(f"abmm evaluate: --seeds: {exc}", file=sys.stderr)
+        return 2
+    if not Path(a.scenario).is_file():
+        print(f"abmm evaluate: --scenario {a.scenario}: no such file", file=sys.stderr)
+        return 2
+    total = len(seeds) * len(a.policy)
+    try:
+        with tqdm(total=total, desc="episodes", file=sys.stderr, disable=None) as bar:
+            res = evaluate(a.scenario, a.policy, seeds, progress=lambda p, s: bar.update(1))
+    except (AbmmError, ValueError, OSError) as exc:
+        print(f"abmm evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(res) if a.json else format_table(res))
+    return 0
+
+
 def _print_summary(s: dict, tick_size: float) -> None:
     print(f"wall time {s['wall_seconds']:.2f} s; orders {s['orders']:,}, cancels {s['cancels']:,}, "
           f"trades {s['trades']:,} ({s['volume_lots']:,} lots)")
@@ -282,6 +376,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--price", choices=["mid", "trade"], default="mid",
                    help="close = last mid (default) or last trade price of the bar")
     b.set_defaults(func=cmd_bars)
+    t = sub.add_parser("train", help="train learning agents from a config (scenarios/train/)")
+    t.add_argument("config")
+    t.add_argument("--out", required=True, help="run directory (curves, checkpoints, policy)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.add_argument("--force", action="store_true", help="start over in an existing OUT")
+    t.add_argument("--updates", type=int, help="override the config's number of updates")
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="evaluate policies on held-out seeds")
+    e.add_argument("--scenario", required=True)
+    e.add_argument("--policy", action="append", required=True,
+                   help="a checkpoint/policy file or a baseline (as, glft, fixed, random; "
+                        "twap, ac for executors); repeat to compare")
+    e.add_argument("--seeds", default="1000-1099", help="e.g. 1000-1099 or 1,2,5-9")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
     d = sub.add_parser("demo", help="replay an order stream through the matching engine")
     d.add_argument("--messages", type=int, default=1_000_000, help="random stream length")
     d.add_argument("--seed", type=int, default=0)

@@ -30,6 +30,7 @@ from abmm.agents.informed import InformedGroup
 from abmm.agents.market_maker import MarketMakerGroup
 from abmm.agents.momentum import MomentumGroup
 from abmm.agents.noise import NoiseGroup
+from abmm.agents.policy import PolicyGroup
 from abmm.agents.value import ValueGroup
 from abmm.errors import AbmmError
 from abmm.market.fundamental import Fundamental, FundamentalSpec
@@ -131,7 +132,8 @@ class FundamentalCfg(Strict):
 
 #: The discriminated union of every kind's group schema (one entry per ``abmm.agents.KINDS``).
 AgentGroup = Annotated[
-    NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup,
+    NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup
+    | PolicyGroup,
     Field(discriminator="kind"),
 ]
 assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} == set(KINDS)

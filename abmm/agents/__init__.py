@@ -6,6 +6,7 @@ from abmm.agents.informed import InformedAgent, InformedGroup
 from abmm.agents.market_maker import MarketMakerAgent, MarketMakerGroup
 from abmm.agents.momentum import MomentumAgent, MomentumGroup
 from abmm.agents.noise import NoiseAgent, NoiseGroup
+from abmm.agents.policy import PolicyAgent, PolicyGroup
 from abmm.agents.shock import ShockAgent, ShockGroup
 from abmm.agents.value import ValueAgent, ValueGroup
 
@@ -16,8 +17,9 @@ KINDS = {
     "momentum": (MomentumGroup, MomentumAgent),
     "executor": (ExecutorGroup, ExecutorAgent),
     "market_maker": (MarketMakerGroup, MarketMakerAgent),
+    "policy": (PolicyGroup, PolicyAgent),
 }
 
 __all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
            "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
-           "MarketMakerAgent"]
+           "MarketMakerAgent", "PolicyAgent"]

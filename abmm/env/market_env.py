@@ -193,11 +193,16 @@ class MarketEnv(ParallelEnv):
             fills = self._fills[name]
             comp = components(fills, pnl - self._pnl[name], agent.inventory, mark, sigma2, dt,
                               sent[name], self.inventory_gamma, self.damping) / self.reward_scale
+            traded = sum(abs(f[1]) for f in fills)
+            realized = sum(f[1] * (mark - f[2]) for f in fills if f[4])
             fills.clear()
             self._pnl[name] = pnl
             rewards[name] = float(comp @ self._w)
-            obs[name] = self._observe(name, market)
-            infos[name] = self._info(name, comp)
+            obs[name] = o = self._observe(name, market)
+            infos[name] = info = self._info(name, comp)
+            info["traded"] = int(traded)
+            info["realized_spread"] = float(realized)
+            info["quoting"] = bool(o[14] and o[15])
         ended = model.now >= self._t_end
         term = ended and self._t_end >= model.end
         trunc = ended and not term

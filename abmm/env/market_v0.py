@@ -42,8 +42,10 @@ Rewards (``reward=``, ``vector_reward=``)
     defines every component).
 
 Infos
-    ``inventory`` (lots), ``pnl_ticks`` (mark-to-market, tick·lots), ``time_ns``, and
-    ``reward_vector`` with ``vector_reward=True``.
+    ``inventory`` (lots), ``pnl_ticks`` (mark-to-market, tick·lots), ``time_ns``; after a
+    step also ``traded`` (lots filled in the interval), ``realized_spread`` (tick·lots: every
+    passive fill's ``x (m_end - p)``, marked at the end of the interval) and ``quoting``
+    (whether a bid and an ask rest); ``reward_vector`` with ``vector_reward=True``.
 
 Arguments
     ``scenario`` (path, dict or ``Scenario``; default ``abmm/env/market_making.yaml``),

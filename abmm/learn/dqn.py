@@ -27,8 +27,9 @@ class DQN:
             raise ValueError("DQN needs a Discrete action space (use action_mode='discrete')")
         self.n_actions = int(action_space.n)
         self.device = torch.device(device)
-        torch.manual_seed(seed)
-        self.q = QNet(obs_dim, self.n_actions, tuple(hidden)).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # initial weights from the seed alone
+            torch.manual_seed(seed)
+            self.q = QNet(obs_dim, self.n_actions, tuple(hidden)).to(self.device)
         self.target = copy.deepcopy(self.q)
         self.opt = torch.optim.Adam(self.q.parameters(), lr=lr)
         self.hp = dict(lr=lr, gamma=gamma, batch=batch, learning_starts=learning_starts,
@@ -99,7 +100,7 @@ class DQN:
         torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
         self.opt.step()
         self.grad_steps += 1
-        self._losses.append(float(loss))
+        self._losses.append(float(loss.detach()))
         if self.grad_steps % hp["target_every"] == 0:
             self.target.load_state_dict(self.q.state_dict())
 

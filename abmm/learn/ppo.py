@@ -51,8 +51,10 @@ class PPO:
                  hidden=(64, 64), init_log_std: float = -0.5, normalize_obs: bool = True,
                  seed: int = 0, device: str = "cpu"):
         self.device = torch.device(device)
-        self.net = ActorCritic(obs_dim, space_spec(action_space), tuple(hidden),
-                               init_log_std).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # initial weights from the seed alone
+            torch.manual_seed(seed)
+            self.net = ActorCritic(obs_dim, space_spec(action_space), tuple(hidden),
+                                   init_log_std).to(self.device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, eps=1e-5)
         self.hp = dict(lr=lr, gamma=gamma, lam=lam, clip=clip, epochs=epochs,
                        minibatch=minibatch, vf_coef=vf_coef, ent_coef=ent_coef,

@@ -57,12 +57,12 @@ class TabularQ:
     def act(self, obs, explore: bool = True):
         s = self.state(obs)
         q = self.Q[s]
+        if not explore:  # the first best action, as FrozenPolicy does
+            return q.argmax(axis=1), None
         best = q.max(axis=1, keepdims=True)
-        # ties broken at random, so an untrained table explores
-        greedy = np.array([self.rng.choice(np.flatnonzero(row == b)) for row, b in zip(q, best[:, 0],
-                                                                                        strict=True)])
-        if not explore:
-            return greedy, None
+        # while exploring, ties are broken at random (an untrained table tries every action)
+        greedy = np.array([self.rng.choice(np.flatnonzero(row == b))
+                           for row, b in zip(q, best[:, 0], strict=True)])
         rand = self.rng.random(len(s)) < self.epsilon
         a = np.where(rand, self.rng.integers(0, self.n_actions, len(s)), greedy)
         return a, (s, a)

@@ -93,12 +93,18 @@ def device_of(name: str) -> str:
 class Trainer:
     """``Trainer(cfg, base_dir, out_dir).run()``; ``Trainer.resume(...)`` continues a run."""
 
-    def __init__(self, cfg: TrainConfig, base_dir: Path, out_dir: Path):
+    def __init__(self, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None):
+        """``env``: an already built PettingZoo parallel env to train in instead of
+        ``cfg.env`` (tests, custom environments); it is identified by its metadata name."""
         self.cfg = cfg
         self.out = Path(out_dir)
         self.env_args = resolve_env_args(cfg.env, cfg.env_args, Path(base_dir))
-        self.env = make_env(cfg.env, self.env_args)
-        ident = env_identity(cfg.env, self.env_args)
+        if env is None:
+            self.env = make_env(cfg.env, self.env_args)
+            ident = env_identity(cfg.env, self.env_args)
+        else:
+            self.env = env
+            ident = {"env": "custom", "name": env.metadata.get("name"), "args": self.env_args}
         self.config_hash = ckpt.config_hash({**ident, "algo": cfg.algo,
                                              "algo_args": cfg.algo_args,
                                              "sharing": cfg.sharing, "seed": cfg.seed})
@@ -308,8 +314,8 @@ class Trainer:
         torch.set_rng_state(payload["torch_rng"])
 
     @classmethod
-    def resume(cls, cfg: TrainConfig, base_dir: Path, out_dir: Path) -> Trainer:
-        t = cls(cfg, base_dir, out_dir)
+    def resume(cls, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None) -> Trainer:
+        t = cls(cfg, base_dir, out_dir, env=env)
         payload = ckpt.load(Path(out_dir) / "checkpoint.pt", expect_hash=t.config_hash)
         t.restore(payload)
         return t

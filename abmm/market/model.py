@@ -79,6 +79,7 @@ class MarketModel(mesa.Model):
         self.volume = 0
         self.signed_volume = 0  # taker buys minus taker sells, lots
         self._watching = False  # some agent keeps a fill_log (see watch_fills)
+        self.trade_prices = None  # a bounded deque of the last trade prices (keep_trades)
         self._mark_before = 0.0
         self.n_trades = 0
         self.n_requests = 0
@@ -160,6 +161,14 @@ class MarketModel(mesa.Model):
             agent.fill_log = []
         self._watching = True
         return agent.fill_log
+
+    def keep_trades(self, n: int):
+        """Keep the last ``n`` trade prices (ticks) from now on in ``trade_prices``."""
+        from collections import deque
+
+        if self.trade_prices is None or self.trade_prices.maxlen != n:
+            self.trade_prices = deque(self.trade_prices or (), maxlen=n)
+        return self.trade_prices
 
     def detach(self, agent) -> None:
         """Hand an agent to an outside controller (the RL environment, a policy): its own
@@ -295,6 +304,8 @@ class MarketModel(mesa.Model):
                     if taker.fill_log is not None:
                         taker.fill_log.append((t, signed, price, mark0, False))
                 self.last_price = price
+                if self.trade_prices is not None:
+                    self.trade_prices.append(price)
                 self.volume += qty
                 self.signed_volume += signed
                 self.n_trades += 1
