@@ -23,11 +23,11 @@ class Bandit(ParallelEnv):
         self.obs_dim = obs_dim
         self.rng = np.random.default_rng(0)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def observation_space(self, agent):
         return spaces.Box(-1, 1, (self.obs_dim,), np.float32)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent):
         return spaces.Discrete(len(self.means))
 
@@ -59,7 +59,7 @@ class Target(Bandit):
         super().__init__()
         self.target = target
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent):
         return spaces.Box(-1, 1, (1,), np.float32)
 
