@@ -105,7 +105,8 @@ class PolicyAgent(TraderAgent):
         return self.model.warmup_end
 
     def next_wake(self, now: int) -> int | None:
-        return now + self.decision_ns
+        nxt = now + self.decision_ns
+        return nxt if nxt < self.model.end else None  # as in the env: no decision at the close
 
     def observe(self) -> np.ndarray:
         m = self.model

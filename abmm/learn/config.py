@@ -12,7 +12,8 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 ``sharing``         ``independent`` (one learner per env agent: co-evolution) or ``shared``
                     (parameter sharing: one learner for every agent)
 ``updates``         number of updates; ``episodes_per_update`` episodes are played per update
-``seed``            training seed: episode ``e`` is played on market seed ``seed * 100_000 + e``
+``seed``            training seed: episode ``e`` is played on market seed ``10_000_000 + seed *
+                    100_000 + e`` (held-out evaluation seeds stay below 10,000,000)
 ``checkpoint_every`` updates between checkpoints (and always at the end)
 ``league``          ``snapshot_every`` (updates), ``p_opponent`` (probability that an opponent
                     slot is played by a past snapshot), ``max_snapshots`` per learner

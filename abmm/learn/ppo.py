@@ -14,6 +14,8 @@ whole episodes (``record`` per step for each of its agent streams, ``finish_epis
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -49,7 +51,7 @@ class PPO:
                  lam: float = 0.95, clip: float = 0.2, epochs: int = 4, minibatch: int = 256,
                  vf_coef: float = 0.5, ent_coef: float = 0.0, max_grad_norm: float = 0.5,
                  hidden=(64, 64), init_log_std: float = -0.5, normalize_obs: bool = True,
-                 seed: int = 0, device: str = "cpu"):
+                 normalize_reward: bool = True, seed: int = 0, device: str = "cpu"):
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):  # initial weights from the seed alone
             torch.manual_seed(seed)
@@ -60,6 +62,10 @@ class PPO:
                        minibatch=minibatch, vf_coef=vf_coef, ent_coef=ent_coef,
                        max_grad_norm=max_grad_norm)
         self.norm = RunningNorm((obs_dim,)) if normalize_obs else None
+        # rewards are divided by the running std of the discounted return (as SB3's
+        # VecNormalize does), so the value loss stays O(1) whatever the reward's scale
+        self.ret_norm = RunningNorm((), clip=1e9) if normalize_reward else None
+        self._ret: dict = {}
         self.gen = torch.Generator(device="cpu").manual_seed(seed)
         self.np_rng = np.random.default_rng(seed)
         self._streams: dict = {}
@@ -90,6 +96,11 @@ class PPO:
     def record(self, key, aux, reward: float, i: int) -> None:
         """One step of stream ``key`` (an agent): ``aux`` from ``act`` for row ``i``."""
         x, a, logp, v = aux
+        if self.ret_norm is not None:
+            g = self._ret.get(key, 0.0) * self.hp["gamma"] + reward
+            self._ret[key] = g
+            self.ret_norm.update(np.array([g]))
+            reward = reward / math.sqrt(float(self.ret_norm.var) + 1e-8)
         s = self._streams.setdefault(key, {"obs": [], "act": [], "logp": [], "val": [],
                                            "rew": []})
         s["obs"].append(x[i])
@@ -102,6 +113,7 @@ class PPO:
         """Close stream ``key``'s episode: GAE with no bootstrap when terminated, else
         bootstrapped with ``V(last_obs)``."""
         s = self._streams.pop(key, None)
+        self._ret.pop(key, None)
         if not s or not s["rew"]:
             return
         last_v = 0.0 if terminated or last_obs is None else float(
@@ -161,6 +173,7 @@ class PPO:
     def state_dict(self) -> dict:
         return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
                 "norm": None if self.norm is None else self.norm.state_dict(),
+                "ret_norm": None if self.ret_norm is None else self.ret_norm.state_dict(),
                 "gen": self.gen.get_state(), "np_rng": self.np_rng.bit_generator.state,
                 "hp": dict(self.hp)}
 
@@ -169,6 +182,8 @@ class PPO:
         self.opt.load_state_dict(d["opt"])
         if self.norm is not None and d.get("norm") is not None:
             self.norm.load_state_dict(d["norm"])
+        if self.ret_norm is not None and d.get("ret_norm") is not None:
+            self.ret_norm.load_state_dict(d["ret_norm"])
         self.gen.set_state(d["gen"])
         self.np_rng.bit_generator.state = d["np_rng"]
 

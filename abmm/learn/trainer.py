@@ -3,8 +3,9 @@ learning curves and checkpoints (``abmm train``).
 
 One *update* plays ``episodes_per_update`` whole episodes, then updates every learner (PPO
 learns from the episodes; DQN and tabular Q learn online as they play and report their
-statistics). Episodes are played on market seeds ``seed * 100_000 + episode``, so a run is
-reproducible and a resumed run plays exactly the episodes an uninterrupted one would.
+statistics). Episodes are played on market seeds ``10_000_000 + seed * 100_000 + episode``,
+so a run is reproducible, a resumed run plays exactly the episodes an uninterrupted one would,
+and evaluation seeds below 10,000,000 are never trained on.
 
 Co-evolution: with ``sharing: independent`` every env agent (e.g. the two learning market
 makers) has its own learner, all learning at once against each other and the rule-based
@@ -32,6 +33,9 @@ from abmm.learn.policy import FrozenPolicy, policy_payload
 log = logging.getLogger(__name__)
 
 ALGOS = {}
+#: Training episodes play market seeds from here on, so held-out evaluation seeds (e.g.
+#: 1000-1099) never coincide with a training episode.
+TRAIN_SEED_BASE = 10_000_000
 
 
 def _algos():
@@ -149,7 +153,7 @@ class Trainer:
 
     def play_episode(self) -> dict:
         env = self.env
-        seed = self.cfg.seed * 100_000 + self.episodes
+        seed = TRAIN_SEED_BASE + self.cfg.seed * 100_000 + self.episodes
         obs, infos = env.reset(seed=seed)
         frozen = self._frozen_slots()
         acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0} for a in env.possible_agents}
