@@ -269,8 +269,8 @@ class ModelBasedEnv(ParallelEnv):
         self._qb[:] = np.inf
         self._qa[:] = np.inf
         self._last_fills[:] = 0
-        O = self._observe_all()
-        obs = {a: O[j] for j, a in enumerate(self.possible_agents)}
+        all_obs = self._observe_all()
+        obs = {a: all_obs[j] for j, a in enumerate(self.possible_agents)}
         infos = self._infos(None)
         return obs, infos
 
@@ -313,14 +313,14 @@ class ModelBasedEnv(ParallelEnv):
         comp /= self.reward_scale
         r = comp @ self._w
         self._last_fills = (buy | sell).sum(axis=1)
-        O = self._observe_all()
+        all_obs = self._observe_all()
         live = self.agents
         rewards, obs = {}, {}
         for a in live:
             j = self._index[a]
             p, i = divmod(j, na)
             rewards[a] = float(r[p, i])
-            obs[a] = O[j]
+            obs[a] = all_obs[j]
         infos = self._infos(comp, live)
         terminations = {a: bool(term) for a in live}
         truncations = {a: bool(trunc) for a in live}
