@@ -44,8 +44,9 @@ Rewards (``reward=``, ``vector_reward=``)
 Infos
     ``inventory`` (lots), ``pnl_ticks`` (mark-to-market, tick·lots), ``time_ns``; after a
     step also ``traded`` (lots filled in the interval), ``realized_spread`` (tick·lots: every
-    passive fill's ``x (m_end - p)``, marked at the end of the interval) and ``quoting``
-    (whether a bid and an ask rest); ``reward_vector`` with ``vector_reward=True``.
+    passive fill's ``x (m_end - p)``, marked at the end of the interval), ``quoting``
+    (whether a bid and an ask rest) and ``quoted_spread`` (own ask - own bid in ticks, NaN
+    when not two-sided); ``reward_vector`` with ``vector_reward=True``.
 
 Arguments
     ``scenario`` (path, dict or ``Scenario``; default ``abmm/env/market_making.yaml``),

@@ -156,7 +156,8 @@ class Trainer:
         seed = TRAIN_SEED_BASE + self.cfg.seed * 100_000 + self.episodes
         obs, infos = env.reset(seed=seed)
         frozen = self._frozen_slots()
-        acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0} for a in env.possible_agents}
+        acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0, "spread": 0.0, "n_spread": 0,
+                   "traded": 0.0} for a in env.possible_agents}
         last_info = dict(infos)
         while env.agents:
             acts, pending = {}, []
@@ -177,9 +178,16 @@ class Trainer:
                     if term[a] or trunc[a]:
                         learner.finish_episode(a, nxt.get(a), bool(term[a]))
             for a, r in rew.items():
-                acc[a]["return"] += r
-                acc[a]["abs_inv"] += abs(float(infos[a]["inventory"]))
-                acc[a]["steps"] += 1
+                s = acc[a]
+                info = infos[a]
+                s["return"] += r
+                s["abs_inv"] += abs(float(info["inventory"]))
+                s["steps"] += 1
+                qs = info.get("quoted_spread")
+                if qs is not None and qs == qs:
+                    s["spread"] += qs
+                    s["n_spread"] += 1
+                s["traded"] += info.get("traded", 0)
             last_info.update(infos)
             self.env_steps += 1
             obs = nxt
@@ -190,7 +198,10 @@ class Trainer:
             pnl = info.get("pnl_ticks", info.get("wealth", info.get("shortfall_bps", 0.0)))
             out[a] = {"return": s["return"], "pnl": float(pnl),
                       "map": s["abs_inv"] / max(s["steps"], 1),
-                      "final_inventory": float(info["inventory"]), "frozen": a in frozen}
+                      "final_inventory": float(info["inventory"]), "frozen": a in frozen,
+                      "quoted_spread": s["spread"] / s["n_spread"] if s["n_spread"] else np.nan,
+                      "quoting_ratio": s["n_spread"] / max(s["steps"], 1),
+                      "traded": s["traded"]}
         return out
 
     # ------------------------------------------------------------------------ updates
@@ -209,8 +220,10 @@ class Trainer:
         for key in self.learners:
             mine = [ep[a] for ep in episodes for a in ep
                     if self.assign[a] == key and not ep[a]["frozen"]]
-            for m in ("return", "pnl", "map", "final_inventory"):
-                row[f"{key}/{m}"] = float(np.mean([x[m] for x in mine])) if mine else np.nan
+            for m in ("return", "pnl", "map", "final_inventory", "quoted_spread",
+                      "quoting_ratio", "traded"):
+                vals = [x[m] for x in mine if x[m] == x[m]]
+                row[f"{key}/{m}"] = float(np.mean(vals)) if vals else np.nan
             for s, v in stats[key].items():
                 row[f"{key}/{s}"] = v
         self.history.append(row)
@@ -252,12 +265,14 @@ class Trainer:
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(10, 7))
+        fig = Figure(figsize=(12, 7))
         x = [r["update"] for r in self.history]
         for i, (metric, title) in enumerate((("return", "episode return"),
                                              ("pnl", "final PnL"), ("map", "mean |inventory|"),
-                                             ("final_inventory", "final inventory"))):
-            ax = fig.add_subplot(2, 2, i + 1)
+                                             ("final_inventory", "final inventory"),
+                                             ("quoted_spread", "quoted spread (ticks)"),
+                                             ("traded", "lots traded"))):
+            ax = fig.add_subplot(2, 3, i + 1)
             for key in self.learners:
                 ax.plot(x, [r.get(f"{key}/{metric}", np.nan) for r in self.history], label=key)
             ax.set_title(title)
