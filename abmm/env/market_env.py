@@ -203,9 +203,9 @@ class MarketEnv(ParallelEnv):
             info["traded"] = int(traded)
             info["realized_spread"] = float(realized)
             info["quoting"] = bool(o[14] and o[15])
-            # own quoted spread (ticks) when two-sided, from the offsets features
+            # own quoted spread (ticks) when two-sided, from the offsets features (else 0)
             info["quoted_spread"] = float((o[10] + o[11]) * self.actions.max_offset) \
-                if info["quoting"] else float("nan")
+                if info["quoting"] else 0.0
         ended = model.now >= self._t_end
         term = ended and self._t_end >= model.end
         trunc = ended and not term

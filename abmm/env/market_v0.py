@@ -45,7 +45,7 @@ Infos
     ``inventory`` (lots), ``pnl_ticks`` (mark-to-market, tick·lots), ``time_ns``; after a
     step also ``traded`` (lots filled in the interval), ``realized_spread`` (tick·lots: every
     passive fill's ``x (m_end - p)``, marked at the end of the interval), ``quoting``
-    (whether a bid and an ask rest) and ``quoted_spread`` (own ask - own bid in ticks, NaN
+    (whether a bid and an ask rest) and ``quoted_spread`` (own ask - own bid in ticks, 0
     when not two-sided); ``reward_vector`` with ``vector_reward=True``.
 
 Arguments

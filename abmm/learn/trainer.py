@@ -183,9 +183,8 @@ class Trainer:
                 s["return"] += r
                 s["abs_inv"] += abs(float(info["inventory"]))
                 s["steps"] += 1
-                qs = info.get("quoted_spread")
-                if qs is not None and qs == qs:
-                    s["spread"] += qs
+                if info.get("quoting"):
+                    s["spread"] += info["quoted_spread"]
                     s["n_spread"] += 1
                 s["traded"] += info.get("traded", 0)
             last_info.update(infos)

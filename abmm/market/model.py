@@ -89,6 +89,8 @@ class MarketModel(mesa.Model):
         self.n_kernel_events = 0  # wake-ups, arrivals, notices and shocks processed
         self._act_prev: tuple = (None, 0)  # (mid, time) at the last activity update
         self._act_var = [0.0, 0.0]  # short- and long-term EWMA of squared mid moves per second
+        self._act_decay = [1.0, 1.0]  # weight not yet gathered by each EWMA (bias correction)
+        self._activity = 1.0
         self.finished = False
         self._by_id: dict[int, object] = {}
         self.groups: dict[str, list] = {}
@@ -383,15 +385,23 @@ class MarketModel(mesa.Model):
             return
         dt = self.now - t_prev
         r2 = (m - prev) ** 2 * (1e9 / dt)
+        var, decay = self._act_var, self._act_decay
         for i, hl in ((0, self.ACTIVITY_SHORT_NS), (1, self.ACTIVITY_LONG_NS)):
             w = 1 - 0.5 ** (dt / hl)
-            self._act_var[i] += w * (r2 - self._act_var[i])
+            var[i] += w * (r2 - var[i])
+            decay[i] *= 1 - w
+        # bias-corrected (as Adam's moments): an EWMA started at 0 divided by the weight it
+        # has gathered, so the ratio is about 1 from the first minutes, not inflated until the
+        # long EWMA has filled up
+        short, long = var[0] / (1 - decay[0]), var[1] / (1 - decay[1])
+        self._activity = 1.0 if long <= 0 else (short / long) ** 0.5
 
     def activity(self) -> float:
         """Short-term over long-term volatility of the mid (1 = usual; > 1 = the market is
-        moving more than usual). Updated at each ``step()``."""
-        short, long = self._act_var
-        return 1.0 if long <= 0 else (short / long) ** 0.5
+        moving more than usual): the bias-corrected EWMAs of squared mid changes with
+        half-lives ``ACTIVITY_SHORT_NS`` and ``ACTIVITY_LONG_NS``. Updated at each
+        ``step()``."""
+        return self._activity
 
     def run(self, progress=None) -> dict:
         """Run to the session end; ``progress(now)`` is called after each step. Returns the

@@ -444,3 +444,23 @@ def test_stop_requested_ends_the_run_cleanly_as_incomplete(tmp_path):
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["status"] == "incomplete"
     assert read_events(tmp_path / "run").num_rows == summary["events_logged"] > 0
+
+
+def test_activity_is_one_on_a_steady_market_from_the_first_minutes():
+    """The short/long volatility ratio behind ``attention`` is bias-corrected: on a market
+    whose mid moves the same way all along it is about 1 from the start (an EWMA started at
+    0 would give sqrt(long half-life / short half-life) ~ 7.7 for the first hours)."""
+    model = MarketModel.from_scenario({
+        "name": "steady", "seed": 1, "market": {"open": "09:30", "close": "10:30"},
+        "fundamental": {"sigma_1h": 0.0}, "agents": [{"kind": "noise", "count": 1}]})
+    rng = np.random.default_rng(0)
+    mids = 10_000 + np.cumsum(rng.choice([-1.0, 1.0], 3600))
+    seen = []
+    for i, m in enumerate(mids):
+        model.mid = lambda m=m: m  # a mid moving one tick a second, up or down
+        model.now = model.start + (i + 1) * 10**9
+        model._update_activity()
+        seen.append(model.activity())
+    seen = np.array(seen)
+    assert 0.6 < np.median(seen[60:600]) < 1.4  # minutes 1-10
+    assert 0.6 < np.median(seen[1800:]) < 1.4
