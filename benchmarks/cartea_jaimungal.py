@@ -27,8 +27,7 @@ import sys
 import numpy as np
 from scipy.linalg import expm
 
-from abmm.env.model_based import AS2008, ASMarket, ModelBasedEnv, as_quotes, \
-    cartea_jaimungal_value
+from abmm.env.model_based import AS2008, ASMarket, ModelBasedEnv, as_quotes, cartea_jaimungal_value
 
 
 def objective_run(quotes, phi, alpha, paths, seed):
