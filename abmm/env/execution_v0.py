@@ -23,7 +23,8 @@ Observations (``Box(-1, 1, (8,), float32)``)
     arrival, signed by the side (``tanh(side (mid - arrival) / 10 ticks)``); the EWMA trade
     flow (taker buy minus sell volume over volume).
 
-Actions (``Discrete(13)``), ``base`` = quantity / number of decisions (the TWAP slice):
+Actions (``Discrete(13)``), ``base`` = what is left / decisions left (the adaptive TWAP
+slice, at least one lot):
     0 wait (cancel a resting child); 1-3 market order of 0.5, 1, 2 base; 4-12 limit order of
     0.5, 1, 2 base at the own touch (join), one tick better (improve) or the opposite touch
     (cross, marketable). A new child replaces a resting one. Sizes are capped by what is left.
@@ -152,7 +153,10 @@ class ExecutionEnv(ParallelEnv):
         return obs, {n: self._info(n) for n in self.agents}
 
     def _base(self, a) -> float:
-        return a.params.quantity / self.n_decisions
+        """The base lot: what is left over the decisions left (the adaptive TWAP slice)."""
+        left = a.params.quantity - abs(a.inventory)
+        steps = max(1, -(-(self.t_end - self.model.now) // self.decision_ns))
+        return max(1.0, left / steps)
 
     def step(self, actions):
         if self.model is None:
