@@ -95,7 +95,7 @@ class MarketEnv(ParallelEnv):
         self.actions = QuoteActions(action_mode, size, max_size or 2 * size, max_offset, offsets)
         self.action_mode = action_mode
         self.weights = check_weights(reward)
-        self._w = np.array([self.weights[k] for k in COMPONENTS])
+        self._wl = [self.weights[k] for k in COMPONENTS]
         self.vector_reward = bool(vector_reward)
         self.render_mode = render_mode
         self.inventory_gamma = float(inventory_gamma)
@@ -187,17 +187,21 @@ class MarketEnv(ParallelEnv):
         sigma2 = self.features.var
         dt = self.decision_ns / 1e9
         rewards, infos, obs = {}, {}, {}
+        w = self._wl
+        scale = self.reward_scale
         for name in self.agents:
             agent = self._learners[name]
             pnl = agent.cash + agent.inventory * mark
             fills = self._fills[name]
-            comp = components(fills, pnl - self._pnl[name], agent.inventory, mark, sigma2, dt,
-                              sent[name], self.inventory_gamma, self.damping) / self.reward_scale
+            c = components(fills, pnl - self._pnl[name], agent.inventory, mark, sigma2, dt,
+                           sent[name], self.inventory_gamma, self.damping)
             traded = sum(abs(f[1]) for f in fills)
             realized = sum(f[1] * (mark - f[2]) for f in fills if f[4])
             fills.clear()
             self._pnl[name] = pnl
-            rewards[name] = float(comp @ self._w)
+            rewards[name] = (w[0] * c[0] + w[1] * c[1] + w[2] * c[2] + w[3] * c[3]
+                             + w[4] * c[4] + w[5] * c[5]) / scale
+            comp = np.array(c) / scale if self.vector_reward else None
             obs[name] = o = self._observe(name, market)
             infos[name] = info = self._info(name, comp)
             info["traded"] = int(traded)

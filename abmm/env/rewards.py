@@ -64,9 +64,9 @@ def check_weights(weights) -> dict[str, float]:
 
 
 def components(fills: list, pnl_change: float, q: int, mark: float, sigma2: float, dt_s: float,
-               messages: int, inventory_gamma: float, damping: float) -> np.ndarray:
-    """The components (in ``COMPONENTS`` order, tick·lots) of one interval; ``fills`` as kept
-    by ``MarketModel.watch_fills``: ``(ts, signed qty, price, mark before, maker?)``."""
+               messages: int, inventory_gamma: float, damping: float) -> tuple:
+    """The components (a tuple in ``COMPONENTS`` order, tick·lots) of one interval; ``fills``
+    as kept by ``MarketModel.watch_fills``: ``(ts, signed qty, price, mark before, maker?)``."""
     spread = 0.0
     adverse = 0.0
     for _, x, p, m0, maker in fills:
@@ -76,5 +76,5 @@ def components(fills: list, pnl_change: float, q: int, mark: float, sigma2: floa
             if move < 0:
                 adverse += move
     inv_pnl = pnl_change - spread
-    return np.array([spread, inv_pnl, -inventory_gamma * q * q * sigma2 * dt_s, adverse,
-                     -float(messages), spread + inv_pnl - damping * max(0.0, inv_pnl)])
+    return (spread, inv_pnl, -inventory_gamma * q * q * sigma2 * dt_s, adverse,
+            -float(messages), spread + inv_pnl - damping * max(0.0, inv_pnl))

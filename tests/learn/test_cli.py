@@ -167,3 +167,17 @@ def test_execution_evaluation_against_twap_and_ac(tmp_path, capsys):
     for r in res["policies"].values():
         assert r["n"] == 3 and np.isfinite(r["shortfall_bps"]) and 0 < r["completion"] <= 1
     assert res["policies"]["twap"]["completion"] == 1.0
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (
+    __import__("pathlib").Path(__file__).resolve().parents[2] / "scenarios" / "train").glob(
+        "[!_]*.yaml")), ids=lambda p: p.stem)
+def test_shipped_training_configs_load_and_build(path, tmp_path):
+    from abmm.learn.config import load_config
+    from abmm.learn.trainer import Trainer
+
+    cfg, base = load_config(path)
+    t = Trainer(cfg, base, tmp_path / "out")
+    assert t.learners and t.assign
+    if cfg.eval is not None and cfg.eval.scenario:
+        assert (base / cfg.eval.scenario).is_file()
