@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from gymnasium import spaces
 
 from abmm.engine.types import OrderType
 from abmm.errors import AbmmError
@@ -169,6 +168,8 @@ class QuoteActions:
         self.offsets = offsets
         n = len(offsets)
         self.no_quote = n * n
+        from gymnasium import spaces  # here, not at import: abmm run need not load gymnasium
+
         self.space = (spaces.Discrete(n * n + 1) if mode == "discrete"
                       else spaces.Box(-1.0, 1.0, (4,), np.float32))
 
