@@ -101,6 +101,72 @@ class ActorCritic(nn.Module):
         return self.to_env(a)
 
 
+def _layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(m.weight.detach().cpu().numpy().T.astype(np.float32),
+             m.bias.detach().cpu().numpy().astype(np.float32))
+            for m in seq if isinstance(m, nn.Linear)]
+
+
+def _forward(layers: list, x: np.ndarray) -> np.ndarray:
+    last = len(layers) - 1
+    for i, (w, b) in enumerate(layers):
+        x = x @ w + b
+        if i < last:
+            x = np.tanh(x)
+    return x
+
+
+_LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
+
+
+class NumpyActorCritic:
+    """A float32 numpy copy of an ``ActorCritic``'s forward pass, for acting a few agents at a
+    time: at these sizes (a 64x64 MLP, one to a few rows) torch's per-call overhead costs
+    several times the arithmetic. Built from the network's current weights; rebuild it after
+    the weights change. ``sample`` draws from a numpy ``Generator``."""
+
+    def __init__(self, net: ActorCritic):
+        self.discrete = net.discrete
+        self.actor = _layers(net.actor)
+        self.critic = _layers(net.critic)
+        if not self.discrete:
+            self.std = net.log_std.detach().cpu().numpy().astype(np.float64)
+            self.log_std = self.std.copy()
+            self.std = np.exp(self.std)
+            self.low = net.low.cpu().numpy()
+            self.high = net.high.cpu().numpy()
+
+    def value(self, x: np.ndarray) -> np.ndarray:
+        return _forward(self.critic, x)[:, 0]
+
+    def sample(self, x: np.ndarray, rng: np.random.Generator):
+        """``(raw action, log prob, value)`` for a batch of normalized observations."""
+        out = _forward(self.actor, x).astype(np.float64)
+        n = len(x)
+        if self.discrete:
+            z = out - out.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            tot = e.sum(axis=1)
+            u = rng.random(n) * tot
+            a = np.minimum((np.cumsum(e, axis=1) < u[:, None]).sum(axis=1), out.shape[1] - 1)
+            logp = z[np.arange(n), a] - np.log(tot)
+        else:
+            a = out + self.std * rng.standard_normal(out.shape)
+            logp = (-0.5 * ((a - out) / self.std) ** 2 - self.log_std - _LOG_SQRT_2PI).sum(1)
+            a = a.astype(np.float32)
+        return a, logp.astype(np.float32), self.value(x).astype(np.float32)
+
+    def act(self, x: np.ndarray) -> np.ndarray:
+        """The deterministic action: the most likely one, or the mean clipped to the box."""
+        out = _forward(self.actor, x)
+        if self.discrete:
+            return out.argmax(axis=1)
+        return np.minimum(np.maximum(out, self.low), self.high)
+
+    def to_env(self, a: np.ndarray) -> np.ndarray:
+        return a if self.discrete else np.minimum(np.maximum(a, self.low), self.high)
+
+
 class QNet(nn.Module):
     def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)):
         super().__init__()

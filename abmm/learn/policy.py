@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from abmm.learn import checkpoint as ckpt
-from abmm.learn.nets import build
+from abmm.learn.nets import NumpyActorCritic, build
 from abmm.learn.normalize import RunningNorm
 
 
@@ -45,6 +45,8 @@ class FrozenPolicy:
             self.norm = RunningNorm((len(n["mean"]),))
             self.norm.load_state_dict(n)
         self.obs_dim = state["spec"]["obs_dim"]
+        self.fast = NumpyActorCritic(self.net) if state["spec"]["kind"] == "actor_critic" \
+            else None
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         obs = np.atleast_2d(np.asarray(obs, np.float32))
@@ -52,6 +54,8 @@ class FrozenPolicy:
             return self.Q[self._tab.state(obs)].argmax(axis=1)
         if self.norm is not None:
             obs = self.norm.normalize(obs)
+        if self.fast is not None:
+            return self.fast.act(obs)
         with torch.no_grad():
             return self.net.act(torch.as_tensor(obs), deterministic=True)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from abmm.learn.buffers import gae
-from abmm.learn.nets import ActorCritic, space_spec
+from abmm.learn.nets import ActorCritic, NumpyActorCritic, space_spec
 from abmm.learn.normalize import RunningNorm
 
 
@@ -66,32 +66,39 @@ class PPO:
         # VecNormalize does), so the value loss stays O(1) whatever the reward's scale
         self.ret_norm = RunningNorm((), clip=1e9) if normalize_reward else None
         self._ret: dict = {}
-        self.gen = torch.Generator(device="cpu").manual_seed(seed)
-        self.np_rng = np.random.default_rng(seed)
+        # exploration draws (acting runs on a numpy copy of the network, ``NumpyActorCritic``)
+        self.act_rng = np.random.default_rng([seed, 1])
+        self.np_rng = np.random.default_rng(seed)  # minibatch order
+        self._fast: NumpyActorCritic | None = None
         self._streams: dict = {}
         self._done: list = []
 
     # -------------------------------------------------------------------------- acting
-    def _prep(self, obs: np.ndarray, update_norm: bool) -> torch.Tensor:
+    def _prep(self, obs: np.ndarray, update_norm: bool) -> np.ndarray:
         obs = np.asarray(obs, np.float32)
         if self.norm is not None:
             if update_norm:
                 self.norm.update(obs)
             obs = self.norm.normalize(obs)
-        return torch.as_tensor(obs, device=self.device)
+        return obs
+
+    @property
+    def fast(self) -> NumpyActorCritic:
+        """The numpy copy of the current network that acting uses."""
+        if self._fast is None:
+            self._fast = NumpyActorCritic(self.net)
+        return self._fast
 
     def act(self, obs: np.ndarray, explore: bool = True):
         """Actions for a batch of observations, and what ``record`` needs."""
         x = self._prep(obs, update_norm=explore)
         if not explore:
-            return self.net.act(x, deterministic=True), None
-        a, logp, v = self.net.sample(x, self.gen)
-        return self.net.to_env(a), (x.cpu().numpy(), a.cpu().numpy(), logp.cpu().numpy(),
-                                    v.cpu().numpy())
+            return self.fast.act(x), None
+        a, logp, v = self.fast.sample(x, self.act_rng)
+        return self.fast.to_env(a), (x, a, logp, v)
 
     def value_of(self, obs: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return self.net.value(self._prep(obs, update_norm=False)).cpu().numpy()
+        return self.fast.value(self._prep(obs, update_norm=False))
 
     def record(self, key, aux, reward: float, i: int) -> None:
         """One step of stream ``key`` (an agent): ``aux`` from ``act`` for row ``i``."""
@@ -163,6 +170,7 @@ class PPO:
                     stats["entropy"] += float(ent)
                     stats["approx_kl"] += float(approx_kl(logp, logp_old[idx]))
                     stats["batches"] += 1
+        self._fast = None  # the weights changed
         k = max(stats.pop("batches"), 1)
         out = {key: v / k for key, v in stats.items()}
         out["samples"] = n
@@ -174,7 +182,7 @@ class PPO:
         return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
                 "norm": None if self.norm is None else self.norm.state_dict(),
                 "ret_norm": None if self.ret_norm is None else self.ret_norm.state_dict(),
-                "gen": self.gen.get_state(), "np_rng": self.np_rng.bit_generator.state,
+                "act_rng": self.act_rng.bit_generator.state, "np_rng": self.np_rng.bit_generator.state,
                 "hp": dict(self.hp)}
 
     def load_state_dict(self, d: dict) -> None:
@@ -184,7 +192,9 @@ class PPO:
             self.norm.load_state_dict(d["norm"])
         if self.ret_norm is not None and d.get("ret_norm") is not None:
             self.ret_norm.load_state_dict(d["ret_norm"])
-        self.gen.set_state(d["gen"])
+        self._fast = None
+        if "act_rng" in d:  # (checkpoints before numpy acting drew exploration with torch)
+            self.act_rng.bit_generator.state = d["act_rng"]
         self.np_rng.bit_generator.state = d["np_rng"]
 
     def policy_state(self) -> dict:
