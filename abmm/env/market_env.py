@@ -200,7 +200,7 @@ class MarketEnv(ParallelEnv):
             fills.clear()
             self._pnl[name] = pnl
             rewards[name] = (w[0] * c[0] + w[1] * c[1] + w[2] * c[2] + w[3] * c[3]
-                             + w[4] * c[4] + w[5] * c[5]) / scale
+                             + w[4] * c[4] + w[5] * c[5] + w[6] * c[6]) / scale
             comp = np.array(c) / scale if self.vector_reward else None
             obs[name] = o = self._observe(name, market)
             infos[name] = info = self._info(name, comp)

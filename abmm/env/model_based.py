@@ -193,7 +193,8 @@ class ModelBasedEnv(ParallelEnv):
     * rewards: the same named components (``abmm.env.rewards``) over ``reward_scale``:
       spread capture ``delta`` per fill, inventory PnL ``q ds``, inventory cost ``-gamma q^2
       sigma^2 dt`` (plus ``-terminal_penalty q_T^2`` at the last step), adverse selection
-      ``min(0, x ds)`` of the step's fills, order cost 0, dampened PnL; default weights
+      ``min(0, x ds)`` of the step's fills, order cost 0, dampened PnL, absolute inventory
+      ``-|q| dt``; default weights
       ``{"spread_capture": 1, "inventory_pnl": 1}`` (the PnL). With ``inventory_gamma =
       phi / sigma^2`` and ``terminal_penalty = alpha``, spread capture + inventory PnL +
       inventory cost is the objective of Cartea, Jaimungal & Penalva (2015, ch. 10),
@@ -309,7 +310,8 @@ class ModelBasedEnv(ParallelEnv):
         if term or trunc:
             inv_cost = inv_cost - self.terminal_penalty * q * q
         comp = np.stack([spread, inv_pnl, inv_cost, adverse, np.zeros_like(spread),
-                         spread + inv_pnl - self.damping * np.maximum(0.0, inv_pnl)], axis=-1)
+                         spread + inv_pnl - self.damping * np.maximum(0.0, inv_pnl),
+                         -np.abs(q) * mk.dt], axis=-1)
         comp /= self.reward_scale
         r = comp @ self._w
         self._last_fills = (buy | sell).sum(axis=1)

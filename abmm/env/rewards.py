@@ -26,6 +26,10 @@ size -- so that one tick earned on one quote is about 1):
     dampened PnL of Spooner, Fearnley, Savani & Koukorinis (2018), "Market making via
     reinforcement learning" (AAMAS), which removes the reward for speculative inventory gains
     but keeps the losses.
+``inventory_abs``
+    ``-|q| dt``: a running penalty on the absolute position (lots·seconds), linear where
+    ``inventory_cost`` is quadratic: a direct handle on the mean absolute position, which it
+    charges the same for the first lot as for the tenth.
 
 The reward is ``sum_k w_k component_k`` with ``reward={name: weight}`` (unknown names are an
 error); the default is ``DEFAULT_WEIGHTS``. With ``vector_reward=True`` the info of each agent
@@ -37,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 COMPONENTS = ("spread_capture", "inventory_pnl", "inventory_cost", "adverse_selection",
-              "order_cost", "dampened_pnl")
+              "order_cost", "dampened_pnl", "inventory_abs")
 DEFAULT_WEIGHTS = {"dampened_pnl": 1.0, "inventory_cost": 1.0, "order_cost": 0.01}
 
 
@@ -77,4 +81,5 @@ def components(fills: list, pnl_change: float, q: int, mark: float, sigma2: floa
                 adverse += move
     inv_pnl = pnl_change - spread
     return (spread, inv_pnl, -inventory_gamma * q * q * sigma2 * dt_s, adverse,
-            -float(messages), spread + inv_pnl - damping * max(0.0, inv_pnl))
+            -float(messages), spread + inv_pnl - damping * max(0.0, inv_pnl),
+            -abs(q) * dt_s)

@@ -102,6 +102,17 @@ def test_inventory_cost_is_gamma_q2_sigma2_dt():
     assert r["lrn_0"] == pytest.approx(-0.02 * 25 * var * 1.0 / 5)
 
 
+def test_inventory_abs_is_abs_q_dt():
+    env, taker, lrn = make("continuous", reward={"inventory_abs": 1.0})
+    taker.limit(BUY, REF - 10, 100)
+    env.step({"lrn_0": env.actions.continuous_action(1, 1, 0, 5)})  # an ask only
+    taker.market_order(BUY, 5)  # lifts it: short 5
+    assert lrn.inventory == -5
+    _, r, _, _, info = env.step({"lrn_0": env.actions.continuous_action(1, 1, 0, 0)})
+    assert info["lrn_0"]["reward_vector"][C["inventory_abs"]] == pytest.approx(-5 * 1.0 / 5)
+    assert r["lrn_0"] == pytest.approx(-1.0)  # |q| dt = 5 lot-seconds over the scale 5
+
+
 def test_quotes_keep_their_place_when_unchanged_and_respect_max_inventory():
     env, taker, lrn = make(max_inventory=5)
     a = env.actions.discrete_index(2, 2)  # symmetric: its own quotes keep the mid at 10000
