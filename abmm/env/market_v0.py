@@ -35,8 +35,8 @@ Actions (``action_mode``)
 
 Rewards (``reward=``, ``vector_reward=``)
     A weighted sum of spread capture, inventory PnL, inventory cost ``-gamma q^2 sigma^2 dt``,
-    adverse selection, order-management cost and the dampened PnL of Spooner et al. (2018),
-    each in tick·lots over ``reward_scale`` (default the quote size). Default weights
+    adverse selection, order-management cost, the dampened PnL of Spooner et al. (2018) and
+    an absolute-inventory penalty ``-|q| dt``, each in tick·lots over ``reward_scale`` (default the quote size). Default weights
     ``{"dampened_pnl": 1, "inventory_cost": 1, "order_cost": 0.01}``. With
     ``vector_reward=True`` each agent's info holds ``"reward_vector"`` (``abmm.env.rewards``
     defines every component).
