@@ -128,7 +128,7 @@ class ExecutionEnv(ParallelEnv):
         ep = self._next_seed
         self._next_seed += 1
         if self.model is not None:
-            self.model.remove_all_agents()
+            self.model.release()
         m = MarketModel(self.scenario, seed=ep)
         self.model = m
         self.episode_seed = ep
@@ -308,7 +308,7 @@ class ExecutionEnv(ParallelEnv):
 
     def close(self):
         if self.model is not None:
-            self.model.remove_all_agents()
+            self.model.release()
             self.model = None
         self.agents = []
 

@@ -301,7 +301,7 @@ class MarketEnv(ParallelEnv):
         if self.model is not None:
             if self.model.out_dir is not None and not self.model.finished:
                 self.model.finish(status="incomplete", error="episode ended early (reset/close)")
-            self.model.remove_all_agents()  # Mesa keeps agents alive otherwise (mesa#3179)
+            self.model.release()  # Mesa keeps models and agents alive otherwise
             self.model = None
 
     def close(self):

@@ -183,6 +183,7 @@ def _rule_execution(scenario, algo: str, seed: int) -> list[dict]:
         done = sum(abs(x) for _, x, _, _, _ in logs[a.name])
         cost += side * (mark - arrival) * max(Q - done, 0)
         out.append({"shortfall_bps": cost / (arrival * Q) * 1e4, "completion": done / Q})
+    m.release()
     return out
 
 

@@ -142,6 +142,14 @@ class MarketModel(mesa.Model):
             scenario = load_scenario(scenario, overrides=overrides)
         return cls(scenario, seed=seed, out_dir=out)
 
+    def release(self) -> None:
+        """Drop what keeps a finished model alive: Mesa's registry of its agents (mesa#3179)
+        and ``mesa.Agent._ids``, the class-level id counter keyed by model, which holds every
+        model ever created. Call it when a loop (env resets, evaluation seeds) is done with a
+        model; the model must not create agents afterwards."""
+        self.remove_all_agents()
+        mesa.Agent._ids.pop(self, None)
+
     def add_agent(self, agent) -> None:
         self._by_id[agent.unique_id] = agent
         self.groups.setdefault(agent.group, []).append(agent)

@@ -252,3 +252,17 @@ def test_baselines_run_in_both_envs():
         assert set(out) == set(env.possible_agents)
     with pytest.raises(ValueError, match="unknown baseline"):
         baselines.make("best", env)
+
+
+def test_reset_frees_the_previous_market():
+    """Mesa's class-level ``Agent._ids`` holds every model; ``release`` lets it go, so a long
+    training loop does not keep one market per episode alive."""
+    import gc
+    import weakref
+
+    env = make()[0]
+    old = weakref.ref(env.model)
+    env.reset(seed=2)
+    gc.collect()
+    assert old() is None
+    env.close()
