@@ -146,6 +146,19 @@ class InvalidActionError(AbmmError, ValueError):
     an action for an agent that is done or unknown."""
 
 
+def check_action_dict(actions, live: list, possible: list) -> None:
+    """An env ``step``'s ``actions``: a dict whose keys are live agents, else
+    ``InvalidActionError`` saying which key and why."""
+    if not isinstance(actions, dict):
+        raise InvalidActionError(f"actions must be a dict {{agent: action}}, got "
+                                 f"{type(actions).__name__}")
+    alive = set(live)
+    for name in actions:
+        if name not in alive:
+            why = "is done" if name in possible else "is not an agent of this env"
+            raise InvalidActionError(f"action for {name!r}, which {why}; live agents: {live}")
+
+
 class QuoteActions:
     """Decodes actions into target quotes ``[(side, price, size), ...]``."""
 

@@ -52,7 +52,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
 from abmm.agents.base import BUY, SELL
-from abmm.agents.quoting import InvalidActionError
+from abmm.agents.quoting import InvalidActionError, check_action_dict
 
 N_OBS = 8
 SIZES = (0.5, 1.0, 2.0)
@@ -161,13 +161,7 @@ class ExecutionEnv(ParallelEnv):
     def step(self, actions):
         if self.model is None:
             raise RuntimeError("call reset() before step()")
-        if not isinstance(actions, dict):
-            raise InvalidActionError(f"actions must be a dict {{agent: action}}, got "
-                                     f"{type(actions).__name__}")
-        for n in actions:
-            if n not in self.agents:
-                why = "is done" if n in self.possible_agents else "is not an agent of this env"
-                raise InvalidActionError(f"action for {n!r}, which {why}")
+        check_action_dict(actions, self.agents, self.possible_agents)
         m = self.model
         final = m.now >= self.t_end
         for n in self.agents:

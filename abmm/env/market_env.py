@@ -15,9 +15,9 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
+from abmm.agents.quoting import check_action_dict
 from abmm.env.actions import (
     DEFAULT_OFFSETS,
-    InvalidActionError,
     QuoteActions,
     requote,
     target_quotes,
@@ -162,15 +162,7 @@ class MarketEnv(ParallelEnv):
     def step(self, actions):
         if self.model is None:
             raise RuntimeError("call reset() before step()")
-        if not isinstance(actions, dict):
-            raise InvalidActionError(f"actions must be a dict {{agent: action}}, got "
-                                     f"{type(actions).__name__}")
-        live = set(self.agents)
-        for name in actions:
-            if name not in live:
-                why = "is done" if name in self.possible_agents else "is not an agent of this env"
-                raise InvalidActionError(f"action for {name!r}, which {why}; live agents: "
-                                         f"{self.agents}")
+        check_action_dict(actions, self.agents, self.possible_agents)
         decoded = {n: self.actions.decode(n, a) for n, a in actions.items()}
         model = self.model
         mid = self.features.mid

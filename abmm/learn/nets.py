@@ -1,8 +1,8 @@
 """Policy and value networks (torch): an actor-critic for PPO and a Q-network for DQN.
 
 ``ActorCritic`` has a categorical head for ``Discrete(n)`` actions or a diagonal Gaussian head
-(state-independent log-std) for ``Box`` actions; ``act(obs, deterministic)`` returns an action
-for the environment (a Gaussian sample clipped to the box; the mean when deterministic).
+(state-independent log-std) for ``Box`` actions; ``act(obs)`` returns its deterministic action
+for the environment. Acting during training goes through ``NumpyActorCritic``, a numpy copy.
 Networks are described by a small ``spec`` dict (``kind``, ``obs_dim``, ``n_actions`` or
 ``act_dim``, ``hidden``) so a checkpoint can rebuild them without pickled code.
 """
@@ -73,32 +73,13 @@ class ActorCritic(nn.Module):
         return dist.entropy() if self.discrete else dist.entropy().sum(-1)
 
     @torch.no_grad()
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None):
-        """``(raw action, log prob, value)``; the raw Gaussian action is not clipped."""
+    def act(self, obs: torch.Tensor) -> np.ndarray:
+        """The deterministic action (the most likely one, or the mean clipped to the box).
+        Exploration samples come from ``NumpyActorCritic.sample``."""
         d = self.dist(obs)
         if self.discrete:
-            probs = d.probs
-            a = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-        else:
-            noise = torch.randn(d.mean.shape, generator=generator, device=d.mean.device)
-            a = d.mean + d.stddev * noise
-        return a, self.log_prob(d, a), self.value(obs)
-
-    def to_env(self, a: torch.Tensor) -> np.ndarray:
-        """A raw action as the environment takes it (clipped to the box)."""
-        if self.discrete:
-            return a.cpu().numpy()
-        return torch.max(torch.min(a, self.high), self.low).cpu().numpy()
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True,
-            generator: torch.Generator | None = None) -> np.ndarray:
-        if deterministic:
-            d = self.dist(obs)
-            a = d.probs.argmax(-1) if self.discrete else d.mean
-        else:
-            a = self.sample(obs, generator)[0]
-        return self.to_env(a)
+            return d.probs.argmax(-1).cpu().numpy()
+        return torch.max(torch.min(d.mean, self.high), self.low).cpu().numpy()
 
 
 def _layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -130,9 +111,8 @@ class NumpyActorCritic:
         self.actor = _layers(net.actor)
         self.critic = _layers(net.critic)
         if not self.discrete:
-            self.std = net.log_std.detach().cpu().numpy().astype(np.float64)
-            self.log_std = self.std.copy()
-            self.std = np.exp(self.std)
+            self.log_std = net.log_std.detach().cpu().numpy().astype(np.float64)
+            self.std = np.exp(self.log_std)
             self.low = net.low.cpu().numpy()
             self.high = net.high.cpu().numpy()
 

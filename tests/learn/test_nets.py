@@ -23,7 +23,7 @@ def test_numpy_forward_matches_torch(action):
         d = net.dist(xt)
         ref_logp = net.log_prob(d, torch.as_tensor(a)).numpy()
         ref_v = net.value(xt).numpy()
-        ref_act = net.act(xt, deterministic=True)
+        ref_act = net.act(xt)
     np.testing.assert_allclose(logp, ref_logp, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(v, ref_v, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(fast.act(x), ref_act, rtol=1e-5, atol=1e-6)
