@@ -1,0 +1,86 @@
+"""Shipped scenarios and policies, found by name in the installed package.
+
+The repository keeps them at the top level (``scenarios/``, ``policies/``); the build maps those
+folders into the package as ``abmm._data.scenarios`` and ``abmm._data.policies`` (see
+``setup.py``), so an installed wheel carries them and an editable install sees the repository's
+own files. ``abmm run default`` and ``--policy mm_coevolved`` resolve through here.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["shipped_scenarios", "shipped_policies", "scenario_path", "policy_path",
+           "scenario_description"]
+
+_SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
+_POLICY_SUFFIXES = (".npz", ".pt")
+
+
+def _folder(kind: str) -> Path | None:
+    """The folder holding the shipped ``kind`` (``scenarios`` or ``policies``), or None."""
+    try:
+        root = resources.files(f"abmm._data.{kind}")
+        path = Path(str(root))
+        if path.is_dir():
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    repo = Path(__file__).resolve().parent.parent / kind  # a source checkout without install
+    return repo if repo.is_dir() else None
+
+
+def _listing(kind: str, suffixes: tuple[str, ...], recursive: bool = False) -> dict[str, Path]:
+    folder = _folder(kind)
+    if folder is None:
+        return {}
+    out: dict[str, Path] = {}
+    files = folder.rglob("*") if recursive else folder.iterdir()
+    for p in sorted(files):
+        if p.suffix in suffixes and p.is_file() and not p.name.startswith("_"):
+            name = p.relative_to(folder).with_suffix("").as_posix()
+            # several formats of one policy: the first suffix listed wins (.npz before .pt)
+            if name not in out or suffixes.index(p.suffix) < suffixes.index(out[name].suffix):
+                out[name] = p
+    return out
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """Shipped scenario names (``default``, ``train/mm_coevolve``, ...) and their files."""
+    return _listing("scenarios", _SCENARIO_SUFFIXES, recursive=True)
+
+
+def shipped_policies() -> dict[str, Path]:
+    """Shipped policy names (``mm_coevolved``, ...) and their files."""
+    return _listing("policies", _POLICY_SUFFIXES)
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """A scenario file: ``name_or_path`` itself if it is an existing file, else the shipped
+    scenario of that name; else the path unchanged (the loader reports it missing)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    return shipped_scenarios().get(str(name_or_path), p)
+
+
+def policy_path(name_or_path: str | Path) -> Path:
+    """A policy file: ``name_or_path`` itself if it is an existing file, else the shipped policy
+    of that name; else the path unchanged (the loader reports it missing)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    return shipped_policies().get(str(name_or_path), p)
+
+
+def scenario_description(path: Path) -> str:
+    """The first line of a scenario file's ``description`` (without loading the schema)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    desc = data.get("description", "") if isinstance(data, dict) else ""
+    return str(desc).strip().splitlines()[0] if str(desc).strip() else ""
