@@ -87,9 +87,8 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from abmm.market.model import MarketModel
-    from abmm.market.timeutil import SECOND, format_ns
-    from abmm.scenario import ScenarioError, load_scenario
+    from abmm.scenario import ScenarioError, build_model, load_scenario
+    from abmm.schema.timing import SECOND, format_ns
 
     try:
         scenario = load_scenario(a.scenario, overrides=a.set)
@@ -106,7 +105,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        model = MarketModel(scenario, seed=seed, out_dir=out)
+        model = build_model(scenario, seed=seed, out=out)
     except Exception as exc:  # noqa: BLE001 - nothing ran: leave no run directory behind
         shutil.rmtree(out, ignore_errors=True)
         print(f"abmm run: cannot build the market: {exc}", file=sys.stderr)
