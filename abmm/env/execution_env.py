@@ -68,6 +68,8 @@ class ExecutionEnv(ParallelEnv):
         self.decision_ns = di
         self._substeps = di // m.step
         self.n_decisions = max(1, self.duration_ns // di)
+        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
+            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
         self.max_cycles = self.n_decisions + 60 if max_cycles is None else int(max_cycles)
         self._mesa = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in groups
                       for i in range(g.count)}
@@ -138,6 +140,8 @@ class ExecutionEnv(ParallelEnv):
         """Send the child orders, run one decision interval; the PettingZoo 5-tuple."""
         if self.model is None:
             raise RuntimeError("call reset() before step()")
+        if not self.agents:
+            raise RuntimeError("the episode is over: call reset()")
         check_action_dict(actions, self.agents, self.possible_agents)
         m = self.model
         final = m.now >= self.t_end
