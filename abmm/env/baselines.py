@@ -94,11 +94,13 @@ class Fixed(_Policy):
     name = "fixed"
 
     def __init__(self, env, half_spread: float | None = None):
+        """A fixed spread for ``env`` (default 0.75 model-based, 2 ticks agent-based)."""
         super().__init__(env)
         self.half = half_spread if half_spread is not None else (
             0.75 if isinstance(env, ModelBasedEnv) else 2.0)
 
     def __call__(self, obs, agent=None):
+        """Quote ``half_spread`` on both sides."""
         return self.to_action(self.half, self.half)
 
 
@@ -109,6 +111,7 @@ class AvellanedaStoikov(_Policy):
 
     def __init__(self, env, gamma: float = 0.1, k: float | None = None,
                  sigma: float | None = None, horizon: float = 60.0):
+        """Avellaneda-Stoikov for ``env``; ``k`` defaults to the model's (0.5 agent-based)."""
         super().__init__(env)
         self.gamma = float(gamma)
         self.k = k if k is not None else (env.market.k if self.model_based else 0.5)
@@ -116,6 +119,7 @@ class AvellanedaStoikov(_Policy):
         self.horizon = float(horizon)
 
     def __call__(self, obs, agent=None):
+        """The nearest action to the Avellaneda-Stoikov offsets."""
         g, k = self.gamma, self.k
         s = self.sigma_fixed if self.sigma_fixed is not None else self.sigma(obs)
         tau = self.tau(obs) if self.model_based else min(self.tau(obs), self.horizon)
@@ -129,6 +133,7 @@ class GLFT(_Policy):
 
     def __init__(self, env, gamma: float = 0.1, k: float | None = None, A: float | None = None,
                  sigma: float | None = None):
+        """GLFT for ``env``; ``k`` and ``A`` default to the model's (0.5 agent-based)."""
         super().__init__(env)
         self.gamma = float(gamma)
         self.k = k if k is not None else (env.market.k if self.model_based else 0.5)
@@ -136,6 +141,7 @@ class GLFT(_Policy):
         self.sigma_fixed = sigma
 
     def __call__(self, obs, agent=None):
+        """The nearest action to the GLFT offsets."""
         g, k, A = self.gamma, self.k, self.A
         s = self.sigma_fixed if self.sigma_fixed is not None else self.sigma(obs)
         return self.to_action(*glft_offsets(self.inventory(obs), g, s, k, A))
@@ -147,11 +153,13 @@ class Random(_Policy):
     name = "random"
 
     def __init__(self, env, seed: int = 0):
+        """Uniform actions of ``env``'s space, seeded with ``seed``."""
         super().__init__(env)
         self.space = copy.deepcopy(env.actions.space)  # its own random stream
         self.space.seed(seed)
 
     def __call__(self, obs, agent=None):
+        """A random action."""
         return self.space.sample()
 
 

@@ -40,6 +40,7 @@ class ExecutionEnv(ParallelEnv):
     def __init__(self, scenario=None, overrides: list[str] | None = None,
                  decision_interval=None, max_cycles: int | None = None,
                  render_mode: str | None = None, vol_scale: float = 2.0):
+        """Load the scenario and check its learnable executors (see ``execution_v0``)."""
         from abmm.market.timeutil import parse_duration
         from abmm.scenario import load_scenario
 

@@ -61,6 +61,7 @@ class ModelBasedEnv(ParallelEnv):
                  max_inventory: int = 50, inventory_gamma: float = 0.0,
                  terminal_penalty: float = 0.0, damping: float = 0.5,
                  reward_scale: float = 1.0, seed: int | None = None, **market):
+        """Build the market and the spaces (see ``model_based_v0`` for the arguments)."""
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, not {render_mode!r}")

@@ -52,6 +52,7 @@ class ASMarket:
                  sigma: float = 2.0, dt: float = 0.005, A: float = 140.0, k: float = 1.5,
                  mid: str = "binomial", kappa: float = 0.0, fill: str = "paper",
                  order_size: float = 1.0, seed: int | None = None):
+        """Check the parameters and reset with ``seed``."""
         if n_paths < 1 or n_agents < 1:
             raise ValueError(f"n_paths and n_agents must be >= 1, got {n_paths}, {n_agents}")
         for name, v in (("T", T), ("dt", dt), ("A", A), ("k", k), ("order_size", order_size)):
