@@ -11,18 +11,23 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from abmm.agents.quoting import check_action_dict
 from abmm.env.actions import (
     DEFAULT_OFFSETS,
     QuoteActions,
+    check_action_dict,
     requote,
     target_quotes,
 )
-from abmm.env.observations import N_FEATURES, N_MARKET, MarketFeatures, agent_features
+from abmm.env.observations import (
+    N_FEATURES,
+    N_MARKET,
+    MarketFeatures,
+    agent_features,
+    observation_space,
+)
 from abmm.env.rewards import COMPONENTS, check_weights, components
 
 log = logging.getLogger(__name__)
@@ -104,7 +109,7 @@ class MarketEnv(ParallelEnv):
         self.vol_halflife = float(vol_halflife)
         self.vpin_bucket = int(vpin_bucket)
         self.log_dir = None if log_dir is None else Path(log_dir)
-        self._obs_space = spaces.Box(-1.0, 1.0, (N_FEATURES,), np.float32)
+        self._obs_space = observation_space(N_FEATURES)
         self.agents: list[str] = []
         self.model = None
         self._episodes = 0

@@ -53,17 +53,26 @@ class DQN:
         obs = np.asarray(obs, np.float32)
         return obs if self.norm is None else self.norm.normalize(obs)
 
+    def frozen(self):
+        """The greedy policy of the current weights, torch-free (``abmm.policy.QNetPolicy``)."""
+        from abmm.learn.export import frozen_policy
+
+        return frozen_policy(self.policy_state())
+
     def act(self, obs: np.ndarray, explore: bool = True):
+        """Epsilon-greedy actions while exploring (and what ``record`` needs); without
+        exploration the greedy ones, computed as a saved policy computes them."""
         obs = np.asarray(obs, np.float32)
-        if explore and self.norm is not None:
+        if not explore:
+            return self.frozen()(obs), None
+        if self.norm is not None:
             self.norm.update(obs)
         with torch.no_grad():
             greedy = self.q(torch.as_tensor(self._n(obs), device=self.device)).argmax(-1)
         a = greedy.cpu().numpy()
-        if explore:
-            rand = self.rng.random(len(a)) < self.epsilon
-            a = np.where(rand, self.rng.integers(0, self.n_actions, len(a)), a)
-        return a, (obs, a) if explore else None
+        rand = self.rng.random(len(a)) < self.epsilon
+        a = np.where(rand, self.rng.integers(0, self.n_actions, len(a)), a)
+        return a, (obs, a)
 
     def record(self, key, aux, reward: float, i: int) -> None:
         obs, a = aux

@@ -1,7 +1,8 @@
 """Evaluation on held-out seeds (``abmm evaluate``): every policy plays the same episodes.
 
-A policy is a checkpoint path (a policy file or a training checkpoint: its learner ``i`` drives
-the scenario's learnable agent ``i``, cycling) or a baseline name: ``as``, ``glft``, ``fixed``,
+A policy is a policy file (a torch-free ``.npz``, a torch ``policy.pt`` or a training
+``checkpoint.pt``: its learner ``i`` drives the scenario's learnable agent ``i``, cycling), a
+shipped policy's name (``mm_coevolved``; ``abmm.resources``) or a baseline name: ``as``, ``glft``, ``fixed``,
 ``random`` for market makers (``abmm.env.baselines``), ``twap`` and ``ac`` (Almgren-Chriss) for
 executors -- those run the scenario's own rule-based executor with that schedule (market child
 orders) on the same seeds.
@@ -226,10 +227,12 @@ def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress
 
 def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
     """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring)."""
+    from abmm.resources import policy_path
+
     for p in policies:
-        if p not in MM_BASELINES + EXEC_BASELINES and not Path(p).is_file():
-            raise ValueError(f"policy {p!r} is neither a checkpoint file nor a baseline "
-                             f"({', '.join(MM_BASELINES + EXEC_BASELINES)})")
+        if p not in MM_BASELINES + EXEC_BASELINES and not policy_path(p).is_file():
+            raise ValueError(f"policy {p!r} is neither a checkpoint file, a shipped policy "
+                             f"nor a baseline ({', '.join(MM_BASELINES + EXEC_BASELINES)})")
     if _scenario_kind(scenario) == "execution":
         return evaluate_executors(scenario, policies, seeds, progress)
     return evaluate_market_makers(scenario, policies, seeds, progress)

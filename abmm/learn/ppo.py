@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from abmm.learn.buffers import gae
-from abmm.learn.nets import ActorCritic, NumpyActorCritic, space_spec
+from abmm.learn.nets import ActorCritic, numpy_actor_critic, space_spec
+from abmm.policy.numpy_net import NumpyActorCritic
 from abmm.learn.normalize import RunningNorm
 
 
@@ -86,7 +87,7 @@ class PPO:
     def fast(self) -> NumpyActorCritic:
         """The numpy copy of the current network that acting uses."""
         if self._fast is None:
-            self._fast = NumpyActorCritic(self.net)
+            self._fast = numpy_actor_critic(self.net)
         return self._fast
 
     def act(self, obs: np.ndarray, explore: bool = True):

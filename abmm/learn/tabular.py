@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from abmm.policy.tabular import tabular_state
+
 DEFAULT_BINS = {0: [-0.6, -0.2, 0.2, 0.6], 7: [0.2, 0.5], 8: [-0.3, 0.3]}
 
 
@@ -42,11 +44,8 @@ class TabularQ:
         self._td: list = []
 
     def state(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.atleast_2d(np.asarray(obs, np.float64))
-        idx = np.zeros(len(obs), np.int64)
-        for k, n in zip(self.features, self.sizes, strict=True):
-            idx = idx * n + np.digitize(obs[:, k], self.bins[k])
-        return idx
+        """The state index of each observation (``abmm.policy.tabular_state``)."""
+        return tabular_state(obs, self.features, self.bins)
 
     @property
     def epsilon(self) -> float:
@@ -57,7 +56,7 @@ class TabularQ:
     def act(self, obs, explore: bool = True):
         s = self.state(obs)
         q = self.Q[s]
-        if not explore:  # the first best action, as FrozenPolicy does
+        if not explore:  # the first best action, as abmm.policy.TabularPolicy does
             return q.argmax(axis=1), None
         best = q.max(axis=1, keepdims=True)
         # while exploring, ties are broken at random (an untrained table tries every action)

@@ -306,11 +306,18 @@ class Trainer:
         return path
 
     def write_policy(self) -> Path:
+        """Write ``policy.pt`` (torch) and ``policy.npz`` (torch-free) of the current
+        learners; returns the ``.pt`` path."""
         payload = policy_payload({k: lr.policy_state() for k, lr in self.learners.items()},
                                  self.env_config(), self.config_hash,
                                  {"name": self.cfg.name, "update": self.update,
                                   "env_steps": self.env_steps, "wall_s": self.wall})
-        return ckpt.save(self.out / "policy.pt", payload)
+        path = ckpt.save(self.out / "policy.pt", payload)
+        from abmm.learn.export import export_payload
+
+        # the torch-free copy for kind: policy agents (abmm.policy); same policies
+        export_payload(payload, self.out / "policy.npz", provenance={"source": path.name})
+        return path
 
     def restore(self, payload: dict) -> None:
         if payload.get("kind") != "training":
