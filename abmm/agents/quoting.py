@@ -26,8 +26,8 @@ warnings.warn("abmm.agents.quoting is deprecated: import from abmm.policy (featu
               "or abmm.env.actions (check_action_dict)", DeprecationWarning, stacklevel=2)
 
 __all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features",
-           "DEFAULT_OFFSETS", "InvalidActionError", "QuoteActions", "requote", "target_quotes",
-           "check_action_dict"]
+           "DEFAULT_OFFSETS", "InvalidActionError", "QuoteActions", "requote", "target_quotes"]
+# ``check_action_dict`` too, through ``__getattr__`` below
 
 
 def __getattr__(name: str):

@@ -21,8 +21,8 @@ import torch
 
 from abmm.learn.buffers import gae
 from abmm.learn.nets import ActorCritic, numpy_actor_critic, space_spec
-from abmm.policy.numpy_net import NumpyActorCritic
 from abmm.learn.normalize import RunningNorm
+from abmm.policy.numpy_net import NumpyActorCritic
 
 
 def policy_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
