@@ -227,12 +227,13 @@ def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress
 
 def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
     """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring)."""
-    from abmm.resources import policy_path
+    from abmm.resources import policy_path, shipped_policies
 
     for p in policies:
         if p not in MM_BASELINES + EXEC_BASELINES and not policy_path(p).is_file():
-            raise ValueError(f"policy {p!r} is neither a checkpoint file, a shipped policy "
-                             f"nor a baseline ({', '.join(MM_BASELINES + EXEC_BASELINES)})")
+            raise ValueError(f"policy {p!r} is neither a checkpoint file nor a baseline "
+                             f"({', '.join(MM_BASELINES + EXEC_BASELINES)}) nor a shipped "
+                             f"policy ({', '.join(shipped_policies())})")
     if _scenario_kind(scenario) == "execution":
         return evaluate_executors(scenario, policies, seeds, progress)
     return evaluate_market_makers(scenario, policies, seeds, progress)

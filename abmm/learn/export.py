@@ -16,7 +16,13 @@ import torch
 
 import abmm
 from abmm.learn.nets import build, numpy_layers
-from abmm.policy.file import PolicyFileError, build_policy, save_policy
+from abmm.policy.file import (
+    PolicyFileError,
+    build_policy,
+    learner_arrays,
+    read_policy_file,
+    save_policy,
+)
 
 __all__ = ["snapshot_to_arrays", "frozen_policy", "export_policy", "export_payload"]
 
@@ -84,10 +90,23 @@ def export_payload(payload: dict, out, learners: list[str] | None = None,
 
 
 def export_policy(src, out, learners: list[str] | None = None) -> Path:
-    """Export a policy file or training checkpoint ``src`` (``.pt``) to ``out`` (``.npz``)."""
-    from abmm.learn.policy import load_policy_file
+    """Export a policy file or training checkpoint ``src`` (``.pt``) to ``out`` (``.npz``);
+    ``src`` may also be a ``.npz`` policy file (to keep only some ``learners``)."""
+    from abmm.learn.policy import _is_npz, load_policy_file
 
     src = Path(src)
+    if src.is_file() and _is_npz(src):
+        config, arrays = read_policy_file(src)
+        names = learners or list(config["learners"])
+        unknown = [n for n in names if n not in config["learners"]]
+        if unknown:
+            raise PolicyFileError(f"no learner {unknown} in {src}; it has "
+                                  f"{sorted(config['learners'])}")
+        data = {n: (config["learners"][n],
+                    {k: arrays[k] for k in learner_arrays(n, config["learners"][n])
+                     if k in arrays}) for n in names}
+        return save_policy(out, data, config["env"], config.get("config_hash", ""),
+                           config.get("meta"), config.get("provenance"))
     payload = load_policy_file(src)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     return export_payload(payload, out, learners,

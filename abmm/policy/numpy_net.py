@@ -4,7 +4,10 @@
 At these sizes (a 64x64 MLP, one to a few rows) numpy beats torch's per-call overhead several
 times, so training acts through ``NumpyActorCritic`` too (``abmm.learn.nets`` builds it from
 the torch network's weights). A layer is ``(w, b)`` with ``w`` of shape ``(in, out)``:
-``x @ w + b``, ``tanh`` between layers, none after the last.
+``x @ w + b``, ``tanh`` between layers, none after the last. Weights are kept in Fortran
+order (the transpose of torch's ``(out, in)`` layout), whatever their source, so a policy gives
+the same bits whether built from a torch network or read from a file (BLAS rounds a matrix
+product differently for the two layouts).
 """
 
 from __future__ import annotations
@@ -13,9 +16,15 @@ import numpy as np
 
 from abmm.policy.base import ObsNorm, Policy
 
-__all__ = ["mlp_forward", "NumpyActorCritic", "ActorCriticPolicy", "QNetPolicy"]
+__all__ = ["as_layers", "mlp_forward", "NumpyActorCritic", "ActorCriticPolicy", "QNetPolicy"]
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
+
+
+def as_layers(layers) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(w, b), ...]`` as float32, ``w`` in Fortran order (see the module docstring)."""
+    return [(np.asfortranarray(np.asarray(w, np.float32)), np.asarray(b, np.float32))
+            for w, b in layers]
 
 
 def mlp_forward(layers: list, x: np.ndarray) -> np.ndarray:
@@ -38,9 +47,8 @@ class NumpyActorCritic:
 
     def __init__(self, actor: list, critic: list, action: dict, log_std=None):
         self.discrete = "discrete" in action
-        self.actor = [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in actor]
-        self.critic = [(np.asarray(w, np.float32), np.asarray(b, np.float32))
-                       for w, b in critic]
+        self.actor = as_layers(actor)
+        self.critic = as_layers(critic)
         if not self.discrete:
             self.log_std = np.asarray(log_std, np.float64)
             self.std = np.exp(self.log_std)
@@ -106,7 +114,7 @@ class QNetPolicy(Policy):
     def __init__(self, layers: list, obs_dim: int, n_actions: int,
                  norm: ObsNorm | None = None, algo: str = "dqn",
                  policy_config: dict | None = None):
-        self.layers = [(np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in layers]
+        self.layers = as_layers(layers)
         self.norm = norm
         self.obs_dim, self.action, self.algo = int(obs_dim), {"discrete": int(n_actions)}, algo
         self.policy_config = dict(policy_config or {})
