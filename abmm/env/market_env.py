@@ -119,10 +119,12 @@ class MarketEnv(ParallelEnv):
     # ----------------------------------------------------------------------------- spaces
     @functools.cache  # noqa: B019 - one space per agent, as PettingZoo wants
     def observation_space(self, agent):
+        """The observation space (the same for every agent)."""
         return self._obs_space
 
     @functools.cache  # noqa: B019
     def action_space(self, agent):
+        """The action space (the same for every agent)."""
         return self.actions.space
 
     # ----------------------------------------------------------------------------- episodes
@@ -165,6 +167,7 @@ class MarketEnv(ParallelEnv):
         return obs, infos
 
     def step(self, actions):
+        """Apply every live agent's action, advance one decision interval; PettingZoo's 5-tuple."""
         if self.model is None:
             raise RuntimeError("call reset() before step()")
         check_action_dict(actions, self.agents, self.possible_agents)
@@ -254,6 +257,7 @@ class MarketEnv(ParallelEnv):
 
     # ----------------------------------------------------------------------------- render
     def render(self):
+        """Render the book and the learners (per ``render_mode``)."""
         if self.render_mode is None:
             log.warning("render() called without a render_mode")
             return None
@@ -302,5 +306,6 @@ class MarketEnv(ParallelEnv):
             self.model = None
 
     def close(self):
+        """Release the market model."""
         self._dispose()
         self.agents = []

@@ -2,10 +2,10 @@
 
 A policy is a policy file (a torch-free ``.npz``, a torch ``policy.pt`` or a training
 ``checkpoint.pt``: its learner ``i`` drives the scenario's learnable agent ``i``, cycling), a
-shipped policy's name (``mm_coevolved``; ``abmm.resources``) or a baseline name: ``as``, ``glft``, ``fixed``,
-``random`` for market makers (``abmm.env.baselines``), ``twap`` and ``ac`` (Almgren-Chriss) for
-executors -- those run the scenario's own rule-based executor with that schedule (market child
-orders) on the same seeds.
+shipped policy's name (``mm_coevolved``; ``abmm.resources``) or a baseline name: ``as``,
+``glft``, ``fixed``, ``random`` for market makers (``abmm.env.baselines``), ``twap`` and ``ac``
+(Almgren-Chriss) for executors -- those run the scenario's own rule-based executor with that
+schedule (market child orders) on the same seeds.
 
 Market makers (``abmm.env.market_v0``; one sample = one learnable agent in one episode):
 ``pnl`` (mark-to-market at the end, price units), ``sharpe`` (mean PnL / std PnL over the
@@ -46,6 +46,7 @@ def _ci(x: np.ndarray) -> tuple[float, float, float]:
 
 
 def summarize(samples: list[dict], keys: list[str]) -> dict:
+    """Means with 95 % confidence half-widths (and the Sharpe ratio) of ``keys`` over samples."""
     out: dict = {"n": len(samples)}
     for k in keys:
         x = np.array([s[k] for s in samples if s.get(k) is not None and s[k] == s[k]], float)
@@ -114,6 +115,7 @@ def _checkpoint_actor(path: str, agents: list[str]):
 
 def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
                            progress=None) -> dict:
+    """Market-making policies and baselines on the same seeds."""
     from abmm.env import baselines, market_v0
     from abmm.learn.policy import load_policy_file
 
@@ -189,6 +191,7 @@ def _rule_execution(scenario, algo: str, seed: int) -> list[dict]:
 
 
 def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
+    """Execution policies and TWAP/AC baselines on the same seeds."""
     from abmm.env import execution_v0
 
     results = {}
