@@ -19,12 +19,10 @@ import pytest
 import yaml
 
 from abmm.agents import KINDS
-from abmm.agents.groups import LatencyCfg, WakeCfg
 from abmm.cli import main
 from abmm.errors import AbmmError
 from abmm.market.eventlog import EVENT_LOG_DTYPE, TOP_DTYPE
 from abmm.market.shocks import FatFinger, FlashCrash, LiquidityWithdrawal, NewsJump
-from abmm.market.timeutil import MINUTE, SECOND
 from abmm.scenario import (
     FundamentalCfg,
     Jumps,
@@ -37,6 +35,8 @@ from abmm.scenario import (
     load_scenario,
     yaml_load,
 )
+from abmm.schema import LatencyCfg, WakeCfg
+from abmm.schema.timing import MINUTE, SECOND
 
 log = logging.getLogger(__name__)
 

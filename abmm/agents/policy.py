@@ -29,10 +29,10 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from abmm.agents.base import TraderAgent
-from abmm.agents.groups import GroupBase, WakeCfg
 from abmm.policy.actions import QuoteActions, requote, target_quotes
 from abmm.policy.features import N_FEATURES, MarketFeatures, agent_features
 from abmm.resources import policy_path
+from abmm.schema import GroupBase, WakeCfg
 
 _CACHE: dict = {}
 

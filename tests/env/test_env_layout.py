@@ -13,7 +13,7 @@ import pytest
 
 ENTRY = ["abmm.env.market_v0", "abmm.env.execution_v0", "abmm.env.model_based_v0"]
 #: Deprecated modules (shims), importable for one more release.
-SHIMS = ["abmm.env.model_based"]
+SHIMS = ["abmm.env.model_based", "abmm.agents.quoting", "abmm.market.timeutil", "abmm.agents.groups"]
 
 
 @pytest.mark.parametrize("name", ENTRY)

@@ -20,8 +20,8 @@ from abmm.engine.types import EventKind, OrderType, Reason
 from abmm.market import kernel as K
 from abmm.market.eventlog import read_events
 from abmm.market.model import MarketModel
-from abmm.market.timeutil import HOUR, MINUTE, MS, SECOND, parse_duration
 from abmm.scenario import build_model
+from abmm.schema.timing import HOUR, MINUTE, MS, SECOND, parse_duration
 
 OPEN = parse_duration("09:30")
 REF = 10_000  # reference price 100.0 at tick 0.01

@@ -18,8 +18,8 @@ from abmm.market import kernel as K
 from abmm.market.eventlog import read_events
 from abmm.market.model import MarketModel
 from abmm.market.rng import stream
-from abmm.market.timeutil import MINUTE, MS, SECOND, parse_duration
 from abmm.scenario import build_model
+from abmm.schema.timing import MINUTE, MS, SECOND, parse_duration
 
 OPEN = parse_duration("09:30")
 BUY = 0

@@ -106,7 +106,7 @@ import sys
 sys.modules["torch"] = None  # import torch now raises ImportError
 import numpy as np
 import abmm.agents, abmm.policy
-from abmm.market.model import MarketModel
+from abmm.scenario import build_model
 pols, cfg = abmm.policy.load_policy("policies/mm_coevolved.npz")
 print(sorted(pols), int(pols["learner_0"](np.zeros((3, 16), np.float32)).shape[0]))
 scen = {"name": "t", "seed": 2, "market": {"open": "10:00", "close": "10:01", "warmup": "20s"},
@@ -115,7 +115,7 @@ scen = {"name": "t", "seed": 2, "market": {"open": "10:00", "close": "10:01", "w
                    {"kind": "market_maker", "name": "mm", "strategy": "fixed",
                     "half_spread_ticks": 2, "size": 5},
                    {"kind": "policy", "name": "rl", "checkpoint": "mm_coevolved"}]}
-m = MarketModel.from_scenario(scen)
+m = build_model(scen)
 m.run()
 print(m.groups["rl"][0].decisions, "torch" in sys.modules and sys.modules["torch"] is not None)
 """
@@ -202,7 +202,7 @@ def test_shipped_npz_policies_act_as_their_pt(tmp_path):
 def test_policy_agent_takes_the_pt_policys_actions():
     """A ``kind: policy`` agent driven by the shipped ``.npz``: every action it took is the
     torch ``.pt`` policy's deterministic action on the observation it saw."""
-    from abmm.market.model import MarketModel
+    from abmm.scenario import build_model
 
     scen = {"name": "t", "seed": 4, "market": {"open": "10:00", "close": "10:01",
                                                "warmup": "20s"},
@@ -213,7 +213,7 @@ def test_policy_agent_takes_the_pt_policys_actions():
                         "half_spread_ticks": 2, "size": 5},
                        {"kind": "policy", "name": "rl", "count": 2,
                         "checkpoint": str(ROOT / "policies" / "mm_coevolved.npz")}]}
-    m = MarketModel.from_scenario(scen)
+    m = build_model(scen)
     seen = []
     for a in m.groups["rl"]:
         def rec(obs, pol=a.policy, name=a.learner_name):
@@ -229,14 +229,13 @@ def test_policy_agent_takes_the_pt_policys_actions():
 
 
 def test_a_torch_checkpoint_is_refused_by_policy_agents():
-    from abmm.market.model import MarketModel
-    from abmm.scenario import ScenarioError
+    from abmm.scenario import ScenarioError, build_model
 
     scen = {"name": "t", "market": {"open": "10:00", "close": "10:01"},
             "agents": [{"kind": "policy", "checkpoint": str(ROOT / "policies" /
                                                             "mm_coevolved.pt")}]}
     with pytest.raises(ScenarioError, match="abmm export .*mm_coevolved.npz"):
-        MarketModel.from_scenario(scen)
+        build_model(scen)
 
 
 def test_export_cli_and_the_deprecated_quoting_module(tmp_path, capsys):
