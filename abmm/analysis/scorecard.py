@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from abmm.analysis.bars import run_bars
 from abmm.analysis.estimators import (
     MIN_AGG_RETURNS,
     MIN_RETURNS,
@@ -76,6 +77,7 @@ from abmm.analysis.estimators import (
     volume_volatility,
 )
 from abmm.analysis.run_facts import book_facts, order_sign_facts
+from abmm.rundir import open_run
 
 __all__ = [
     "ABS_LAGS", "ACF_FLOOR", "LIN_LAGS", "Z_BONFERRONI", "HILL_RANGE", "KURT_MIN", "bar_facts",
@@ -90,6 +92,7 @@ ACF_FLOOR = 0.05
 LIN_LAGS = (2, 20)
 #: z of the Bonferroni-corrected 95 % band over the 19 lags 2..20 (about 3.01).
 Z_BONFERRONI = float(norm.ppf(1 - 0.025 / (LIN_LAGS[1] - LIN_LAGS[0] + 1)))
+#: Range of the Hill tail index (top 5 %) called heavy-tailed like real returns.
 HILL_RANGE = (2.0, 5.0)
 #: Least excess kurtosis called heavy-tailed (intraday returns show 10-100; Cont 2001, table 1).
 KURT_MIN = 1.0
@@ -369,9 +372,8 @@ def facts_from_run(run_dir, freq: str = "1min", real: pd.DataFrame | None = None
     """The scorecard of a run: its mid-price bars at ``freq`` after the warm-up (``run_bars``
     with ``after_warmup``: the opening minutes, while the book fills up, are not a market yet),
     plus the book and order-sign facts of its ``top/`` and trades; ``real`` bars side by side."""
-    from abmm.analysis.bars import run_bars
-
-    return scorecard(run_bars(run_dir, freq, after_warmup=True), real=real, run_dir=run_dir)
+    run = open_run(run_dir)
+    return scorecard(run_bars(run, freq, after_warmup=True), real=real, run_dir=run)
 
 
 def format_scorecard(card: Scorecard) -> str:

@@ -55,6 +55,7 @@ class EventLog:
     """Collects events and top-of-book changes; ``folder=None`` keeps nothing on disk (counts only)."""
 
     def __init__(self, folder: Path | None, chunk_rows: int = 250_000, top_of_book: bool = True):
+        """Write parts of ``chunk_rows`` rows under ``folder`` (``top_of_book``: log top/)."""
         self.folder = Path(folder) if folder is not None else None
         self.top_of_book = top_of_book
         if self.folder is not None:

@@ -68,14 +68,17 @@ class RunDir:
     """A run directory, read lazily (see the module docstring); ``open_run`` makes one."""
 
     def __init__(self, path):
+        """Open the run directory at ``path`` (``FileNotFoundError`` when there is none)."""
         self.path = Path(path)
         if not self.path.is_dir():
             raise FileNotFoundError(f"no run directory at {self.path}")
 
     def __repr__(self) -> str:
+        """``RunDir('path')``."""
         return f"RunDir({str(self.path)!r})"
 
     def __fspath__(self) -> str:
+        """The directory's path, so a ``RunDir`` goes wherever a path does."""
         return str(self.path)
 
     # ------------------------------------------------------------------ small files
