@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
@@ -72,4 +72,24 @@ def extensions():
         return []
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+# The shipped scenarios and policies live at the repository's top level (scenarios/, policies/)
+# and install as package data of abmm._data.scenarios / abmm._data.policies, so a wheel carries
+# them and abmm.resources finds them by name (``abmm run default``).
+DATA_PACKAGES = {
+    "abmm._data.scenarios": "scenarios",
+    "abmm._data.scenarios.train": "scenarios/train",
+    "abmm._data.policies": "policies",
+}
+
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+    packages=find_packages(include=["abmm", "abmm.*"]) + list(DATA_PACKAGES),
+    package_dir=DATA_PACKAGES,
+    package_data={
+        "abmm.env": ["*.yaml"],
+        "abmm._data.scenarios": ["*.yaml", "*.md"],
+        "abmm._data.scenarios.train": ["*.yaml", "*.md"],
+        "abmm._data.policies": ["*.npz", "*.md"],
+    },
+)

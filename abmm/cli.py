@@ -1,6 +1,8 @@
 """The ``abmm`` command line.
 
-* ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market.
+* ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market
+  (SCENARIO: a file, or a shipped scenario's name such as ``default``).
+* ``abmm scenarios [--json]``: the shipped scenarios with their one-line descriptions.
 * ``abmm facts RUN_DIR [--real FILE] [--json]``: the stylized-facts scorecard of a run.
 * ``abmm report RUN_DIR [--real FILE] [--out FILE]``: a self-contained HTML report.
 * ``abmm bars RUN_DIR --freq 1min --out FILE.csv``: OHLCV bars of a run's mid price.
@@ -87,9 +89,8 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from abmm.market.model import MarketModel
-    from abmm.market.timeutil import SECOND, format_ns
-    from abmm.scenario import ScenarioError, load_scenario
+    from abmm.scenario import ScenarioError, build_model, load_scenario
+    from abmm.schema.timing import SECOND, format_ns
 
     try:
         scenario = load_scenario(a.scenario, overrides=a.set)
@@ -106,7 +107,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        model = MarketModel(scenario, seed=seed, out_dir=out)
+        model = build_model(scenario, seed=seed, out=out)
     except Exception as exc:  # noqa: BLE001 - nothing ran: leave no run directory behind
         shutil.rmtree(out, ignore_errors=True)
         print(f"abmm run: cannot build the market: {exc}", file=sys.stderr)
@@ -344,11 +345,30 @@ def _print_summary(s: dict, tick_size: float) -> None:
               f"{g['inventory_total']:>12,} {g['pnl_total']:>15,.2f}")
 
 
+def cmd_scenarios(a: argparse.Namespace) -> int:
+    """List the shipped scenarios (names usable wherever a scenario file is expected)."""
+    from abmm.resources import scenario_description, shipped_scenarios
+
+    found = shipped_scenarios()
+    if a.json:
+        print(json.dumps({name: {"path": str(p), "description": scenario_description(p)}
+                          for name, p in found.items()}, indent=1))
+        return 0
+    if not found:
+        print("abmm scenarios: no shipped scenarios found (is abmm installed?)", file=sys.stderr)
+        return 1
+    width = max(len(n) for n in found)
+    for name, p in found.items():
+        print(f"{name:<{width}}  {scenario_description(p)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="abmm", description="abmm: agent-based market simulator")
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="simulate a market from a scenario file")
-    r.add_argument("scenario", help="scenario file (YAML or JSON), e.g. scenarios/default.yaml")
+    r.add_argument("scenario", help="scenario file (YAML or JSON), e.g. scenarios/default.yaml, "
+                                    "or a shipped scenario's name, e.g. default (abmm scenarios)")
     r.add_argument("--out", help="run directory (default runs/NAME-seedN)")
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -356,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing run directory")
     r.add_argument("--no-facts", action="store_true", help="skip the stylized-facts summary")
     r.set_defaults(func=cmd_run)
+    sc = sub.add_parser("scenarios", help="list the shipped scenarios")
+    sc.add_argument("--json", action="store_true", help="name -> {path, description} as JSON")
+    sc.set_defaults(func=cmd_scenarios)
     f = sub.add_parser("facts", help="print the stylized-facts scorecard of a run")
     f.add_argument("run_dir")
     f.add_argument("--real", help="a real OHLCV file (CSV/Parquet) to compare side by side")

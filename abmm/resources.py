@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["shipped_scenarios", "shipped_policies", "scenario_path", "policy_path",
-           "scenario_description"]
+           "scenario_description", "shipped_training_configs", "training_config_path"]
 
 _SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
 _POLICY_SUFFIXES = (".npz", ".pt")
@@ -47,8 +47,14 @@ def _listing(kind: str, suffixes: tuple[str, ...], recursive: bool = False) -> d
 
 
 def shipped_scenarios() -> dict[str, Path]:
-    """Shipped scenario names (``default``, ``train/mm_coevolve``, ...) and their files."""
-    return _listing("scenarios", _SCENARIO_SUFFIXES, recursive=True)
+    """Shipped scenario names (``default``, ``crypto_24h``, ...) and their files."""
+    return _listing("scenarios", _SCENARIO_SUFFIXES)
+
+
+def shipped_training_configs() -> dict[str, Path]:
+    """Shipped training configs (``train/mm_coevolve``, ...: ``scenarios/train/``) by name."""
+    return {k: v for k, v in _listing("scenarios", _SCENARIO_SUFFIXES, recursive=True).items()
+            if k.startswith("train/")}
 
 
 def shipped_policies() -> dict[str, Path]:
@@ -65,6 +71,17 @@ def scenario_path(name_or_path: str | Path) -> Path:
     return shipped_scenarios().get(str(name_or_path), p)
 
 
+def training_config_path(name_or_path: str | Path) -> Path:
+    """A training config: the file itself if it exists, else the shipped config of that name
+    (``train/mm_coevolve`` or just ``mm_coevolve``); else the path unchanged."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    configs = shipped_training_configs()
+    key = str(name_or_path)
+    return configs.get(key) or configs.get(f"train/{key}", p)
+
+
 def policy_path(name_or_path: str | Path) -> Path:
     """A policy file: ``name_or_path`` itself if it is an existing file, else the shipped policy
     of that name; else the path unchanged (the loader reports it missing)."""
@@ -75,7 +92,7 @@ def policy_path(name_or_path: str | Path) -> Path:
 
 
 def scenario_description(path: Path) -> str:
-    """The first line of a scenario file's ``description`` (without loading the schema)."""
+    """The first sentence of a scenario file's ``description`` (without loading the schema)."""
     import yaml
 
     try:
@@ -83,4 +100,6 @@ def scenario_description(path: Path) -> str:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return ""
     desc = data.get("description", "") if isinstance(data, dict) else ""
-    return str(desc).strip().splitlines()[0] if str(desc).strip() else ""
+    text = " ".join(str(desc).split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]

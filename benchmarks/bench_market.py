@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time
 from abmm.market.model import MarketModel
+from abmm.scenario import build_model
 t0 = time.perf_counter()
-model = MarketModel.from_scenario(sys.argv[1], out=sys.argv[2])
+model = build_model(sys.argv[1], out=sys.argv[2])
 summary = model.run()
 wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

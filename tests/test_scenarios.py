@@ -23,7 +23,6 @@ from abmm.agents.groups import LatencyCfg, WakeCfg
 from abmm.cli import main
 from abmm.errors import AbmmError
 from abmm.market.eventlog import EVENT_LOG_DTYPE, TOP_DTYPE
-from abmm.market.model import MarketModel
 from abmm.market.shocks import FatFinger, FlashCrash, LiquidityWithdrawal, NewsJump
 from abmm.market.timeutil import MINUTE, SECOND
 from abmm.scenario import (
@@ -34,6 +33,7 @@ from abmm.scenario import (
     Regimes,
     Scenario,
     ScenarioError,
+    build_model,
     load_scenario,
     yaml_load,
 )
@@ -94,7 +94,7 @@ def test_scenario_file_runs_short(path, tmp_path):
     assert sc.market.end_ns - sc.market.start_ns == SHORT_MINUTES * MINUTE
     assert len(sc.shocks) == len(full.shocks)
     t0 = time.perf_counter()
-    model = MarketModel(sc, out_dir=tmp_path / "run")
+    model = build_model(sc, out=tmp_path / "run")
     summary = model.run()
     wall = time.perf_counter() - t0
     assert summary["status"] == "complete"

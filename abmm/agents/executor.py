@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.agents.groups import Duration, GroupBase, WakeCfg
+from abmm.schema import Duration, GroupBase, WakeCfg
 
 #: Default intraday volume profile (U-shaped: heavy open and close), in equal time buckets.
 U_SHAPE = [0.14, 0.10, 0.08, 0.07, 0.065, 0.06, 0.06, 0.065, 0.07, 0.08, 0.10, 0.12]

@@ -10,7 +10,7 @@ from pydantic import Field, PositiveInt
 from abmm.agents.base import BUY, SELL, TraderAgent
 from abmm.agents.groups import Duration, GroupBase, WakeCfg
 from abmm.engine.types import OrderType
-from abmm.market.timeutil import SECOND
+from abmm.schema.timing import SECOND
 
 
 class MarketMakerGroup(GroupBase):

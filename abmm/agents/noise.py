@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt, model_validator
 
 from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.agents.groups import Duration, GroupBase, WakeCfg
+from abmm.schema import Duration, GroupBase, WakeCfg
 
 
 class NoiseGroup(GroupBase):

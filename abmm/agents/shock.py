@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from abmm.agents.base import TraderAgent
-from abmm.agents.groups import GroupBase, WakeCfg
+from abmm.schema import GroupBase, WakeCfg
 
 
 class ShockGroup(GroupBase):

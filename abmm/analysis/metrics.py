@@ -69,7 +69,7 @@ import pandas as pd
 from abmm.analysis.bars import BASE_DATE
 from abmm.engine.types import EventKind, OrderType, Side
 from abmm.rundir import RunDir, open_run
-from abmm.timeutil import parse_duration
+from abmm.schema.timing import parse_duration
 
 log = logging.getLogger(__name__)
 

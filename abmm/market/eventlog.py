@@ -78,7 +78,8 @@ class EventLog:
             self.events.flush()
 
     def add_top(self, ts: int, bid, bid_qty: int, ask, ask_qty: int) -> None:
-        """One top-of-book change (``None`` prices: an empty side, logged as 0)."""
+        """Count a top-of-book change and buffer it for ``top/`` if logged (ticks, lots; None or 0:
+        empty side)."""
         self.n_top += 1
         if self.folder is None or not self.top_of_book:
             return
@@ -87,7 +88,7 @@ class EventLog:
             self.top.flush()
 
     def flush(self) -> None:
-        """Write every buffered row of both datasets."""
+        """Write the buffered ``events/`` and ``top/`` rows as new parts (no-op with no folder)."""
         if self.folder is not None:
             self.events.flush()
             self.top.flush()

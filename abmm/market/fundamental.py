@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from abmm.market.timeutil import HOUR, SECOND
+from abmm.schema.timing import HOUR, SECOND
 
 
 @dataclass

@@ -1,19 +1,20 @@
 """``MarketModel``: the simulated market as a ``mesa.Model`` on an event-driven ns clock.
 
 Agents wake at their own times (fixed, Poisson or once); their orders reach the exchange after
-their latency; fills update accounts at the exchange's time and reach the agents' strategies
-after their latency; market data is seen as of ``now - latency``. Events run in (time, sequence)
-order from one heap. ``step()`` advances one decision interval (``market.step``), so Mesa tools
-and the RL environment can drive the model; ``run_until(t)`` and ``run()`` go further.
+their latency; fills update accounts at the exchange's time (:mod:`abmm.market.accounts`) and
+reach the agents' strategies after their latency; market data is seen as of ``now - latency``
+(:mod:`abmm.market.marketdata`). Events run in (time, sequence) order from one heap
+(:mod:`abmm.market.kernel`). ``step()`` advances one decision interval, so Mesa tools and the RL
+environment can drive the model; ``run_until(t)`` and ``run()`` go further.
 
-Build one from a scenario: ``MarketModel.from_scenario("scenarios/default.yaml", seed=1)``.
+The model is given its parts -- a :class:`~abmm.market.spec.MarketSpec`, a fundamental path --
+and then its agents and shocks; it reads no scenario file. Build one from a scenario with
+``abmm.scenario.build_model("scenarios/default.yaml", seed=1)`` (or ``abmm.build_model``).
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import json
 import logging
 import time
 from pathlib import Path
@@ -21,17 +22,18 @@ from pathlib import Path
 import mesa
 
 from abmm.engine import Exchange
-from abmm.engine.types import EventKind, Side
 from abmm.errors import AbmmError
 from abmm.market import kernel as K
+from abmm.market.accounts import apply_events
+from abmm.market.activity import Activity
 from abmm.market.eventlog import EventLog
+from abmm.market.marketdata import TopHistory
+from abmm.market.results import start_run_dir, summarize, write_run_dir
+from abmm.market.spec import MarketSpec
 
 log = logging.getLogger(__name__)
 
-FILL = int(EventKind.FILL)
-CANCELLED = int(EventKind.CANCELLED)
-REFILL = int(EventKind.REFILL)
-BUY = int(Side.BUY)
+__all__ = ["MarketModel"]
 
 
 class _WarmupEnd:
@@ -46,36 +48,50 @@ class _WarmupEnd:
 class MarketModel(mesa.Model):
     """The market: one order book (symbol), a fundamental value, agents, shocks, an event log.
 
-    Use :meth:`from_scenario`; the constructor takes an already validated ``Scenario``.
+    Construction takes built parts: ``spec`` (the market's parameters), ``fundamental`` (a
+    path with ``value(t)``), ``seed``, and optionally ``out_dir`` (a run directory for the log)
+    and ``record`` (the resolved scenario, written to ``scenario.yaml``). Agents register with
+    :meth:`add_agent` as they are created (``mesa.Agent(model)``), shocks with
+    :meth:`add_shock`; :meth:`begin` then schedules the first wake-ups and opens the run
+    directory. ``abmm.scenario.build_model`` does all of it from a scenario file.
     """
 
-    def __init__(self, scenario, seed: int | None = None, out_dir: str | Path | None = None):
-        from abmm.scenario import build_market
+    #: How far back market data is kept for latency look-ups (a longer latency sees the oldest).
+    TOP_HISTORY_NS = TopHistory.KEEP_NS
+    #: half-lives (ns) of the short- and long-term volatility behind ``activity()``
+    ACTIVITY_SHORT_NS = Activity.SHORT_NS
+    ACTIVITY_LONG_NS = Activity.LONG_NS
 
+    def __init__(self, spec: MarketSpec, fundamental, seed: int = 0,
+                 out_dir: str | Path | None = None, record: dict | None = None,
+                 scenario=None):
+        self.spec = spec
+        #: what built the model (a ``Scenario``, when built from one); the model never reads it
         self.scenario = scenario
-        self.seed_value = int(scenario.seed if seed is None else seed)
+        self.record = record
+        self.seed_value = int(seed)
         super().__init__(seed=self.seed_value)
-        m = scenario.market
-        self.symbol = m.symbol
+        self.symbol = spec.symbol
         self.tick = 1  # prices are in ticks; tick_size converts to price units
-        self.tick_size = m.tick_size
-        self.lot_size = m.lot_size
-        self.start, self.end = m.start_ns, m.end_ns
-        self.warmup_end = self.start + m.warmup_ns
-        self.step_ns = m.step_ns
+        self.tick_size = spec.tick_size
+        self.lot_size = spec.lot_size
+        self.start, self.end = spec.start_ns, spec.end_ns
+        self.warmup_end = self.start + spec.warmup_ns
+        self.step_ns = spec.step_ns
         self.now = self.start
-        self.exchange = Exchange([m.symbol], level_events=False)
-        self.book = self.exchange.book(m.symbol)
+        self.exchange = Exchange([spec.symbol], level_events=False)
+        self.book = self.exchange.book(spec.symbol)
         self.queue = K.EventQueue()
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.log = EventLog(self.out_dir, scenario.logging.chunk_rows,
-                            scenario.logging.top_of_book)
-        self._top = (None, 0, None, 0)
-        self._top_t: list[int] = [self.start]
-        self._top_v: list[tuple] = [self._top]
-        self.reference_price = m.reference_price_ticks
+        self.log = EventLog(None, spec.chunk_rows, spec.top_of_book)  # opened by begin()
+        self.fundamental = fundamental
+        self.reference_price = spec.reference_price_ticks
         self.last_price: float = float(self.reference_price)
-        self._last_v: list[float] = [self.last_price]  # last trade price, beside _top_v
+        self._top = (None, 0, None, 0)
+        self.history = TopHistory(self.start, self._top, self.last_price, self.TOP_HISTORY_NS)
+        self.top_at = self.history.top_at  # bound once: agents call these at every wake
+        self.view_at = self.history.view_at
+        self._top_t, self._top_v = self.history.times, self.history.tops  # transitional aliases
         self.volume = 0
         self.signed_volume = 0  # taker buys minus taker sells, lots
         self._watching = False  # some agent keeps a fill_log (see watch_fills)
@@ -87,24 +103,14 @@ class MarketModel(mesa.Model):
         self.late_cancels = 0
         self.n_suppressed = 0  # orders dropped because their agent was silenced by a shock
         self.n_kernel_events = 0  # wake-ups, arrivals, notices and shocks processed
-        self._act_prev: tuple = (None, 0)  # (mid, time) at the last activity update
-        self._act_var = [0.0, 0.0]  # short- and long-term EWMA of squared mid moves per second
-        self._act_decay = [1.0, 1.0]  # weight not yet gathered by each EWMA (bias correction)
-        self._activity = 1.0
+        self._activity = Activity()
         self.finished = False
+        self.started = False
         self._by_id: dict[int, object] = {}
         self.groups: dict[str, list] = {}
-        self.fundamental, shocks = build_market(self, scenario, self.seed_value)
-        for shock in shocks:
-            self.queue.push(shock.at, K.SHOCK, shock)
+        self._shocks: list = []
         self.warmup_marks: dict[int, tuple] = {}  # agent id -> (cash, inventory) at warm-up end
         self.warmup_price: float | None = None
-        if self.warmup_end > self.start:
-            self.queue.push(self.warmup_end, K.SHOCK, _WarmupEnd())
-        for agent in self._by_id.values():
-            t = agent.first_wake(self.start, self.end)
-            if t is not None and t <= self.end:
-                self.queue.push(t, K.WAKE, agent)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "time": "now", "mid": lambda mm: mm.mid(), "spread": lambda mm: mm.spread(),
@@ -118,29 +124,36 @@ class MarketModel(mesa.Model):
         #: set (to a reason string) to stop ``run()`` cleanly between two steps (signal handlers)
         self.stop_requested: str | None = None
         self._wall0 = time.perf_counter()
-        if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
-            import yaml
-
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "summary.json").write_text(json.dumps({"status": "running"}))
-            resolved = scenario.resolved()
-            resolved["seed"] = self.seed_value
-            (self.out_dir / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
 
     # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_scenario(cls, scenario, seed: int | None = None, out: str | Path | None = None,
-                      overrides: list[str] | None = None) -> MarketModel:
-        """A model from a scenario file path, a dict, or a ``Scenario``; ``overrides`` are
-        ``"key.path=value"`` strings (values parsed as YAML)."""
-        from abmm.scenario import Scenario, load_scenario
+    def add_agent(self, agent) -> None:
+        """Register an agent (created with this model) under its id and group."""
+        self._by_id[agent.unique_id] = agent
+        self.groups.setdefault(agent.group, []).append(agent)
 
-        if isinstance(scenario, Scenario):
-            if overrides:
-                scenario = load_scenario(scenario.resolved(), overrides=overrides)
-        else:
-            scenario = load_scenario(scenario, overrides=overrides)
-        return cls(scenario, seed=seed, out_dir=out)
+    def add_shock(self, shock) -> None:
+        """Schedule a shock: an object with ``at`` (ns) and ``fire(model)``."""
+        self._shocks.append(shock)
+
+    def begin(self) -> MarketModel:
+        """Schedule the shocks, the warm-up snapshot and every agent's first wake-up, and open
+        the run directory (``summary.json`` says "running" until :meth:`finish`)."""
+        if self.started:
+            return self
+        self.started = True
+        for shock in self._shocks:
+            self.queue.push(shock.at, K.SHOCK, shock)
+        if self.warmup_end > self.start:
+            self.queue.push(self.warmup_end, K.SHOCK, _WarmupEnd())
+        for agent in self._by_id.values():
+            t = agent.first_wake(self.start, self.end)
+            if t is not None and t <= self.end:
+                self.queue.push(t, K.WAKE, agent)
+        if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
+            start_run_dir(self.out_dir, self.record)
+            self.log = EventLog(self.out_dir, self.spec.chunk_rows, self.spec.top_of_book)
+        self._wall0 = time.perf_counter()
+        return self
 
     def release(self) -> None:
         """Drop what keeps a finished model alive: Mesa's registry of its agents (mesa#3179)
@@ -150,11 +163,8 @@ class MarketModel(mesa.Model):
         self.remove_all_agents()
         mesa.Agent._ids.pop(self, None)
 
-    def add_agent(self, agent) -> None:
-        self._by_id[agent.unique_id] = agent
-        self.groups.setdefault(agent.group, []).append(agent)
-
     def agent(self, agent_id: int):
+        """The agent with id ``agent_id``."""
         return self._by_id[agent_id]
 
     def by_name(self, name: str):
@@ -184,44 +194,24 @@ class MarketModel(mesa.Model):
         """Hand an agent to an outside controller (the RL environment, a policy): its own
         strategy no longer wakes; orders, fills, latency and accounts work as before."""
         agent.detached = True
-        heap = self.queue._heap
-        kept = [e for e in heap if not (e[2] == K.WAKE and e[3] is agent)]
-        if len(kept) != len(heap):
-            heap[:] = kept
-            heapq.heapify(heap)
+        self.queue.remove(lambda kind, payload: kind == K.WAKE and payload is agent)
 
     # ------------------------------------------------------------------ market data
-    def _index_at(self, t: int) -> int:
-        if t >= self._top_t[-1]:
-            return len(self._top_t) - 1
-        return max(bisect.bisect_right(self._top_t, t) - 1, 0)
-
-    def top_at(self, t: int) -> tuple:
-        """Top of book ``(bid, bid_qty, ask, ask_qty)`` as it was at time ``t``."""
-        return self._top_v[self._index_at(t)]
-
-    def view_at(self, t: int) -> tuple:
-        """``(top of book, last trade price)`` as they were at time ``t``."""
-        i = self._index_at(t)
-        return self._top_v[i], self._last_v[i]
-
-    #: How far back market data is kept for latency look-ups (a longer latency sees the oldest).
-    TOP_HISTORY_NS = 10_000_000_000
-
-    def _trim_top_history(self, now: int) -> None:
-        i = bisect.bisect_right(self._top_t, now - self.TOP_HISTORY_NS) - 1
-        if i > 0:
-            del self._top_t[:i]
-            del self._top_v[:i]
-            del self._last_v[:i]
+    @property
+    def top(self) -> tuple:
+        """The current top of book ``(bid, bid_qty, ask, ask_qty)`` (``None`` for an empty
+        side's price)."""
+        return self._top
 
     def mid(self) -> float | None:
+        """The current mid (ticks), or None with a one-sided book."""
         bid, _, ask, _ = self._top
         if bid is None or ask is None:
             return None
         return (bid + ask) / 2
 
     def spread(self) -> int | None:
+        """The current spread (ticks), or None with a one-sided book."""
         bid, _, ask, _ = self._top
         return None if bid is None or ask is None else ask - bid
 
@@ -230,8 +220,15 @@ class MarketModel(mesa.Model):
         return round(ticks * self.tick_size, 12)
 
     def mark_price(self) -> float:
+        """The price that values inventory: the mid, else the last trade."""
         m = self.mid()
         return self.last_price if m is None else m
+
+    def activity(self) -> float:
+        """Short-term over long-term volatility of the mid (1 = usual; > 1 = the market is
+        moving more than usual; see :mod:`abmm.market.activity`). Updated at each
+        ``step()``."""
+        return self._activity.value
 
     # ------------------------------------------------------------------ orders
     def send(self, agent, request: tuple) -> None:
@@ -259,7 +256,7 @@ class MarketModel(mesa.Model):
                 return
             rows = book.last_event_tuples()
             self.log.add_events(rows, otype)
-            self._apply(rows, t)
+            apply_events(self, rows, t)
             rem = book.remaining(oid)
             if rem:
                 agent.open_orders[oid] = [side, price, rem, t]
@@ -271,76 +268,18 @@ class MarketModel(mesa.Model):
             book.cancel(oid, 0, t)
             rows = book.last_event_tuples()
             self.log.add_events(rows, -1)
-            self._apply(rows, t)
+            apply_events(self, rows, t)
         top = book.top()
         if top != self._top:
             self._top = top
-            self._top_t.append(t)
-            self._top_v.append(top)
-            self._last_v.append(self.last_price)
+            self.history.record(t, top, self.last_price)
             self.log.add_top(t, *top)
-            if len(self._top_t) > 8192:
-                self._trim_top_history(t)
-
-    def _apply(self, rows: list, t: int) -> None:
-        """Update accounts and open orders from one request's events."""
-        agents = self._by_id
-        mark0 = None  # the mark before this request, computed when a fill log needs it
-        for r in rows:
-            kind = r[8]
-            if kind == FILL:
-                _, moid, mown, toid, town, price, qty, rem, _, side, _ = r
-                maker, taker = agents[mown], agents[town]
-                signed = qty if side == BUY else -qty
-                taker.inventory += signed
-                taker.cash -= signed * price
-                maker.inventory -= signed
-                maker.cash += signed * price
-                maker.n_fills += 1
-                taker.n_fills += 1
-                maker.traded += qty
-                taker.traded += qty
-                o = maker.open_orders.get(moid)
-                if o is not None:
-                    if rem:
-                        o[2] = rem
-                    else:
-                        del maker.open_orders[moid]
-                if maker.fill_log is not None or taker.fill_log is not None:
-                    if mark0 is None:  # self._top is still the book before this request;
-                        mark0 = self._mark_before  # last_price too, until the first fill
-                    if maker.fill_log is not None:
-                        maker.fill_log.append((t, -signed, price, mark0, True))
-                    if taker.fill_log is not None:
-                        taker.fill_log.append((t, signed, price, mark0, False))
-                self.last_price = price
-                if self.trade_prices is not None:
-                    self.trade_prices.append(price)
-                self.volume += qty
-                self.signed_volume += signed
-                self.n_trades += 1
-                self._notify(maker, (moid, 1 - side, price, qty, True), t)
-                self._notify(taker, (toid, side, price, qty, False), t)
-            elif kind == CANCELLED or kind == REFILL:
-                owner = agents.get(r[2])
-                if owner is not None and r[1] in owner.open_orders:
-                    if r[7]:
-                        owner.open_orders[r[1]][2] = r[7]
-                    else:
-                        del owner.open_orders[r[1]]
-
-    def _notify(self, agent, fill: tuple, t: int) -> None:
-        if not agent.wants_fills:
-            return
-        lat = agent.latency.draw()
-        if lat <= 0:
-            agent.on_fill(*fill)
-        else:
-            self.queue.push(t + lat, K.NOTIFY, (agent, fill))
 
     # ------------------------------------------------------------------ running
     def run_until(self, t_end: int) -> None:
         """Process every event up to and including time ``t_end`` (capped at the session end)."""
+        if not self.started:
+            self.begin()
         t_end = min(t_end, self.end)
         q = self.queue
         heap = q._heap
@@ -374,42 +313,9 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """Advance one decision interval (``market.step`` of the scenario)."""
         self.run_until(self.now + self.step_ns)
-        self._update_activity()
+        self._activity.update(self.now, self.mid())
         if self.collect_data:
             self.datacollector.collect(self)
-
-    #: half-lives (ns) of the short- and long-term volatility behind ``activity()``
-    ACTIVITY_SHORT_NS = 120_000_000_000
-    ACTIVITY_LONG_NS = 7_200_000_000_000
-
-    def _update_activity(self) -> None:
-        """EWMAs of the squared mid change per second, short and long term (public data)."""
-        m = self.mid()
-        if m is None:
-            return
-        prev, t_prev = self._act_prev
-        self._act_prev = (m, self.now)
-        if prev is None or self.now <= t_prev:
-            return
-        dt = self.now - t_prev
-        r2 = (m - prev) ** 2 * (1e9 / dt)
-        var, decay = self._act_var, self._act_decay
-        for i, hl in ((0, self.ACTIVITY_SHORT_NS), (1, self.ACTIVITY_LONG_NS)):
-            w = 1 - 0.5 ** (dt / hl)
-            var[i] += w * (r2 - var[i])
-            decay[i] *= 1 - w
-        # bias-corrected (as Adam's moments): an EWMA started at 0 divided by the weight it
-        # has gathered, so the ratio is about 1 from the first minutes, not inflated until the
-        # long EWMA has filled up
-        short, long = var[0] / (1 - decay[0]), var[1] / (1 - decay[1])
-        self._activity = 1.0 if long <= 0 else (short / long) ** 0.5
-
-    def activity(self) -> float:
-        """Short-term over long-term volatility of the mid (1 = usual; > 1 = the market is
-        moving more than usual): the bias-corrected EWMAs of squared mid changes with
-        half-lives ``ACTIVITY_SHORT_NS`` and ``ACTIVITY_LONG_NS``. Updated at each
-        ``step()``."""
-        return self._activity
 
     def run(self, progress=None) -> dict:
         """Run to the session end; ``progress(now)`` is called after each step. Returns the
@@ -428,63 +334,13 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ results
     def summary(self, status: str = "complete", error: str | None = None) -> dict:
-        groups = {}
-        mark = self.mark_price()
-        unit = self.tick_size * self.lot_size
-        for name, members in self.groups.items():
-            pnl = [a.cash + a.inventory * mark - a.fees for a in members]
-            since = pnl
-            if self.warmup_price is not None:
-                w = self.warmup_marks
-                since = [p - (w[a.unique_id][0] + w[a.unique_id][1] * self.warmup_price)
-                         for p, a in zip(pnl, members, strict=True)]
-            groups[name] = {
-                "kind": members[0].kind, "agents": len(members),
-                "pnl_total": sum(pnl) * unit,
-                "pnl_mean": sum(pnl) / len(pnl) * unit,
-                "pnl_after_warmup_total": sum(since) * unit,
-                "inventory_total": sum(a.inventory for a in members),
-                "orders": sum(a.n_orders for a in members),
-                "fills": sum(a.n_fills for a in members),
-            }
-        stats = self.book.stats()
-        bid, _, ask, _ = self._top
-        return {
-            "status": status, "error": error, "scenario": self.scenario.name,
-            "seed": self.seed_value, "symbol": self.symbol,
-            "start_ns": self.start, "end_ns": self.end, "now_ns": self.now,
-            "wall_seconds": round(time.perf_counter() - self._wall0, 3),
-            "orders": stats["next_id"] - 1, "cancels": sum(a.n_cancels for a in self._by_id.values()),
-            "trades": self.n_trades, "volume_lots": self.volume, "requests": self.n_requests,
-            "kernel_events": self.n_kernel_events,
-            "invalid_requests": self.n_invalid, "late_cancels": self.late_cancels,
-            "suppressed_orders": self.n_suppressed,
-            "events_logged": self.log.n_events, "top_of_book_changes": self.log.n_top,
-            "final_bid": None if bid is None else self.to_price(bid),
-            "final_ask": None if ask is None else self.to_price(ask),
-            "final_price": self.to_price(self.mark_price()),
-            "final_fundamental": self.to_price(self.fundamental.value(self.now)),
-            "live_orders": stats["live_orders"], "groups": groups,
-        }
+        """The run's summary (see :func:`abmm.market.results.summarize`)."""
+        return summarize(self, status, error)
 
     def finish(self, status: str = "complete", error: str | None = None) -> dict:
         """Flush the log and write ``summary.json`` and ``agents.parquet``; idempotent."""
         summary = self.summary(status, error)
-        if self.out_dir is not None and not self.finished:
-            self.log.flush()
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            rows = [a.summary() for a in self._by_id.values()]
-            keys = list(dict.fromkeys(k for r in rows for k in r))  # kinds add their own columns
-            table = pa.table({k: [r.get(k) for r in rows] for k in keys})
-            pq.write_table(table, self.out_dir / "agents.parquet")
-            times = self.fundamental.times()
-            keep = times <= self.now
-            pq.write_table(pa.table({"ts": times[keep], "value": self.fundamental.path[keep]
-                                     * self.tick_size}), self.out_dir / "fundamental.parquet")
-            tmp = self.out_dir / "summary.json.tmp"
-            tmp.write_text(json.dumps(summary, indent=1))
-            tmp.replace(self.out_dir / "summary.json")
+        if self.out_dir is not None and self.started and not self.finished:
+            write_run_dir(self, self.out_dir, summary)
         self.finished = status == "complete" or self.finished
         return summary

@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt
 
-from abmm.agents.groups import Duration, Strict
 from abmm.engine.types import OrderType, SelfTrade
 from abmm.market import kernel as K
+from abmm.schema import Duration, Strict
 
 
 class FlashCrash(Strict):
@@ -80,6 +80,11 @@ class FatFinger(Strict):
 
 Shock = Annotated[FlashCrash | LiquidityWithdrawal | NewsJump | FatFinger,
                   Field(discriminator="kind")]
+
+
+def bind_shock(shock, shooter) -> _Bound:
+    """A shock bound to the agent that sends its orders, ready for ``MarketModel.add_shock``."""
+    return _Bound(shock, shooter)
 
 
 class _Bound:

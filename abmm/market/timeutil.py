@@ -1,17 +1,5 @@
-"""Durations and clock times as integer nanoseconds: moved to :mod:`abmm.timeutil`.
+"""Durations and clock times as integer nanoseconds: an alias of :mod:`abmm.schema.timing`,
+their home (kept so ``from abmm.market.timeutil import parse_duration`` keeps working)."""
 
-Kept so that ``from abmm.market.timeutil import parse_duration`` still works; new code imports
-:mod:`abmm.timeutil` (a bottom-level module, so that the run-directory reader can use it).
-"""
-
-from abmm.timeutil import (  # noqa: F401
-    DAY,
-    HOUR,
-    MINUTE,
-    MS,
-    NS,
-    SECOND,
-    US,
-    format_ns,
-    parse_duration,
-)
+from abmm.schema.timing import *  # noqa: F403
+from abmm.schema.timing import __all__  # noqa: F401

@@ -3,7 +3,7 @@
 
 ``open_run(path)`` returns a lazy :class:`RunDir`: the scenario, the summary, the session window
 and each Parquet dataset are read only when asked for. This package sits at the bottom of abmm
-(it imports only :mod:`abmm.engine` types and :mod:`abmm.timeutil`), so the market's writer,
+(it imports only :mod:`abmm.engine` types and :mod:`abmm.schema.timing`), so the market's writer,
 the signals and the analysis all share it.
 """
 

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from abmm.engine.types import EventKind
 from abmm.rundir import layout
-from abmm.timeutil import parse_duration
+from abmm.schema.timing import parse_duration
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -12,7 +12,7 @@ import pytest
 from abmm.analysis.bars import COLUMNS, read_ohlcv, run_bars
 from abmm.cli import main
 from abmm.engine.types import EventKind
-from abmm.market.model import MarketModel
+from abmm.scenario import build_model
 
 S = 10**9
 OPEN = 34_200 * S  # 09:30
@@ -99,7 +99,7 @@ SCENARIO = {
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
-    MarketModel.from_scenario(SCENARIO, out=out).run()
+    build_model(SCENARIO, out=out).run()
     return out
 
 

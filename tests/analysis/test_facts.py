@@ -280,7 +280,7 @@ def test_order_sign_facts_merge_fills_and_fit_the_decay(tmp_path, fake_run):
 
 @pytest.fixture(scope="module")
 def sim_run(tmp_path_factory):
-    from abmm.market.model import MarketModel
+    from abmm.scenario import build_model
 
     scenario = {
         "name": "tiny", "seed": 3,
@@ -293,7 +293,7 @@ def sim_run(tmp_path_factory):
         ],
     }
     run = tmp_path_factory.mktemp("facts_run")
-    MarketModel.from_scenario(scenario, out=run).run()
+    build_model(scenario, out=run).run()
     return run
 
 

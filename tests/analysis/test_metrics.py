@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from abmm.analysis import metrics as M
-from abmm.market.model import MarketModel
+from abmm.scenario import build_model
 
 SCENARIO = {
     "name": "metrics", "seed": 1,
@@ -30,7 +30,7 @@ SCENARIO = {
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("metrics") / "run"
-    MarketModel.from_scenario(SCENARIO, seed=1, out=out).run()
+    build_model(SCENARIO, seed=1, out=out).run()
     return out
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from abmm.analysis.bars import run_bars
 from abmm.analysis.report import SECTIONS, write_report
-from abmm.market.model import MarketModel
+from abmm.scenario import build_model
 
 SCENARIO = {
     "name": "report", "seed": 2,
@@ -29,7 +29,7 @@ SCENARIO = {
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "run"
-    MarketModel.from_scenario(SCENARIO, seed=2, out=out).run()
+    build_model(SCENARIO, seed=2, out=out).run()
     return out
 
 

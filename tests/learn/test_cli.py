@@ -13,7 +13,7 @@ import yaml
 from abmm.cli import main
 from abmm.env import execution_v0
 from abmm.learn import checkpoint as ckpt
-from abmm.market.model import MarketModel
+from abmm.scenario import build_model
 
 MARKET = {
     "name": "tiny_mm", "seed": 3,
@@ -103,7 +103,7 @@ def test_a_policy_file_drives_scenario_agents(files, capsys):
     scen["agents"] = MARKET["agents"][:2] + [
         {"kind": "policy", "name": "rl", "count": 2, "checkpoint": str(out / "policy.pt"),
          "latency": "1ms"}]
-    model = MarketModel.from_scenario(scen)
+    model = build_model(scen)
     model.run()
     agents = model.groups["rl"]
     assert [a.learner_name for a in agents] == ["learner_0", "learner_1"]
@@ -114,7 +114,7 @@ def test_a_policy_file_drives_scenario_agents(files, capsys):
     from abmm.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="not found"):
-        MarketModel.from_scenario(bad)
+        build_model(bad)
 
 
 EXEC = {

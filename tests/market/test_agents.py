@@ -21,6 +21,7 @@ from abmm.market import kernel as K
 from abmm.market.eventlog import read_events
 from abmm.market.model import MarketModel
 from abmm.market.timeutil import HOUR, MINUTE, MS, SECOND, parse_duration
+from abmm.scenario import build_model
 
 OPEN = parse_duration("09:30")
 REF = 10_000  # reference price 100.0 at tick 0.01
@@ -37,7 +38,7 @@ def scenario(agents, shocks=(), close="10:00", seed=1, fundamental=None, **marke
 
 
 def build(agents, shocks=(), out=None, **kw) -> MarketModel:
-    model = MarketModel.from_scenario(scenario(agents, shocks, **kw), out=out)
+    model = build_model(scenario(agents, shocks, **kw), out=out)
     # groups made by silent() never wake: the test sends their orders by hand
     mute = {g["name"] for g in agents if g.get("name") in _SILENT}
     heap = model.queue._heap

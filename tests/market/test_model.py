@@ -19,6 +19,7 @@ from abmm.market.eventlog import read_events
 from abmm.market.model import MarketModel
 from abmm.market.rng import stream
 from abmm.market.timeutil import MINUTE, MS, SECOND, parse_duration
+from abmm.scenario import build_model
 
 OPEN = parse_duration("09:30")
 BUY = 0
@@ -99,7 +100,7 @@ def check_books(model: MarketModel) -> None:
 
 # ------------------------------------------------------------------------------- conservation
 def test_conservation_during_and_after_a_run(tmp_path):
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
     check_books(model)
     checked = 0
     while model.now < model.end:
@@ -120,7 +121,7 @@ def test_conservation_during_and_after_a_run(tmp_path):
 
 
 def test_event_log_accounts_for_every_order_and_every_fill(tmp_path):
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
     summary = model.run()
     ev = read_parts(tmp_path, "events")
     n = len(ev["ts"])
@@ -174,7 +175,7 @@ def test_event_log_accounts_for_every_order_and_every_fill(tmp_path):
 
 
 def test_log_timestamps_never_go_backwards(tmp_path):
-    MarketModel.from_scenario(BASE, out=tmp_path).run()
+    build_model(BASE, out=tmp_path).run()
     for name in ("events", "top"):
         ts = np.array(read_parts(tmp_path, name)["ts"])
         assert len(part_files(tmp_path, name)) >= 1
@@ -190,8 +191,8 @@ def _files(run_dir):
 
 def test_same_seed_gives_byte_identical_logs(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    sa = MarketModel.from_scenario(BASE, seed=5, out=a).run()
-    sb = MarketModel.from_scenario(BASE, seed=5, out=b).run()
+    sa = build_model(BASE, seed=5, out=a).run()
+    sb = build_model(BASE, seed=5, out=b).run()
     files = _files(a)
     assert files == _files(b)
     assert {f.parts[0] for f in files} >= {"events", "top", "summary.json", "agents.parquet"}
@@ -211,8 +212,8 @@ def test_same_seed_gives_byte_identical_logs(tmp_path):
 
 
 def test_a_different_seed_gives_a_different_log(tmp_path):
-    MarketModel.from_scenario(BASE, seed=5, out=tmp_path / "a").run()
-    MarketModel.from_scenario(BASE, seed=6, out=tmp_path / "b").run()
+    build_model(BASE, seed=5, out=tmp_path / "a").run()
+    build_model(BASE, seed=6, out=tmp_path / "b").run()
     ea, eb = read_events(tmp_path / "a"), read_events(tmp_path / "b")
     assert ea.num_rows > 0 and eb.num_rows > 0
     assert not ea.equals(eb)
@@ -221,9 +222,9 @@ def test_a_different_seed_gives_a_different_log(tmp_path):
 
 
 def test_seed_argument_overrides_the_scenario_seed():
-    s1 = MarketModel.from_scenario(BASE, out=None).run()
-    s2 = MarketModel.from_scenario(BASE, seed=BASE["seed"], out=None).run()
-    s3 = MarketModel.from_scenario(base(seed=12), seed=BASE["seed"], out=None).run()
+    s1 = build_model(BASE, out=None).run()
+    s2 = build_model(BASE, seed=BASE["seed"], out=None).run()
+    s3 = build_model(base(seed=12), seed=BASE["seed"], out=None).run()
     for s in (s1, s2, s3):
         s.pop("wall_seconds")
     assert s1 == s2 == s3 and s1["seed"] == 11
@@ -239,8 +240,8 @@ def test_adding_a_group_leaves_the_other_agents_streams_alone():
     big = base()
     big["agents"] = [{"kind": "noise", "name": "extra", "count": 7,
                       "latency": {"kind": "lognormal", "median": "1ms"}}] + big["agents"]
-    m1 = MarketModel.from_scenario(small, out=None)
-    m2 = MarketModel.from_scenario(big, out=None)
+    m1 = build_model(small, out=None)
+    m2 = build_model(big, out=None)
     by_name = {a.name: a for a in m2.agents}
     common = list(m1.agents)
     assert len(by_name) == len(common) + 7
@@ -254,7 +255,7 @@ def test_adding_a_group_leaves_the_other_agents_streams_alone():
     assert np.array_equal(m1.fundamental.path, m2.fundamental.path)
     # the streams are the documented ones, (seed, "agent", group, index): the first wake is
     # the first draw, then the strategy's draws follow
-    m3 = MarketModel.from_scenario(small, out=None)
+    m3 = build_model(small, out=None)
     for i in (2, 3):
         fresh = stream(BASE["seed"], "agent", "noise", i)
         assert OPEN + int(fresh.exponential(5 * SECOND)) == w1[f"noise/{i}"]
@@ -264,7 +265,7 @@ def test_adding_a_group_leaves_the_other_agents_streams_alone():
 
 # ----------------------------------------------------------------------------------- stepping
 def test_step_advances_by_the_scenario_step():
-    model = MarketModel.from_scenario(base(), overrides=["market.step=250ms"], out=None)
+    model = build_model(base(), overrides=["market.step=250ms"], out=None)
     assert model.step_ns == 250 * MS and model.now == OPEN
     for k in range(1, 41):
         model.step()
@@ -275,7 +276,7 @@ def test_step_advances_by_the_scenario_step():
 
 
 def test_run_until_stops_at_the_given_time(tmp_path):
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
     t = OPEN + 3 * MINUTE + 123_457
     model.run_until(t)
     assert model.now == t
@@ -292,7 +293,7 @@ def test_run_until_stops_at_the_given_time(tmp_path):
 
 def test_run_goes_to_the_close_and_calls_progress():
     seen = []
-    model = MarketModel.from_scenario(BASE, out=None)
+    model = build_model(BASE, out=None)
     summary = model.run(progress=seen.append)
     assert model.now == model.end == summary["now_ns"]
     assert seen == [OPEN + k * SECOND for k in range(1, 15 * 60 + 1)]
@@ -301,7 +302,7 @@ def test_run_goes_to_the_close_and_calls_progress():
 
 # --------------------------------------------------------------------------------- killed runs
 def test_a_run_stopped_part_way_is_readable_and_marked_running(tmp_path):
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
     assert json.loads((tmp_path / "summary.json").read_text()) == {"status": "running"}
     model.run_until(OPEN + 8 * MINUTE)
     written = model.log.events.written
@@ -318,7 +319,7 @@ def test_a_run_stopped_part_way_is_readable_and_marked_running(tmp_path):
 
 
 def test_an_exception_mid_run_leaves_an_incomplete_run(tmp_path):
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
     agent = model.groups["noise"][0]
     inner = agent.on_wake
     crash_at = OPEN + 6 * MINUTE
@@ -342,7 +343,7 @@ def test_an_exception_mid_run_leaves_an_incomplete_run(tmp_path):
 
 
 def test_an_interrupted_run_is_incomplete(tmp_path):
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
 
     class Boom:
         def fire(self, model):
@@ -376,7 +377,7 @@ def test_a_run_killed_while_writing_a_part_leaves_earlier_parts_readable(tmp_pat
             raise _Killed
         return real(table, where, *args, **kwargs)
 
-    model = MarketModel.from_scenario(BASE, out=tmp_path)
+    model = build_model(BASE, out=tmp_path)
     monkeypatch.setattr(eventlog.pq, "write_table", write_table)
     with pytest.raises(_Killed):
         model.run_until(model.end)
@@ -391,7 +392,7 @@ def test_a_run_killed_while_writing_a_part_leaves_earlier_parts_readable(tmp_pat
 
 # ------------------------------------------------------------------------------ data collection
 def test_datacollector_collects_each_step():
-    model = MarketModel.from_scenario(BASE, out=None)
+    model = build_model(BASE, out=None)
     model.collect_data = True
     rows = []
     for _ in range(120):
@@ -419,7 +420,7 @@ def test_datacollector_collects_each_step():
 
 
 def test_no_data_is_collected_by_default():
-    model = MarketModel.from_scenario(BASE, out=None)
+    model = build_model(BASE, out=None)
     for _ in range(5):
         model.step()
     assert len(model.datacollector.get_model_vars_dataframe()) == 0
@@ -430,7 +431,7 @@ def test_stop_requested_ends_the_run_cleanly_as_incomplete(tmp_path):
     d = {"name": "stop", "seed": 1, "market": {"open": "09:30", "close": "09:40"},
          "agents": [{"kind": "noise", "count": 50, "wake": {"kind": "poisson", "interval": "5s"}},
                     {"kind": "market_maker", "count": 1}]}
-    model = MarketModel.from_scenario(d, out=tmp_path / "run")
+    model = build_model(d, out=tmp_path / "run")
     steps = []
 
     def progress(now):
@@ -450,17 +451,15 @@ def test_activity_is_one_on_a_steady_market_from_the_first_minutes():
     """The short/long volatility ratio behind ``attention`` is bias-corrected: on a market
     whose mid moves the same way all along it is about 1 from the start (an EWMA started at
     0 would give sqrt(long half-life / short half-life) ~ 7.7 for the first hours)."""
-    model = MarketModel.from_scenario({
-        "name": "steady", "seed": 1, "market": {"open": "09:30", "close": "10:30"},
-        "fundamental": {"sigma_1h": 0.0}, "agents": [{"kind": "noise", "count": 1}]})
+    from abmm.market.activity import Activity
+
+    activity = Activity()
     rng = np.random.default_rng(0)
     mids = 10_000 + np.cumsum(rng.choice([-1.0, 1.0], 3600))
     seen = []
-    for i, m in enumerate(mids):
-        model.mid = lambda m=m: m  # a mid moving one tick a second, up or down
-        model.now = model.start + (i + 1) * 10**9
-        model._update_activity()
-        seen.append(model.activity())
+    for i, m in enumerate(mids):  # a mid moving one tick a second, up or down
+        activity.update(9 * 3600 * 10**9 + (i + 1) * 10**9, float(m))
+        seen.append(activity.value)
     seen = np.array(seen)
     assert 0.6 < np.median(seen[60:600]) < 1.4  # minutes 1-10
     assert 0.6 < np.median(seen[1800:]) < 1.4

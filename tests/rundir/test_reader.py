@@ -27,7 +27,7 @@ from abmm.rundir import (
     open_run,
     read_parts,
 )
-from abmm.timeutil import HOUR, MINUTE
+from abmm.schema.timing import HOUR, MINUTE
 
 OPEN = 9 * HOUR + 30 * MINUTE
 

@@ -549,10 +549,10 @@ def test_vpin_streaming_matches_vectorized_random():
 # ------------------------------------------------------------------------------ a real run
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from abmm.market.model import MarketModel
+    from abmm.scenario import build_model
 
     out = tmp_path_factory.mktemp("signals") / "run"
-    m = MarketModel.from_scenario(
+    m = build_model(
         {"name": "s", "seed": 1, "market": {"open": "09:30", "close": "09:40"},
          "agents": [{"kind": "noise", "count": 50, "wake": {"kind": "poisson", "interval": "5s"}},
                     {"kind": "market_maker", "count": 1}]}, out=out)

@@ -1,4 +1,4 @@
-"""Durations and clock times as integer nanoseconds (the one home of both; no abmm imports).
+"""Durations and clock times as integer nanoseconds.
 
 ``parse_duration`` accepts an int (nanoseconds), or a string: ``"250ms"``, ``"1.5s"``, ``"10min"``,
 ``"6.5h"``, ``"2d"``, ``"500us"``, ``"100ns"``, or a clock time ``"09:30"`` / ``"09:30:00.5"`` (time
@@ -8,6 +8,8 @@ since midnight).
 from __future__ import annotations
 
 import re
+
+__all__ = ["NS", "US", "MS", "SECOND", "MINUTE", "HOUR", "DAY", "parse_duration", "format_ns"]
 
 NS = 1
 US = 1_000

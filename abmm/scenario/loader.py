@@ -1,0 +1,149 @@
+"""Loading scenarios: YAML/JSON files, dicts or strings, ``key.path=value`` overrides, and every
+schema problem reported at once with its key path (``ScenarioError``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from abmm.agents import KINDS
+from abmm.errors import AbmmError
+from abmm.resources import scenario_path
+from abmm.scenario.schema import Scenario, _Problems
+
+__all__ = ["ScenarioError", "load_scenario", "apply_overrides", "yaml_load"]
+
+
+class ScenarioError(AbmmError, ValueError):
+    """A scenario file that cannot be used; ``problems`` lists ``(key path, message)``."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path or '(top level)'}: {msg}" for path, msg in problems)
+        n = len(problems)
+        super().__init__(f"{source}: {n} problem{'s' * (n != 1)}:\n{lines}")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML without YAML 1.1's base-60 numbers: ``close: 10:30`` stays the clock time "10:30"
+    (PyYAML would read the integer 630)."""
+
+
+def _no_sexagesimal(kind):
+    base = getattr(yaml.SafeLoader, f"construct_yaml_{kind}")
+
+    def construct(loader, node):
+        if ":" in str(node.value):
+            return loader.construct_scalar(node)
+        return base(loader, node)
+
+    return construct
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _no_sexagesimal("int"))
+_Loader.add_constructor("tag:yaml.org,2002:float", _no_sexagesimal("float"))
+
+
+def yaml_load(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+_SHOCK_KINDS = ("flash_crash", "liquidity_withdrawal", "news_jump", "fat_finger")
+
+
+def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors(include_url=False):
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, _Problems):
+            out.extend(cause.problems)
+            continue
+        loc = [str(p) for p in err["loc"]]
+        # drop the union tag pydantic puts in the path: agents.0.noise.count -> agents.0.count
+        if len(loc) >= 3 and loc[0] in ("agents", "shocks") and loc[2] in (*KINDS, *_SHOCK_KINDS):
+            del loc[2]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+            got = err["input"]
+            if not isinstance(got, (dict, list)) and repr(got) not in msg:
+                msg += f" (got {got!r})"
+        if err["type"] == "union_tag_invalid":
+            msg += f"; known kinds: {sorted(KINDS)}" if loc and loc[0] == "agents" else ""
+        out.append((".".join(loc), msg))
+    return out
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    keys = path.split(".")
+    node = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if key.isdigit():
+                idx = int(key)
+            else:  # a group by name: agents.noise.count
+                idx = next((j for j, g in enumerate(node)
+                            if isinstance(g, dict) and (g.get("name") or g.get("kind")) == key), None)
+            if idx is None or idx >= len(node):
+                raise KeyError(f"{'.'.join(keys[:i + 1])}: no such list item")
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            raise KeyError(f"{'.'.join(keys[:i])} is not a mapping or list")
+
+
+def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to a scenario dict (a copy)."""
+    data = copy.deepcopy(data)
+    problems = []
+    for item in overrides or []:
+        if "=" not in item:
+            problems.append((item, "an override must look like key.path=value"))
+            continue
+        path, raw = item.split("=", 1)
+        try:
+            _set_path(data, path.strip(), yaml_load(raw))
+        except (KeyError, yaml.YAMLError) as exc:
+            problems.append((path, str(exc).strip("'\"")))
+    if problems:
+        raise ScenarioError("--set", problems)
+    return data
+
+
+def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
+    """A validated ``Scenario`` from a path (YAML/JSON), a shipped scenario's name
+    (``"default"``), or a dict."""
+    name = "scenario"
+    if isinstance(source, dict):
+        data = source
+    else:
+        path = scenario_path(source)  # a file, else a shipped scenario's name
+        name = str(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ScenarioError(name, [("", f"cannot read the file: {exc.strerror}")]) from None
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml_load(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            raise ScenarioError(name, [("", f"not valid YAML/JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(name, [("", f"expected a mapping at the top level, got "
+                                        f"{type(data).__name__}")])
+    data = apply_overrides(data, overrides)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(name, _format_errors(exc)) from None
