@@ -30,6 +30,8 @@ def _progress(total: int, desc: str):
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
+    """``abmm demo``: replay a random or shared/bench order stream through the matching engine
+    and report throughput, event counts and the final book; returns the exit status."""
     from abmm.engine import ENGINE, EventKind, OrderBook, PyOrderBook
     from abmm.engine.streams import bench_to_messages, load_bench_stream, outcome, random_messages
 
@@ -84,6 +86,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    """``abmm run``: simulate a scenario into a run directory and print its summary; returns
+    0, 2 (invalid scenario or run directory) or 130 (interrupted)."""
     import shutil
     from pathlib import Path
 
@@ -180,6 +184,7 @@ def _real_bars(path):
 
 
 def cmd_facts(a: argparse.Namespace) -> int:
+    """``abmm facts``: print the stylized-facts scorecard of a run (text or JSON)."""
     from abmm.analysis.bars import run_bars
     from abmm.analysis.facts import format_scorecard, scorecard
 
@@ -205,6 +210,7 @@ def cmd_facts(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
+    """``abmm report``: write a run's self-contained HTML report."""
     from abmm.analysis.report import write_report
 
     run = _check_run_dir(a.run_dir)
@@ -225,6 +231,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_bars(a: argparse.Namespace) -> int:
+    """``abmm bars``: export OHLCV bars of a run's mid (or trade) price as CSV."""
     from abmm.analysis.bars import run_bars
 
     run = _check_run_dir(a.run_dir)
@@ -241,6 +248,8 @@ def cmd_bars(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    """``abmm train``: train learning agents from a config (optionally resuming), then
+    evaluate the policy if the config asks for it."""
     import logging
     from pathlib import Path
 
@@ -304,6 +313,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
+    """``abmm evaluate``: evaluate policies on held-out seeds and print a table or JSON."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -364,6 +374,7 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``abmm`` argument parser with every subcommand."""
     ap = argparse.ArgumentParser(prog="abmm", description="abmm: agent-based market simulator")
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="simulate a market from a scenario file")
@@ -427,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the subcommand; returns the exit status."""
     a = build_parser().parse_args(argv)
     if getattr(a, "messages", 1) < 1 or getattr(a, "chunk", 1) < 1:
         print("abmm: --messages and --chunk must be positive", file=sys.stderr)

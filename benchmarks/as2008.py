@@ -11,7 +11,7 @@ A exp(-k delta) dt per step (one unit). For each gamma in {0.1, 0.01, 1}:
 * ``glft``: the Gueant-Lehalle-Fernandez-Tapia closed-form (asymptotic) quotes, same gamma.
 
 Prints mean and standard deviation of the final profit (cash + q s_T) and of the final
-inventory over ``--paths`` trajectories (batched in numpy, ``abmm.env.model_based.ASMarket``),
+inventory over ``--paths`` trajectories (batched in numpy, ``abmm.env.model_based_sim.ASMarket``),
 with the same random draws for every strategy of one gamma (common random numbers).
 ``--json``: ``{"0.1": {"inventory": {"profit_mean", "profit_std", "q_mean", "q_std",
 "spread"}, "symmetric": {...}, "glft": {...}}, ...}``. The paper's table (1,000 paths) gives,
@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
 import numpy as np
 
-from abmm.env.model_based import AS2008, ASMarket, as_quotes, glft_quotes
+from abmm.env.model_based_sim import AS2008, ASMarket
+from abmm.policy.closed_form import as_offsets, glft_offsets
 
 GAMMAS = (0.1, 0.01, 1.0)
 
@@ -38,16 +38,16 @@ def run(strategy: str, gamma: float, paths: int, seed: int) -> dict:
     p = AS2008
     mk = ASMarket(paths, 1, seed=seed, **p)
     sig, k, T, A = p["sigma"], p["k"], p["T"], p["A"]
-    avg_spread = gamma * sig ** 2 * T / 2 + 2 / gamma * math.log1p(gamma / k)
+    avg_half = as_offsets(0.0, gamma, sig, k, T / 2)[0]  # half the spread at the mean tau
     spreads = []
     while not mk.done:
         q = mk.q
         if strategy == "inventory":
-            db, da = as_quotes(mk.s[:, None], q, mk.t, gamma, sig, k, T)
+            db, da = as_offsets(q, gamma, sig, k, max(T - mk.t, 0.0), mk.s[:, None])
         elif strategy == "symmetric":
-            db = da = np.full_like(q, avg_spread / 2)
+            db = da = np.full_like(q, avg_half)
         else:
-            db, da = glft_quotes(q, gamma, sig, k, A)
+            db, da = glft_offsets(q, gamma, sig, k, A)
         spreads.append(float(np.mean(db + da)))
         mk.step(db, da)
     w, qT = mk.wealth[:, 0], mk.q[:, 0]

@@ -54,7 +54,7 @@ def env_rate(steps: int, repeat: int, policy: str) -> float:
 
 
 def model_based_rate(paths: int, repeat: int = 3) -> float:
-    from abmm.env.model_based import AS2008, ASMarket
+    from abmm.env.model_based_sim import AS2008, ASMarket
 
     rates = []
     db = np.full((paths, 1), 0.7)

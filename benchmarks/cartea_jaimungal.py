@@ -11,7 +11,7 @@ phi = 0.1, alpha = 0.01 by default. Prints, over ``--paths`` common-random-numbe
   (discrete-time) model-based market;
 * ``as_policy``: the Avellaneda-Stoikov inventory strategy with ``gamma = 2 phi / sigma^2``;
 * ``learned``: a policy file (``--policy``, e.g. from ``scenarios/train/mb_cartea_jaimungal.yaml``)
-  acting deterministically in ``abmm.env.model_based`` with the same objective as reward.
+  acting deterministically in ``abmm.env.model_based_v0`` with the same objective as reward.
 
 ``--json``: ``{"analytic", "cj_policy", "as_policy", "learned", "learned_vs_analytic"}`` (means;
 ``*_ci`` the 95 % half-widths).
@@ -25,9 +25,15 @@ import math
 import sys
 
 import numpy as np
-from scipy.linalg import expm
 
-from abmm.env.model_based import AS2008, ASMarket, ModelBasedEnv, as_quotes, cartea_jaimungal_value
+from abmm.env.model_based_env import ModelBasedEnv
+from abmm.env.model_based_sim import AS2008, ASMarket
+from abmm.policy.closed_form import (
+    as_offsets,
+    cartea_jaimungal_h,
+    cartea_jaimungal_quotes,
+    cartea_jaimungal_value,
+)
 
 
 def objective_run(quotes, phi, alpha, paths, seed):
@@ -43,27 +49,11 @@ def objective_run(quotes, phi, alpha, paths, seed):
 
 def cj_quotes(phi, alpha, q_max=50):
     p = AS2008
-    k, A, T, dt = p["k"], p["A"], p["T"], p["dt"]
-    qs = np.arange(q_max, -q_max - 1, -1).astype(float)
-    n = len(qs)
-    M = np.diag(-k * phi * qs ** 2)
-    off = A * math.exp(-1.0)
-    M += np.diag(np.full(n - 1, off), 1) + np.diag(np.full(n - 1, off), -1)
-    z = np.exp(-k * alpha * qs ** 2)
-    steps = int(round(T / dt))
-    step_mat = expm(M * dt)
-    omegas = [z]
-    for _ in range(steps):
-        omegas.append(step_mat @ omegas[-1])
-    omegas = omegas[::-1]  # omegas[i] = omega(t_i)
+    k = p["k"]
+    h = cartea_jaimungal_h(phi, alpha, p["A"], k, p["T"], p["dt"], q_max)
 
     def quotes(mk):
-        w = omegas[mk.i]
-        q = np.clip(mk.q[:, 0], -q_max + 1, q_max - 1).astype(int)
-        idx = q_max - q  # row of q
-        h = np.log(w) / k
-        ask = 1 / k - (h[idx + 1] - h[idx])  # h(q - 1) is the next row
-        bid = 1 / k - (h[idx - 1] - h[idx])
+        bid, ask = cartea_jaimungal_quotes(h[mk.i], mk.q[:, 0], k)
         return bid[:, None], ask[:, None]
 
     return quotes
@@ -95,7 +85,7 @@ def ci(x):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--policy", help="a policy file trained in abmm.env.model_based")
+    ap.add_argument("--policy", help="a policy file trained in abmm.env.model_based_v0")
     ap.add_argument("--phi", type=float, default=0.1)
     ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument("--paths", type=int, default=10_000)
@@ -109,7 +99,8 @@ def main(argv=None) -> int:
     gamma = 2 * a.phi / AS2008["sigma"] ** 2
     p = AS2008
     res["as_policy"], res["as_policy_ci"] = ci(objective_run(
-        lambda mk: as_quotes(mk.s[:, None], mk.q, mk.t, gamma, p["sigma"], p["k"], p["T"]),
+        lambda mk: as_offsets(mk.q, gamma, p["sigma"], p["k"], max(p["T"] - mk.t, 0.0),
+                              mk.s[:, None]),
         a.phi, a.alpha, a.paths, a.seed))
     if a.policy:
         res["learned"], res["learned_ci"] = ci(learned_run(a.policy, a.phi, a.alpha, a.paths,

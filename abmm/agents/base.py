@@ -64,6 +64,7 @@ class Latency:
             self._draws = _Draws(rng, "normal")
 
     def draw(self) -> int:
+        """Draw one latency (ns)."""
         k = self.kind
         if k == "constant":
             return self.a
@@ -84,6 +85,9 @@ class Wake:
         self.kind, self.interval = kind, interval
 
     def first(self, rng: np.random.Generator, start: int, end: int) -> int | None:
+        """The first wake time (ns): uniform in ``[start, end)`` for ``once``, a random phase
+        in the first ``interval`` for ``fixed``, an exponential gap after ``start`` for
+        ``poisson``."""
         if self.kind == "once":
             return start + int(rng.integers(0, max(end - start, 1)))
         if self.kind == "fixed":
@@ -91,6 +95,8 @@ class Wake:
         return start + int(rng.exponential(self.interval))
 
     def next(self, draws: _Draws, now: int) -> int | None:
+        """The wake time (ns) after ``now``: ``now + interval`` (fixed), ``now + 1 +`` an
+        exponential gap (poisson), or None (``once``: no further wake)."""
         if self.kind == "once":
             return None
         if self.kind == "fixed":
@@ -168,6 +174,7 @@ class TraderAgent(mesa.Agent):
     # ------------------------------------------------------------------ market data
     @property
     def now(self) -> int:
+        """The market's current time (ns)."""
         return self.model.now
 
     def quote(self):
@@ -201,6 +208,7 @@ class TraderAgent(mesa.Agent):
                                int(display), int(stp)))
 
     def market_order(self, side: int, qty: int, stp: int = SelfTrade.CANCEL_RESTING) -> None:
+        """Send a market order of ``qty`` lots; it reaches the exchange after the latency."""
         if qty <= 0:
             return
         self.n_orders += 1
@@ -212,14 +220,17 @@ class TraderAgent(mesa.Agent):
         self.model.send(self, (1, order_id))
 
     def cancel_all(self) -> None:
+        """Cancel every open order of this agent."""
         for oid in list(self.open_orders):
             self.cancel(oid)
 
     def open_qty(self, side: int) -> int:
+        """Open quantity (lots) of this agent's orders on ``side``."""
         return sum(o[2] for o in self.open_orders.values() if o[0] == side)
 
     # ------------------------------------------------------------------ reporting
     def summary(self) -> dict:
+        """Account and activity counters of this agent, PnL marked at the current mark price."""
         mark = self.model.mark_price()
         return {
             "agent_id": self.unique_id, "name": self.name, "group": self.group, "kind": self.kind,

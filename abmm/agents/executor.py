@@ -45,9 +45,12 @@ class ExecutorGroup(GroupBase):
 
 
 class ExecutorAgent(TraderAgent):
+    """Works one parent order by an ``ExecutorGroup`` schedule (TWAP, VWAP, POV or AC)."""
+
     kind = "executor"
 
     def setup(self) -> None:
+        """Read the parent order and build the cumulative volume profile."""
         p = self.params
         self.sign = 1 if p.side == "buy" else -1
         self.side = BUY if p.side == "buy" else SELL
@@ -66,9 +69,12 @@ class ExecutorAgent(TraderAgent):
             self.cum_profile.append(self.cum_profile[-1] + x / total)
 
     def first_wake(self, start: int, end: int) -> int | None:
+        """Wake first at the schedule's ``start`` (or the session start if later)."""
         return max(self.begin, start)
 
     def next_wake(self, now: int) -> int | None:
+        """Every slice until ``finish_at``, then every slice while the final sweep is retried;
+        None once the parent is complete."""
         if self.done:
             return None
         if now < self.finish_at:
@@ -76,6 +82,7 @@ class ExecutorAgent(TraderAgent):
         return now + self.wake.interval  # retrying the final sweep (the market stops at the close)
 
     def on_fill(self, order_id: int, side: int, price: int, qty: int, maker: bool) -> None:
+        """Accumulate ``price * qty`` of own fills for the average execution price."""
         self.vwap_num += price * qty
 
     def schedule(self, t: int) -> float:
@@ -92,6 +99,8 @@ class ExecutorAgent(TraderAgent):
         return tau
 
     def on_wake(self) -> None:
+        """Cancel the working child, then send the shortfall against the schedule (or, at the
+        end, everything left as a market order)."""
         p = self.params
         now = self.now
         if self.arrival_price is None:
@@ -126,6 +135,8 @@ class ExecutorAgent(TraderAgent):
                 self.limit(self.side, price, qty)
 
     def summary(self) -> dict:
+        """The base summary plus parent size, completion, average and arrival prices (ticks) and
+        the implementation shortfall per lot vs the arrival mid (ticks, positive = cost)."""
         out = super().summary()
         p = self.params
         done = abs(self.inventory)

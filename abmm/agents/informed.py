@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.schema import Duration, GroupBase, WakeCfg
 from abmm.engine.types import OrderType
+from abmm.schema import Duration, GroupBase, WakeCfg
 
 
 class InformedGroup(GroupBase):
@@ -26,9 +26,13 @@ class InformedGroup(GroupBase):
 
 
 class InformedAgent(TraderAgent):
+    """Takes liquidity when the fundamental ``horizon`` ahead is away from the touch."""
+
     kind = "informed"
 
     def on_wake(self) -> None:
+        """Buy at the ask (or sell at the bid) when the future fundamental beats it by more
+        than ``threshold_ticks``, within ``max_position``."""
         p = self.params
         future = self.model.fundamental.value(self.now + p.horizon)
         bid, _, ask, _ = self.quote()

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.agents.groups import Duration, GroupBase, WakeCfg
 from abmm.engine.types import OrderType
-from abmm.schema.timing import SECOND
+from abmm.policy.closed_form import as_quotes, glft_coefficients, glft_quotes
+from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 
 
 class MarketMakerGroup(GroupBase):
@@ -23,6 +23,8 @@ class MarketMakerGroup(GroupBase):
     * ``glft`` (Guéant, Lehalle & Fernandez-Tapia 2013, closed-form approximation):
       half-spread c1 + σ·c2/2 and skew σ·c2 per unit of inventory, with
       c1 = ln(1 + γ/k)/γ and c2 = sqrt(γ/(2·A·k) · (1 + γ/k)^(k/γ + 1)).
+
+    The formulas live in ``abmm.policy.closed_form``.
 
     Here s is the mid (ticks), q the inventory in units of ``size``, σ the mid's volatility
     (ticks per √s; ``sigma_ticks`` or, if unset, an EWMA estimate from the mid it observes), k
@@ -50,16 +52,22 @@ class MarketMakerGroup(GroupBase):
 
 
 class MarketMakerAgent(TraderAgent):
+    """A rule-based market maker quoting by its group's strategy (see ``MarketMakerGroup``)."""
+
     kind = "market_maker"
 
     def setup(self) -> None:
+        """Initial volatility estimate and the strategy's constants."""
         p = self.params
+        self._tau = p.horizon / SECOND
+        self._glft = glft_coefficients(p.gamma, p.k, p.A) if p.strategy == "glft" else None
         self.var = None if p.sigma_ticks is None else p.sigma_ticks ** 2  # ticks² per second
         self.prev_mid: float | None = None
         self.prev_t = 0
         self.alpha = 1 - 0.5 ** (1 / p.vol_halflife)
 
     def sigma(self) -> float:
+        """The mid's volatility in ticks per square root of a second (0 before an estimate)."""
         return math.sqrt(self.var) if self.var else 0.0
 
     def _update_vol(self, mid: float, two_sided: bool = True) -> None:
@@ -85,17 +93,12 @@ class MarketMakerAgent(TraderAgent):
             return mid - p.half_spread_ticks, mid + p.half_spread_ticks
         sigma = self.sigma()
         if p.strategy == "avellaneda_stoikov":
-            tau = p.horizon / SECOND
-            r = mid - q * p.gamma * sigma * sigma * tau
-            half = 0.5 * (p.gamma * sigma * sigma * tau + 2 / p.gamma * math.log1p(p.gamma / p.k))
-            return r - half, r + half
-        c1 = math.log1p(p.gamma / p.k) / p.gamma
-        c2 = math.sqrt(p.gamma / (2 * p.A * p.k) * (1 + p.gamma / p.k) ** (p.k / p.gamma + 1))
-        half = c1 + 0.5 * sigma * c2
-        skew = sigma * c2
-        return mid - half - skew * q, mid + half - skew * q
+            return as_quotes(mid, q, p.gamma, sigma, p.k, self._tau)
+        c1, c2 = self._glft
+        return glft_quotes(mid, q, sigma, c1, c2)
 
     def on_wake(self) -> None:
+        """Re-estimate the volatility and re-quote (keeping quotes already at a wanted price)."""
         p = self.params
         (bb, _, ba, _), last = self.model.view_at(self.now - self.latency.draw())
         two_sided = bb is not None and ba is not None
@@ -121,7 +124,3 @@ class MarketMakerAgent(TraderAgent):
         for side, price in sorted(want - have):
             if price >= 1:
                 self.limit(side, price, p.size, order_type=OrderType.POST_ONLY)
-
-    def withdraw(self) -> None:
-        """Pull every quote (liquidity-withdrawal shock)."""
-        self.cancel_all()

@@ -54,9 +54,12 @@ def _ema(prev: float | None, x: float, n: int) -> float:
 
 
 class MomentumAgent(TraderAgent):
+    """Chartist trading toward its momentum signal with market orders (see ``MomentumGroup``)."""
+
     kind = "momentum"
 
     def setup(self) -> None:
+        """Set up the mid history, the EMAs, the average entry price and the cooldown."""
         p = self.params
         self.mids: deque = deque(maxlen=max(p.long_window, p.rsi_window + 1))
         self.ema_s = self.ema_l = self.ema_sig = None
@@ -88,6 +91,8 @@ class MomentumAgent(TraderAgent):
         return 1 if rsi > p.rsi_high else (-1 if rsi < p.rsi_low else 0)
 
     def on_wake(self) -> None:
+        """Sample the mid, update the EMAs, apply the stop-loss, then trade up to ``qty`` lots
+        toward ``signal() * max_position``."""
         p = self.params
         mid = self.mid()
         self.mids.append(mid)

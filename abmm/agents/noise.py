@@ -45,9 +45,12 @@ class NoiseGroup(GroupBase):
 
 
 class NoiseAgent(TraderAgent):
+    """Zero-intelligence trader (see ``NoiseGroup``)."""
+
     kind = "noise"
 
     def on_wake(self) -> None:
+        """Cancel orders older than ``order_ttl``, then send one random market or limit order."""
         p = self.params
         now = self.now
         for oid, o in list(self.open_orders.items()):

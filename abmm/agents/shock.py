@@ -9,6 +9,8 @@ from abmm.schema import GroupBase, WakeCfg
 
 
 class ShockGroup(GroupBase):
+    """The group of the shock pseudo-agent, which never wakes by itself (shocks send its orders)."""
+
     kind: Literal["shock"] = "shock"
     wake: WakeCfg = WakeCfg(kind="once", interval=0)
 
@@ -19,4 +21,5 @@ class ShockAgent(TraderAgent):
     kind = "shock"
 
     def first_wake(self, start: int, end: int) -> None:
+        """Never wake (shocks send this agent's orders)."""
         return None

@@ -36,12 +36,17 @@ class ValueGroup(GroupBase):
 
 
 class ValueAgent(TraderAgent):
+    """Fundamentalist trading toward a smoothed noisy estimate of the fundamental."""
+
     kind = "value"
 
     def setup(self) -> None:
+        """Start with no estimate of the fundamental."""
         self.estimate: float | None = None
 
     def on_wake(self) -> None:
+        """Update the estimate, cancel the working order, and trade toward the estimate if it is
+        more than ``edge_ticks`` from the mid (see ``ValueGroup``)."""
         p = self.params
         self.cancel_all()
         model = self.model

@@ -91,6 +91,7 @@ class Exchange:
 
     @property
     def symbols(self) -> tuple[str, ...]:
+        """The symbol names, in the order given."""
         return tuple(self._books)
 
     def book(self, symbol: str):
@@ -117,25 +118,32 @@ class Exchange:
         return book.submit(side, price, qty, owner, ts, order_type, display, stp)
 
     def cancel(self, symbol, order_id, qty=0, ts=None):
+        """Cancel (``qty=0``) or reduce an order of ``symbol``; returns the lots cancelled."""
         return self.book(symbol).cancel(order_id, qty, ts)
 
     def modify(self, symbol, order_id, price, qty, ts=None):
+        """Change an order's price (ticks) and/or quantity (lots); returns its open quantity."""
         return self.book(symbol).modify(order_id, price, qty, ts)
 
     def process(self, symbol, msgs):
+        """Process a ``MSG_DTYPE`` array on ``symbol``'s book; returns all their events."""
         return self.book(symbol).process(msgs)
 
     def last_events(self, symbol):
+        """The events of ``symbol``'s last call, as an ``EVENT_DTYPE`` array."""
         return self.book(symbol).last_events()
 
     # --------------------------------------------------------------- market data
     def best_bid(self, symbol):
+        """Highest bid price (ticks) of ``symbol``, or None."""
         return self.book(symbol).best_bid()
 
     def best_ask(self, symbol):
+        """Lowest ask price (ticks) of ``symbol``, or None."""
         return self.book(symbol).best_ask()
 
     def depth(self, symbol, side, n=None):
+        """Top ``n`` levels of one side of ``symbol`` (all if None): ``(prices, qtys, counts)``."""
         return self.book(symbol).depth(side, n)
 
     # --------------------------------------------------------------- units
@@ -148,8 +156,10 @@ class Exchange:
         return _units(size, self.book_spec(symbol).lot_size, "qty")
 
     def to_price(self, symbol, ticks: int) -> float:
+        """A price in ticks as natural price units."""
         return ticks * self.book_spec(symbol).tick_size
 
     def book_spec(self, symbol) -> SymbolSpec:
+        """The ``SymbolSpec`` of ``symbol`` (raises ``UnknownSymbolError`` if unknown)."""
         self.book(symbol)
         return self.specs[symbol]

@@ -19,12 +19,13 @@ model-based market, with the inventory ``q`` in units of the quote size:
 * ``as`` (Avellaneda & Stoikov 2008): reservation price ``r = s - q gamma sigma^2 tau`` and
   spread ``gamma sigma^2 tau + (2 / gamma) ln(1 + gamma / k)``, ``tau`` the time left (capped
   at ``horizon`` seconds in the agent-based market, where the session is long);
-* ``glft`` (Gueant, Lehalle & Fernandez-Tapia 2013): ``delta_b = c1 + (2q + 1)/2 c2``,
-  ``delta_a = c1 - (2q - 1)/2 c2`` with ``c1 = ln(1 + gamma/k) / gamma``, ``c2 = sigma
+* ``glft`` (Gueant, Lehalle & Fernandez-Tapia 2013): ``delta_b = c1 + (2q + 1)/2 sigma c2``,
+  ``delta_a = c1 - (2q - 1)/2 sigma c2`` with ``c1 = ln(1 + gamma/k) / gamma``, ``c2 =
   sqrt(gamma / (2 k A) (1 + gamma / k)^(1 + k / gamma))``;
 * ``random``: a uniform sample of the action space (seeded).
 
-``sigma`` is read from the observation (feature 7) unless given.
+``sigma`` is read from the observation (feature 7) unless given. The formulas are
+``abmm.policy.closed_form``'s.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ from __future__ import annotations
 import copy
 import math
 
-from abmm.env.model_based import ModelBasedEnv
+from abmm.env.model_based_env import ModelBasedEnv
+from abmm.policy.closed_form import as_offsets, glft_offsets
 
 __all__ = ["make", "Fixed", "AvellanedaStoikov", "GLFT", "Random", "NAMES"]
 
 
 class _Policy:
+    """A baseline policy of one environment: ``policy(obs, agent)`` returns an action."""
+
     name = "baseline"
 
     def __init__(self, env):
@@ -60,6 +64,7 @@ class _Policy:
         return math.atanh(max(x, 0.0)) * self.env.features.vol_scale
 
     def tau(self, obs) -> float:
+        """Time left (the model's unit, or seconds), from feature 1."""
         left = float(obs[1])
         if self.model_based:
             return left * self.env.market.T
@@ -79,26 +84,34 @@ class _Policy:
         return self.actions.continuous_action(delta_b, delta_a, size, size)
 
     def __call__(self, obs, agent=None):
+        """The action for one observation."""
         raise NotImplementedError
 
 
 class Fixed(_Policy):
+    """Quotes ``half_spread`` away from the mid on both sides."""
+
     name = "fixed"
 
     def __init__(self, env, half_spread: float | None = None):
+        """A fixed spread for ``env`` (default 0.75 model-based, 2 ticks agent-based)."""
         super().__init__(env)
         self.half = half_spread if half_spread is not None else (
             0.75 if isinstance(env, ModelBasedEnv) else 2.0)
 
     def __call__(self, obs, agent=None):
+        """Quote ``half_spread`` on both sides."""
         return self.to_action(self.half, self.half)
 
 
 class AvellanedaStoikov(_Policy):
+    """Avellaneda-Stoikov inventory-strategy quotes."""
+
     name = "as"
 
     def __init__(self, env, gamma: float = 0.1, k: float | None = None,
                  sigma: float | None = None, horizon: float = 60.0):
+        """Avellaneda-Stoikov for ``env``; ``k`` defaults to the model's (0.5 agent-based)."""
         super().__init__(env)
         self.gamma = float(gamma)
         self.k = k if k is not None else (env.market.k if self.model_based else 0.5)
@@ -106,20 +119,21 @@ class AvellanedaStoikov(_Policy):
         self.horizon = float(horizon)
 
     def __call__(self, obs, agent=None):
+        """The nearest action to the Avellaneda-Stoikov offsets."""
         g, k = self.gamma, self.k
         s = self.sigma_fixed if self.sigma_fixed is not None else self.sigma(obs)
         tau = self.tau(obs) if self.model_based else min(self.tau(obs), self.horizon)
-        q = self.inventory(obs)
-        skew = q * g * s * s * tau
-        half = 0.5 * (g * s * s * tau + 2 / g * math.log1p(g / k))
-        return self.to_action(half + skew, half - skew)
+        return self.to_action(*as_offsets(self.inventory(obs), g, s, k, tau))
 
 
 class GLFT(_Policy):
+    """Gueant-Lehalle-Fernandez-Tapia closed-form quotes."""
+
     name = "glft"
 
     def __init__(self, env, gamma: float = 0.1, k: float | None = None, A: float | None = None,
                  sigma: float | None = None):
+        """GLFT for ``env``; ``k`` and ``A`` default to the model's (0.5 agent-based)."""
         super().__init__(env)
         self.gamma = float(gamma)
         self.k = k if k is not None else (env.market.k if self.model_based else 0.5)
@@ -127,23 +141,25 @@ class GLFT(_Policy):
         self.sigma_fixed = sigma
 
     def __call__(self, obs, agent=None):
+        """The nearest action to the GLFT offsets."""
         g, k, A = self.gamma, self.k, self.A
         s = self.sigma_fixed if self.sigma_fixed is not None else self.sigma(obs)
-        q = self.inventory(obs)
-        c1 = math.log1p(g / k) / g
-        c2 = s * math.sqrt(g / (2 * k * A) * (1 + g / k) ** (1 + k / g))
-        return self.to_action(c1 + (2 * q + 1) / 2 * c2, c1 - (2 * q - 1) / 2 * c2)
+        return self.to_action(*glft_offsets(self.inventory(obs), g, s, k, A))
 
 
 class Random(_Policy):
+    """A uniform sample of the action space (seeded)."""
+
     name = "random"
 
     def __init__(self, env, seed: int = 0):
+        """Uniform actions of ``env``'s space, seeded with ``seed``."""
         super().__init__(env)
         self.space = copy.deepcopy(env.actions.space)  # its own random stream
         self.space.seed(seed)
 
     def __call__(self, obs, agent=None):
+        """A random action."""
         return self.space.sample()
 
 

@@ -1,6 +1,8 @@
 """abmm execution, version 0: a learning executor works a parent order in the agent-based market.
 
-``parallel_env(**kwargs)`` / ``env(**kwargs)`` as in ``abmm.env.market_v0``.
+``parallel_env(**kwargs)`` gives the PettingZoo ``ParallelEnv`` (``ExecutionEnv``);
+``env(**kwargs)`` the AEC version (PettingZoo's ``parallel_to_aec`` wrapper, with its
+order-enforcing wrapper); ``raw_env(**kwargs)`` the AEC version without it.
 
 Agents
     The scenario's ``executor`` agents marked ``learnable: true`` (named ``"group_index"``).
@@ -39,281 +41,46 @@ Reward
 Infos
     ``executed``, ``remaining``, ``inventory``, ``shortfall_bps`` (the cost so far over
     ``arrival Q``: at the end, the implementation shortfall of the parent).
+
+Arguments
+    ``scenario`` (path, dict or ``Scenario`` with learnable executors sharing one ``start``;
+    default the shipped ``execution_rl`` scenario, ``scenarios/execution_rl.yaml``),
+    ``overrides`` (``["key.path=value", ...]``), ``decision_interval`` (duration, a multiple
+    of ``market.step``; default the executors' wake interval), ``max_cycles`` (default the
+    schedule's decisions + 60), ``render_mode`` (``"human"`` logs a text line at INFO,
+    ``"ansi"`` returns it), ``vol_scale`` (ticks, for the volatility feature).
+
+Version history
+    v0 (abmm 0.1): first version.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-
-import numpy as np
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
-from abmm.agents.base import BUY, SELL
-from abmm.agents.quoting import InvalidActionError, check_action_dict
+from abmm.env.execution_env import (
+    DEFAULT_SCENARIO,
+    LEVELS,
+    N_ACTIONS,
+    N_OBS,
+    SIZES,
+    ExecutionEnv,
+)
 
-N_OBS = 8
-SIZES = (0.5, 1.0, 2.0)
-LEVELS = ("join", "improve", "cross")
-N_ACTIONS = 1 + len(SIZES) + len(SIZES) * len(LEVELS)
-
-
-class ExecutionEnv(ParallelEnv):
-    metadata = {"name": "abmm_execution_v0", "render_modes": ["human", "ansi"],
-                "is_parallelizable": True, "render_fps": 1}
-
-    def __init__(self, scenario=None, overrides: list[str] | None = None,
-                 decision_interval=None, max_cycles: int | None = None,
-                 render_mode: str | None = None, vol_scale: float = 2.0):
-        from abmm.market.timeutil import parse_duration
-        from abmm.scenario import load_scenario
-
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
-                             f"None, not {render_mode!r}")
-        if scenario is None:
-            raise ValueError("execution_v0 needs a scenario with a learnable executor "
-                             "(e.g. scenarios/execution_rl.yaml)")
-        self.scenario = load_scenario(scenario, overrides=overrides)
-        groups = [g for g in self.scenario.agents if g.learnable]
-        bad = [g.group_name for g in groups if g.kind != "executor"]
-        if not groups or bad:
-            raise ValueError("execution_v0 drives learnable executors only; learnable groups: "
-                             f"{[g.group_name for g in groups]} (not executors: {bad})")
-        starts = {g.start for g in groups}
-        if len(starts) != 1:
-            raise ValueError("learnable executors must share one start time")
-        self.start_ns = starts.pop()
-        self.duration_ns = max(g.duration for g in groups)
-        m = self.scenario.market
-        di = groups[0].wake.interval if decision_interval is None else \
-            parse_duration(decision_interval)
-        if di <= 0 or di % m.step:
-            raise ValueError(f"decision_interval ({di} ns) must be a positive multiple of "
-                             f"market.step ({m.step} ns)")
-        self.decision_ns = di
-        self._substeps = di // m.step
-        self.n_decisions = max(1, self.duration_ns // di)
-        self.max_cycles = self.n_decisions + 60 if max_cycles is None else int(max_cycles)
-        self._mesa = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in groups
-                      for i in range(g.count)}
-        self.possible_agents = list(self._mesa)
-        self.render_mode = render_mode
-        self.vol_scale = float(vol_scale)
-        self.model = None
-        self.agents: list[str] = []
-        self._next_seed = int(self.scenario.seed)
-        self._obs_space = spaces.Box(-1.0, 1.0, (N_OBS,), np.float32)
-        self._act_space = spaces.Discrete(N_ACTIONS)
-
-    @functools.cache  # noqa: B019
-    def observation_space(self, agent):
-        return self._obs_space
-
-    @functools.cache  # noqa: B019
-    def action_space(self, agent):
-        return self._act_space
-
-    def policy_config(self) -> dict:
-        return {"decision_ns": int(self.decision_ns), "actions": N_ACTIONS}
-
-    # ------------------------------------------------------------------------ episodes
-    def reset(self, seed=None, options=None):
-        from abmm.market.model import MarketModel
-
-        if seed is not None:
-            self._next_seed = int(seed)
-        ep = self._next_seed
-        self._next_seed += 1
-        if self.model is not None:
-            self.model.release()
-        m = MarketModel(self.scenario, seed=ep)
-        self.model = m
-        self.episode_seed = ep
-        self.ex = {n: m.by_name(self._mesa[n]) for n in self.possible_agents}
-        for a in self.ex.values():
-            m.detach(a)
-        while m.now < self.start_ns:
-            m.step()
-        self._fills = {n: m.watch_fills(a) for n, a in self.ex.items()}
-        self._trades = m.keep_trades(101)
-        self._flow = [0.0, 0.0]
-        self._prev_vol, self._prev_signed = m.volume, m.signed_volume
-        self.arrival = m.mark_price()
-        self.t_end = self.start_ns + self.duration_ns
-        self.state = {n: {"executed": 0, "cost": 0.0, "notional": 0.0}
-                      for n in self.possible_agents}
-        for a in self.ex.values():
-            a.arrival_price = self.arrival
-        self.agents = list(self.possible_agents)
-        self.num_cycles = 0
-        obs = {n: self._observe(n) for n in self.agents}
-        return obs, {n: self._info(n) for n in self.agents}
-
-    def _base(self, a) -> float:
-        """The base lot: what is left over the decisions left (the adaptive TWAP slice)."""
-        left = a.params.quantity - abs(a.inventory)
-        steps = max(1, -(-(self.t_end - self.model.now) // self.decision_ns))
-        return max(1.0, left / steps)
-
-    def step(self, actions):
-        if self.model is None:
-            raise RuntimeError("call reset() before step()")
-        check_action_dict(actions, self.agents, self.possible_agents)
-        m = self.model
-        final = m.now >= self.t_end
-        for n in self.agents:
-            a = self.ex[n]
-            act = actions.get(n, 0)
-            if isinstance(act, np.ndarray) and act.shape == ():
-                act = act.item()
-            if isinstance(act, np.integer):
-                act = int(act)
-            if isinstance(act, bool) or not isinstance(act, int) or not 0 <= act < N_ACTIONS:
-                raise InvalidActionError(f"{n}: action {act!r}: expected an int in "
-                                         f"[0, {N_ACTIONS})")
-            self._child(a, 0 if final else act, final)
-        for _ in range(self._substeps):
-            m.step()
-        self.num_cycles += 1
-        self._track_trades()
-        rewards, obs, infos = {}, {}, {}
-        done_all = True
-        for n in self.agents:
-            a = self.ex[n]
-            s = self.state[n]
-            side = 1 if a.params.side == "buy" else -1
-            cost = 0.0
-            for _, x, p, _, _ in self._fills[n]:
-                q = abs(x)
-                cost += side * (p - self.arrival) * q
-                s["executed"] += q
-                s["notional"] += p * q
-            self._fills[n].clear()
-            s["cost"] += cost
-            Q = a.params.quantity
-            rewards[n] = -cost / (self.arrival * Q) * 1e4
-            obs[n] = self._observe(n)
-            infos[n] = self._info(n)
-            if s["executed"] < Q and m.now < m.end:
-                done_all = False
-        finished = (m.now >= self.t_end and done_all) or m.now >= m.end
-        trunc = not finished and self.num_cycles >= self.max_cycles
-        if finished or trunc:  # what is left is valued at the mark: its opportunity cost
-            mark = m.mark_price()
-            for n in self.agents:
-                a, s = self.ex[n], self.state[n]
-                left = a.params.quantity - s["executed"]
-                if left > 0:
-                    side = 1 if a.params.side == "buy" else -1
-                    opp = side * (mark - self.arrival) * left
-                    s["cost"] += opp
-                    rewards[n] -= opp / (self.arrival * a.params.quantity) * 1e4
-                infos[n] = self._info(n)
-        term = {n: bool(finished) for n in self.agents}
-        truncs = {n: bool(trunc) for n in self.agents}
-        if finished or trunc:
-            self.agents = []
-        if self.render_mode == "human":
-            self.render()
-        return obs, rewards, term, truncs, infos
-
-    def _child(self, a, act: int, final: bool) -> None:
-        a.cancel_all()
-        left = a.params.quantity - abs(a.inventory)
-        if left <= 0:
-            return
-        side = BUY if a.params.side == "buy" else SELL
-        if final:
-            a.market_order(side, left)
-            return
-        if act == 0:
-            return
-        if act <= len(SIZES):
-            a.market_order(side, min(left, max(1, round(SIZES[act - 1] * self._base(a)))))
-            return
-        k = act - 1 - len(SIZES)
-        size = min(left, max(1, round(SIZES[k // len(LEVELS)] * self._base(a))))
-        level = LEVELS[k % len(LEVELS)]
-        bid, _, ask, _ = self.model._top
-        own, other = (bid, ask) if side == BUY else (ask, bid)
-        if other is None:
-            a.market_order(side, size)
-            return
-        if own is None:
-            own = other - 1 if side == BUY else other + 1
-        sgn = 1 if side == BUY else -1
-        if level == "join":
-            price = own
-        elif level == "improve":
-            price = own + sgn if (other - own) * sgn > 1 else own
-        else:
-            price = other
-        a.limit(side, price, size)
-
-    def _track_trades(self) -> None:
-        m = self.model
-        dv, ds = m.volume - self._prev_vol, m.signed_volume - self._prev_signed
-        self._prev_vol, self._prev_signed = m.volume, m.signed_volume
-        f = self._flow
-        f[0] += 0.2 * (ds - f[0])
-        f[1] += 0.2 * (dv - f[1])
-
-    def _observe(self, n: str) -> np.ndarray:
-        m, a = self.model, self.ex[n]
-        o = np.zeros(N_OBS, np.float32)
-        Q = a.params.quantity
-        side = 1 if a.params.side == "buy" else -1
-        o[0] = max(0.0, 1 - abs(a.inventory) / Q)
-        o[1] = max(0.0, min(1.0, (self.t_end - m.now) / self.duration_ns))
-        bid, _, ask, _ = m._top
-        book = m.book
-        bs = int(book.depth(0, 5)[1].sum()) if bid is not None else 0
-        as_ = int(book.depth(1, 5)[1].sum()) if ask is not None else 0
-        o[2] = side * (bs - as_) / (bs + as_) if bs + as_ else 0.0
-        o[3] = min(ask - bid, 20) / 20 if bid is not None and ask is not None else 1.0
-        tr = np.asarray(self._trades, np.float64)
-        o[4] = math.tanh(float(np.std(np.diff(tr))) / self.vol_scale) if len(tr) > 2 else 0.0
-        o[5] = 1.0 if a.open_orders else 0.0
-        o[6] = math.tanh(side * (m.mark_price() - self.arrival) / 10.0)
-        f = self._flow
-        o[7] = max(-1.0, min(1.0, f[0] / f[1])) if f[1] > 1e-9 else 0.0
-        return o
-
-    def _info(self, n: str) -> dict:
-        a, s = self.ex[n], self.state[n]
-        done = s["executed"]
-        return {"executed": int(done), "remaining": int(a.params.quantity - done),
-                "inventory": int(a.inventory),
-                "shortfall_bps": float(s["cost"] / (self.arrival * a.params.quantity) * 1e4)}
-
-    def render(self):
-        if self.render_mode is None or self.model is None:
-            return None
-        text = " ".join(f"{n}: {self._info(n)}" for n in self.possible_agents)
-        if self.render_mode == "ansi":
-            return text
-        import logging
-
-        logging.getLogger(__name__).info("%s", text)
-        return None
-
-    def close(self):
-        if self.model is not None:
-            self.model.release()
-            self.model = None
-        self.agents = []
+__all__ = ["parallel_env", "env", "raw_env", "ExecutionEnv", "DEFAULT_SCENARIO", "N_OBS",
+           "N_ACTIONS", "SIZES", "LEVELS"]
 
 
 def parallel_env(**kwargs) -> ExecutionEnv:
+    """The parallel environment (see the module docstring for the arguments)."""
     return ExecutionEnv(**kwargs)
 
 
 def raw_env(**kwargs):
+    """The AEC version without wrappers."""
     return parallel_to_aec(ExecutionEnv(**kwargs))
 
 
 def env(**kwargs):
+    """The AEC version, with PettingZoo's order-enforcing wrapper."""
     return wrappers.OrderEnforcingWrapper(raw_env(**kwargs))

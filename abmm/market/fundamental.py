@@ -107,4 +107,5 @@ class Fundamental:
         return float(self.path[i])
 
     def times(self) -> np.ndarray:
+        """The grid times (ns) of the path's points, as int64."""
         return self.start + np.arange(len(self.path), dtype=np.int64) * self.grid

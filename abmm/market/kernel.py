@@ -26,6 +26,7 @@ class EventQueue:
         self._seq = 0
 
     def push(self, t: int, kind: int, payload) -> None:
+        """Schedule ``(kind, payload)`` at time ``t`` (ns); equal times keep push order."""
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, kind, payload))
 

@@ -21,6 +21,8 @@ from abmm.schema import Duration, Strict
 
 
 class FlashCrash(Strict):
+    """A large market order of ``qty`` lots at ``at``, split into ``slices`` over ``over``."""
+
     kind: Literal["flash_crash"] = "flash_crash"
     at: Duration
     qty: PositiveInt = 5_000
@@ -29,6 +31,7 @@ class FlashCrash(Strict):
     over: Duration = 0
 
     def fire(self, model, shooter, i: int = 0) -> None:
+        """Send slice ``i`` of the order and schedule the next slice."""
         n = self.slices
         q = self.qty // n + (i < self.qty % n)
         shooter.market_order(0 if self.side == "buy" else 1, q, stp=SelfTrade.NONE)
@@ -38,12 +41,16 @@ class FlashCrash(Strict):
 
 
 class LiquidityWithdrawal(Strict):
+    """The given groups (default: every market maker) cancel their quotes and stay silent
+    for ``duration``."""
+
     kind: Literal["liquidity_withdrawal"] = "liquidity_withdrawal"
     at: Duration
     duration: Duration
     groups: list[str] | None = None  #: default: every market-maker group
 
     def fire(self, model, shooter, i: int = 0) -> None:
+        """Cancel the groups' orders and suspend their agents until ``now + duration``."""
         names = self.groups or [g for g, m in model.groups.items() if m[0].kind == "market_maker"]
         for name in names:
             for agent in model.groups.get(name, []):
@@ -52,6 +59,8 @@ class LiquidityWithdrawal(Strict):
 
 
 class NewsJump(Strict):
+    """A permanent jump of the fundamental by ``size`` price units at ``at``."""
+
     kind: Literal["news_jump"] = "news_jump"
     at: Duration
     size: float  #: price units
@@ -61,6 +70,8 @@ class NewsJump(Strict):
 
 
 class FatFinger(Strict):
+    """One huge limit order at ``price_offset`` from the mark, cancelled after ``duration``."""
+
     kind: Literal["fat_finger"] = "fat_finger"
     at: Duration
     side: Literal["buy", "sell"] = "sell"
@@ -69,6 +80,7 @@ class FatFinger(Strict):
     duration: Duration = 60_000_000_000
 
     def fire(self, model, shooter, i: int = 0) -> None:
+        """Place the order (``i == 0``) and schedule its cancel; cancel it (``i == 1``)."""
         if i == 0:
             price = max(1, round(model.mark_price() * (1 + self.price_offset)))
             shooter.limit(0 if self.side == "buy" else 1, price, self.qty,

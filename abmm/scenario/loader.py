@@ -50,6 +50,7 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _no_sexagesimal("float"))
 
 
 def yaml_load(text: str):
+    """Parse YAML text (safe loading; ``10:30`` stays a string, not a base-60 number)."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 

@@ -24,6 +24,8 @@ __all__ = ["Scenario", "Market", "FundamentalCfg", "Jumps", "Regimes", "Logging"
 
 
 class Market(Strict):
+    """The ``market`` section: symbol, tick and lot sizes, reference price and session times."""
+
     symbol: str = Field("ABM", min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
     tick_size: PositiveFloat = 0.01  #: price units per tick
     lot_size: PositiveFloat = 1.0  #: base units per lot
@@ -49,32 +51,41 @@ class Market(Strict):
 
     @property
     def start_ns(self) -> int:
+        """Session start (ns since midnight)."""
         return self.open
 
     @property
     def end_ns(self) -> int:
+        """Session end (ns): ``open`` plus ``days`` session lengths."""
         return self.open + self.days * (self.close - self.open)
 
     @property
     def warmup_ns(self) -> int:
+        """Warm-up length (ns)."""
         return self.warmup
 
     @property
     def step_ns(self) -> int:
+        """Decision interval of ``MarketModel.step()`` (ns)."""
         return self.step
 
     @property
     def reference_price_ticks(self) -> int:
+        """The reference price in ticks (at least 1)."""
         return max(1, round(self.reference_price / self.tick_size))
 
 
 class Jumps(Strict):
+    """The ``fundamental.jumps`` section: Poisson jump rate per hour and jump size distribution."""
+
     rate_per_hour: NonNegativeFloat = 0.0
     mean: float = 0.0  #: price units
     std: NonNegativeFloat = 0.0  #: price units
 
 
 class Regimes(Strict):
+    """The ``fundamental.regimes`` section: volatility multipliers and mean durations per regime."""
+
     multipliers: list[PositiveFloat] = Field(min_length=1)  #: of sigma_1h, per regime
     mean_durations: list[Duration] = Field(min_length=1)  #: expected time in each regime
 
@@ -86,6 +97,9 @@ class Regimes(Strict):
 
 
 class FundamentalCfg(Strict):
+    """The ``fundamental`` section: initial value, mean reversion, volatility, jumps, regimes
+    and grid of the fundamental path."""
+
     initial: PositiveFloat | None = None  #: price units; default market.reference_price
     mean: PositiveFloat | None = None  #: long-run mean; default the initial value
     half_life: Duration | None = None  #: mean-reversion half-life; none = random walk
@@ -111,11 +125,16 @@ assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} 
 
 
 class Logging(Strict):
+    """The ``logging`` section: Parquet part size and whether to log the top of book."""
+
     chunk_rows: PositiveInt = 250_000  #: rows per Parquet part
     top_of_book: bool = True
 
 
 class Scenario(Strict):
+    """A whole scenario: name, seed, and the ``market``, ``fundamental``, ``agents``,
+    ``shocks`` and ``logging`` sections."""
+
     name: str = "scenario"
     description: str = ""
     seed: int = Field(0, ge=0)

@@ -80,4 +80,5 @@ class GroupBase(Strict):
 
     @property
     def group_name(self) -> str:
+        """The group's name: ``name`` if given, else its ``kind``."""
         return self.name or self.kind  # type: ignore[attr-defined]

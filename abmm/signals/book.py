@@ -207,12 +207,14 @@ class Imbalance(_Snapshot):
         self.k = _k(k)
 
     def update(self, bid_qtys, ask_qtys) -> float:
+        """Imbalance of one snapshot's bid and ask sizes (lots, best first) over the top ``k``."""
         b = _psum(bid_qtys, self.k)
         a = _psum(ask_qtys, self.k)
         self._value = (float(b) - float(a)) / (float(b) + float(a)) if b + a != 0 else NAN
         return self._value
 
     def update_book(self, book) -> float:
+        """``update`` with the sizes of an ``OrderBook``'s top ``k`` levels."""
         n = self.k
         return self.update(book.depth(0, n)[1], book.depth(1, n)[1])
 
@@ -221,6 +223,7 @@ class DepthRatio(Imbalance):
     """Streaming ``depth_ratio`` over the top ``k`` levels (same ``update`` as ``Imbalance``)."""
 
     def update(self, bid_qtys, ask_qtys) -> float:
+        """Bid over ask depth (lots) of one snapshot over the top ``k``; NaN with no ask depth."""
         b = _psum(bid_qtys, self.k)
         a = _psum(ask_qtys, self.k)
         self._value = float(b) / float(a) if a != 0 else NAN
@@ -239,6 +242,7 @@ class QueuePressure(_Top):
     """Streaming ``queue_pressure``."""
 
     def update(self, bid, bid_qty, ask, ask_qty) -> float:
+        """Queue pressure of one top of book (only the sizes are used; NaN if both are 0)."""
         b, a = float(bid_qty), float(ask_qty)
         self._value = (b - a) / (b + a) if b + a != 0 else NAN
         return self._value
@@ -248,6 +252,7 @@ class MidPrice(_Top):
     """Streaming ``mid_price``."""
 
     def update(self, bid, bid_qty, ask, ask_qty) -> float:
+        """Mid of one top of book (ticks; NaN if a side is empty)."""
         b, a = _px(bid), _px(ask)
         self._value = (b + a) / 2 if b > 0 and a > 0 else NAN
         return self._value
@@ -257,6 +262,7 @@ class Microprice(_Top):
     """Streaming ``microprice``."""
 
     def update(self, bid, bid_qty, ask, ask_qty) -> float:
+        """Microprice of one top of book (ticks; NaN if a side is empty)."""
         b, a = _px(bid), _px(ask)
         bq, aq = float(bid_qty), float(ask_qty)
         tot = bq + aq
@@ -277,6 +283,7 @@ class WeightedMid(_Snapshot):
         self.k = _k(k)
 
     def update(self, bid_prices, bid_qtys, ask_prices, ask_qtys) -> float:
+        """Weighted mid (ticks) of one snapshot's price and size arrays over the top ``k``."""
         n = self.k
         sl = slice(None) if n is None else slice(0, n)
         bp, bq = np.asarray(bid_prices, np.float64)[sl], np.asarray(bid_qtys, np.float64)[sl]
@@ -293,6 +300,7 @@ class WeightedMid(_Snapshot):
         return self._value
 
     def update_book(self, book) -> float:
+        """``update`` with the top ``k`` levels of an ``OrderBook``."""
         bp, bq, _ = book.depth(0, self.k)
         ap, aq, _ = book.depth(1, self.k)
         return self.update(bp, bq, ap, aq)

@@ -148,6 +148,7 @@ class OFI:
             self._prev = None
 
     def update(self, bid, bid_qty, ask, ask_qty) -> int:
+        """Feed the next top of book (ticks, lots; empty side 0 or None); returns its ``e_n``."""
         pb = _tick("bid", bid) if bid else 0
         pa = _tick("ask", ask) if ask else _ASK_INF
         qb = _tick("bid_qty", bid_qty) if pb > 0 else 0
@@ -169,10 +170,12 @@ class OFI:
         return e
 
     def update_book(self, book) -> int:
+        """``update(*book.top())``: feed an ``OrderBook``'s top of book; returns ``e_n``."""
         return self.update(*book.top())
 
     @property
     def value(self) -> int:
+        """OFI (lots) since the start or the last ``reset()``."""
         return self._value
 
 
@@ -194,6 +197,7 @@ class BucketedOFI(_Sum):
         self._ofi = OFI()
 
     def update(self, ts, bid, bid_qty, ask, ask_qty) -> list:
+        """Feed a top-of-book row at ``ts`` (ns); returns the closed ``(start, ofi)`` pairs."""
         e = self._ofi.update(bid, bid_qty, ask, ask_qty)
         closed, keep = self._bucket(ts)
         if keep:
@@ -227,14 +231,17 @@ class CumulativeDelta:
         self._value = 0
 
     def reset(self) -> None:
+        """Set the cumulative delta back to 0."""
         self._value = 0
 
     def update(self, qty, side) -> int:
+        """Add a trade of ``qty`` lots (taker ``side``, 0 = buy); returns the new delta."""
         self._value += int(qty) if int(side) == BUY else -int(qty)
         return self._value
 
     @property
     def value(self) -> int:
+        """Signed volume (lots) since the start or the last ``reset()``."""
         return self._value
 
 
@@ -243,6 +250,7 @@ class BucketedDelta(_Sum):
     delta)`` pairs; ``flush()`` closes the open bucket."""
 
     def update(self, ts, qty, side) -> list:
+        """Add a trade at ``ts`` (ns); returns the closed ``(start, delta)`` pairs."""
         closed, keep = self._bucket(ts)
         if keep:
             self._acc[0] += int(qty) if int(side) == BUY else -int(qty)
@@ -339,6 +347,7 @@ class TradeRate:
         self._ts.popleft()
 
     def update(self, ts) -> float:
+        """Add a trade at ``ts`` (ns); returns trades per second in ``(ts - window_ns, ts]``."""
         ts = int(ts)
         self._slide(ts)
         self._ts.append(ts)
@@ -365,6 +374,7 @@ class AverageTradeSize(TradeRate):
         self._vol -= self._q.popleft()
 
     def update(self, ts, qty) -> float:  # type: ignore[override]
+        """Add a trade of ``qty`` lots at ``ts`` (ns); returns the window's mean size (lots)."""
         ts = int(ts)
         self._slide(ts)
         self._ts.append(ts)
@@ -386,6 +396,8 @@ class BucketedTrades(BucketStream):
         return TradeBucket(n, v, n / (self.bucket_ns / 1e9), v / n if n else NAN)
 
     def update(self, ts, qty) -> list:
+        """Add a trade of ``qty`` lots at ``ts`` (ns); returns the closed ``(start, TradeBucket)``
+        pairs."""
         closed, keep = self._bucket(ts)
         if keep:
             self._acc[0] += 1

@@ -96,20 +96,24 @@ class Spread:
         self._value = NAN
 
     def update(self, bid, ask) -> float:
+        """Spread ``ask - bid`` (ticks) of this quote, NaN if a side is empty (0 or None)."""
         b = 0.0 if bid is None else float(bid)
         a = 0.0 if ask is None else float(ask)
         self._value = a - b if b > 0 and a > 0 else NAN
         return self._value
 
     def update_book(self, book) -> float:
+        """``update`` with the best bid and ask of an ``OrderBook``."""
         bid, _, ask, _ = book.top()
         return self.update(bid, ask)
 
     @property
     def value(self) -> float:
+        """The spread (ticks) of the last update (NaN before any)."""
         return self._value
 
     def reset(self) -> None:
+        """Forget the last spread (``value`` back to NaN)."""
         self._value = NAN
 
 
@@ -122,12 +126,14 @@ class RollingZScore:
         self.reset()
 
     def reset(self) -> None:
+        """Empty the window and set ``value`` back to NaN."""
         self._buf: deque = deque()
         self._s1 = 0.0
         self._s2 = 0.0
         self._value = NAN
 
     def update(self, x) -> float:
+        """Add ``x`` to the window; returns its z-score (NaN for NaN ``x`` or too few values)."""
         x = float(x)
         if math.isnan(x):
             self._value = NAN
@@ -152,10 +158,12 @@ class SpreadZScore(RollingZScore):
     """Streaming ``spread_zscore``: ``update(bid, ask)`` or ``update_book(book)``."""
 
     def update(self, bid, ask) -> float:  # type: ignore[override]
+        """Add this quote's spread (ticks) to the window; returns its z-score (NaN if one-sided)."""
         b = 0.0 if bid is None else float(bid)
         a = 0.0 if ask is None else float(ask)
         return super().update(a - b if b > 0 and a > 0 else NAN)
 
     def update_book(self, book) -> float:
+        """``update`` with the best bid and ask of an ``OrderBook``."""
         bid, _, ask, _ = book.top()
         return self.update(bid, ask)

@@ -208,9 +208,12 @@ class VPIN:
 
     @property
     def value(self) -> float:
+        """VPIN after the last completed bucket (NaN before ``n_buckets`` buckets)."""
         return self._value
 
     def update(self, ts, price, qty) -> list:
+        """Add a trade (price in ticks, ``qty`` lots, ``ts`` ns); returns the ``VPINBucket``s it
+        completed (a bar's buckets complete when a later bar starts)."""
         qty = int(qty)
         if qty <= 0:
             return []

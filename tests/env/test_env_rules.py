@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from abmm.agents.base import BUY, SELL
-from abmm.env import baselines, market_v0, model_based
+from abmm.env import baselines, market_v0, model_based_v0
 from abmm.env.actions import InvalidActionError
-from abmm.env.model_based import ASMarket
+from abmm.env.model_based_sim import ASMarket
 from abmm.env.rewards import COMPONENTS
 
 REF = 10_000
@@ -241,7 +241,7 @@ def test_as2008_inventory_strategy_reproduces_the_paper():
 
 
 def test_baselines_run_in_both_envs():
-    mb = model_based.parallel_env()
+    mb = model_based_v0.parallel_env()
     res = {n: np.mean([baselines.run_episode(mb, baselines.make(n, mb, **(
         {"gamma": 0.1} if n in ("as", "glft") else {})), seed=s)["mm_0"]["pnl"]
         for s in range(40)]) for n in ("as", "fixed", "random")}

@@ -8,7 +8,7 @@ import pytest
 
 ss = pytest.importorskip("supersuit", reason="supersuit is in the 'test' and 'rl' extras")
 
-from abmm.env import market_v0, model_based  # noqa: E402
+from abmm.env import market_v0, model_based_v0  # noqa: E402
 
 
 def test_supersuit_vec_env_in_two_processes():
@@ -30,7 +30,7 @@ def test_supersuit_vec_env_in_two_processes():
 
 
 def test_supersuit_model_based_in_one_process():
-    vec = ss.pettingzoo_env_to_vec_env_v1(model_based.parallel_env(n_agents=2))
+    vec = ss.pettingzoo_env_to_vec_env_v1(model_based_v0.parallel_env(n_agents=2))
     vec = ss.concat_vec_envs_v1(vec, 3, num_cpus=1, base_class="gymnasium")
     obs, _ = vec.reset(seed=1)
     assert obs.shape == (6, 16)

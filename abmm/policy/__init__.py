@@ -1,0 +1,1 @@
+"""Trading policies that need no learner: closed-form market-making strategies."""
