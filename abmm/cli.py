@@ -9,6 +9,8 @@
 * ``abmm train CONFIG --out DIR [--resume]``: train learning agents (``scenarios/train/``).
 * ``abmm evaluate --scenario S --policy P [--policy P ...] --seeds 1000-1099 [--json]``:
   policies (checkpoints or baselines) on the same held-out seeds.
+* ``abmm export CHECKPOINT OUT.npz [--learner NAME]``: a torch checkpoint to the torch-free
+  policy file (``abmm.policy``) that ``kind: policy`` agents load.
 * ``abmm demo``: replay an order-message stream through the matching engine.
 """
 
@@ -298,7 +300,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     for k in trainer.learners:
         print(f"  {k}: return {last[f'{k}/return']:.4g}, PnL {last[f'{k}/pnl']:.4g}, "
               f"mean |inventory| {last[f'{k}/map']:.3g}")
-    print(f"policy: {out / 'policy.pt'}; curves: {out / 'curves.csv'}, {out / 'curves.png'}")
+    print(f"policy: {out / 'policy.pt'} (torch-free: {out / 'policy.npz'}); curves: "
+          f"{out / 'curves.csv'}, {out / 'curves.png'}")
     if cfg.eval is not None and cfg.eval.scenario:
         from abmm.learn.config import parse_seeds
         from abmm.learn.evaluate import evaluate, format_table
@@ -338,6 +341,21 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         print(f"abmm evaluate: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(res) if a.json else format_table(res))
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    """``abmm export``: a torch policy file or training checkpoint to a ``.npz`` policy."""
+    from abmm.errors import AbmmError
+    from abmm.learn.export import export_policy
+    from abmm.resources import policy_path
+
+    try:
+        path = export_policy(policy_path(a.checkpoint), a.out, a.learner)
+    except (AbmmError, ValueError, OSError, KeyError) as exc:
+        print(f"abmm export: {exc}", file=sys.stderr)
+        return 2
+    print(f"{a.checkpoint} -> {path}")
     return 0
 
 
@@ -420,11 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate policies on held-out seeds")
     e.add_argument("--scenario", required=True)
     e.add_argument("--policy", action="append", required=True,
-                   help="a checkpoint/policy file or a baseline (as, glft, fixed, random; "
-                        "twap, ac for executors); repeat to compare")
+                   help="a policy file (.npz or .pt), a shipped policy's name (mm_coevolved) "
+                        "or a baseline (as, glft, fixed, random; twap, ac for executors); "
+                        "repeat to compare")
     e.add_argument("--seeds", default="1000-1099", help="e.g. 1000-1099 or 1,2,5-9")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    x = sub.add_parser("export", help="export a torch checkpoint to a torch-free .npz policy")
+    x.add_argument("checkpoint", help="policy.pt, checkpoint.pt or a shipped policy's name")
+    x.add_argument("out", help="the .npz policy file to write")
+    x.add_argument("--learner", action="append", metavar="NAME",
+                   help="export only this learner (repeat for several; default all)")
+    x.set_defaults(func=cmd_export)
     d = sub.add_parser("demo", help="replay an order stream through the matching engine")
     d.add_argument("--messages", type=int, default=1_000_000, help="random stream length")
     d.add_argument("--seed", type=int, default=0)

@@ -11,6 +11,7 @@ from abmm.agents.base import BUY, SELL, TraderAgent
 from abmm.engine.types import OrderType
 from abmm.policy.closed_form import as_quotes, glft_coefficients, glft_quotes
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
+from abmm.signals.volatility import MidVolatility
 
 
 class MarketMakerGroup(GroupBase):
@@ -61,29 +62,21 @@ class MarketMakerAgent(TraderAgent):
         p = self.params
         self._tau = p.horizon / SECOND
         self._glft = glft_coefficients(p.gamma, p.k, p.A) if p.strategy == "glft" else None
-        self.var = None if p.sigma_ticks is None else p.sigma_ticks ** 2  # ticks² per second
-        self.prev_mid: float | None = None
-        self.prev_t = 0
-        self.alpha = 1 - 0.5 ** (1 / p.vol_halflife)
+        # sigma: fixed by ``sigma_ticks``, else an EWMA of squared mid changes per second from
+        # two-sided books only (a mid that falls back to the last trade is not a price move),
+        # each observation capped at 25x the current variance so one gap cannot blow the quotes
+        # out (abmm.signals.MidVolatility's market-maker rule)
+        self._sigma_fixed = None if p.sigma_ticks is None else math.sqrt(p.sigma_ticks ** 2)
+        self.vol = MidVolatility(p.vol_halflife, start="first", cap=25.0)
 
     def sigma(self) -> float:
         """The mid's volatility in ticks per square root of a second (0 before an estimate)."""
-        return math.sqrt(self.var) if self.var else 0.0
+        return self.vol.value if self._sigma_fixed is None else self._sigma_fixed
 
     def _update_vol(self, mid: float, two_sided: bool = True) -> None:
-        """EWMA of squared mid changes per second; only from two-sided books (a mid that falls
-        back to the last trade is not a price move), each observation capped at 25x the
-        current variance so one gap cannot blow the quotes out."""
-        p = self.params
-        if not two_sided:
-            return
-        if p.sigma_ticks is None and self.prev_mid is not None and self.now > self.prev_t:
-            r2 = (mid - self.prev_mid) ** 2 / ((self.now - self.prev_t) / SECOND)
-            if self.var is None:
-                self.var = r2
-            else:
-                self.var += self.alpha * (min(r2, 25 * self.var + 1.0) - self.var)
-        self.prev_mid, self.prev_t = mid, self.now
+        """Feed the volatility estimate the mid seen at this wake (one-sided books skipped)."""
+        if self._sigma_fixed is None:
+            self.vol.update(mid if two_sided else None, self.now)
 
     def quotes(self, mid: float) -> tuple[float, float]:
         """(bid, ask) prices, in fractional ticks, before rounding and laddering."""

@@ -1,21 +1,23 @@
-"""Policy agents: a saved torch policy (``abmm train`` output) acting as a normal Mesa agent.
+"""Policy agents: a saved policy (``abmm train``/``abmm export`` output, a ``.npz`` policy
+file) acting as a normal Mesa agent -- torch-free, through ``abmm.policy``.
 
 Scenario group::
 
     - kind: policy
       name: rl_mm
       count: 2
-      checkpoint: policies/mm_coevolved.pt   # a policy file or a training checkpoint
-      learner: learner_0                     # which learner of the file (default: agent i
-                                             # takes the file's learner i, cycling)
+      checkpoint: mm_coevolved        # a shipped policy's name, or a .npz policy file path
+      learner: learner_0              # which learner of the file (default: agent i
+                                      # takes the file's learner i, cycling)
       latency: 1ms
 
 The agent decides every ``decision_ns`` of the policy (the environment's decision interval it
 was trained with), first at the end of the warm-up: it builds the same observation as
-``abmm.env.market_v0`` (``abmm.agents.quoting``), asks the policy for its deterministic action
-and sends the quotes, exactly as the environment would. ``time_left`` runs from the end of the
-warm-up to the session close. A file that cannot be read is a scenario error naming it; torch
-is imported only when a policy agent is built.
+``abmm.env.market_v0`` (``abmm.policy.features``), asks the policy for its deterministic
+action and sends the quotes (``abmm.policy.actions``), exactly as the environment would.
+``time_left`` runs from the end of the warm-up to the session close. A file that cannot be
+read is a scenario error naming it; a torch checkpoint (``policy.pt``, ``checkpoint.pt``) is
+refused with the ``abmm export`` command that converts it.
 """
 
 from __future__ import annotations
@@ -28,14 +30,9 @@ from pydantic import Field, field_validator, model_validator
 
 from abmm.agents.base import TraderAgent
 from abmm.agents.groups import GroupBase, WakeCfg
-from abmm.agents.quoting import (
-    N_FEATURES,
-    MarketFeatures,
-    QuoteActions,
-    agent_features,
-    requote,
-    target_quotes,
-)
+from abmm.policy.actions import QuoteActions, requote, target_quotes
+from abmm.policy.features import N_FEATURES, MarketFeatures, agent_features
+from abmm.resources import policy_path
 
 _CACHE: dict = {}
 
@@ -51,9 +48,9 @@ class PolicyGroup(GroupBase):
     @field_validator("checkpoint")
     @classmethod
     def _exists(cls, v: str) -> str:
-        if not Path(v).is_file():
+        if not policy_path(v).is_file():
             raise ValueError(f"policy file {v!r} not found (relative paths are from the "
-                             f"current directory, {Path.cwd()})")
+                             f"current directory, {Path.cwd()}; or a shipped policy's name)")
         return v
 
     @model_validator(mode="after")
@@ -67,26 +64,32 @@ class PolicyGroup(GroupBase):
         if self.learner is not None and self.learner not in policies:
             raise ValueError(f"{self.checkpoint} has no learner {self.learner!r}; it has "
                              f"{sorted(policies)}")
-        env = payload.get("env", {})
+        env = payload["env"]
         if env.get("kind") != "market" or not env.get("policy_config"):
             raise ValueError(f"{self.checkpoint} was trained in a {env.get('kind')!r} "
                              "environment; policy agents take abmm.env.market_v0 policies")
         return self
 
 
-def _load(path: str):
-    key = str(Path(path).resolve())
+def _load(name_or_path: str):
+    """``({learner: Policy}, config)`` of a policy file or shipped name (cached per file)."""
+    path = policy_path(name_or_path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     if key not in _CACHE:
-        from abmm.learn.policy import load_policies  # torch, only when used
+        from abmm.policy.file import load_policy
 
-        _CACHE[key] = load_policies(path)
+        _CACHE[key] = load_policy(path)
     return _CACHE[key]
 
 
 class PolicyAgent(TraderAgent):
+    """A market maker whose quotes a saved policy decides (see the module docstring)."""
+
     kind = "policy"
 
     def setup(self) -> None:
+        """Load the policy (cached) and its environment conventions."""
         p = self.params
         policies, payload = _load(p.checkpoint)  # checked by PolicyGroup
         names = sorted(policies)
@@ -102,13 +105,16 @@ class PolicyAgent(TraderAgent):
         self.decisions = 0
 
     def first_wake(self, start: int, end: int) -> int | None:
+        """The end of the warm-up."""
         return self.model.warmup_end
 
     def next_wake(self, now: int) -> int | None:
+        """One decision interval later, if before the close."""
         nxt = now + self.decision_ns
         return nxt if nxt < self.model.end else None  # as in the env: no decision at the close
 
     def observe(self) -> np.ndarray:
+        """The observation ``abmm.env.market_v0`` would give this agent now."""
         m = self.model
         if self.features is None:
             self.features = MarketFeatures(m, self.decision_ns, self.cfg["vol_halflife"],
@@ -123,6 +129,7 @@ class PolicyAgent(TraderAgent):
         return o
 
     def on_wake(self) -> None:
+        """Observe, ask the policy, requote."""
         obs = self.observe()
         action = self.policy(obs[None])[0]
         ob, sb, oa, sa = self.quotes.decode(self.name, action)
@@ -131,4 +138,5 @@ class PolicyAgent(TraderAgent):
         self.decisions += 1
 
     def summary(self) -> dict:
+        """The agent summary plus its learner and number of decisions."""
         return super().summary() | {"learner": self.learner_name, "decisions": self.decisions}

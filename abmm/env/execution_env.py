@@ -13,7 +13,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from abmm.agents.base import BUY, SELL
-from abmm.agents.quoting import InvalidActionError, check_action_dict
+from abmm.env.actions import InvalidActionError, check_action_dict
 from abmm.resources import scenario_path
 
 __all__ = ["ExecutionEnv", "DEFAULT_SCENARIO", "N_OBS", "N_ACTIONS", "SIZES", "LEVELS"]
@@ -41,8 +41,8 @@ class ExecutionEnv(ParallelEnv):
                  decision_interval=None, max_cycles: int | None = None,
                  render_mode: str | None = None, vol_scale: float = 2.0):
         """Load the scenario and check its learnable executors (see ``execution_v0``)."""
-        from abmm.schema.timing import parse_duration
         from abmm.scenario import load_scenario
+        from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
@@ -219,7 +219,7 @@ class ExecutionEnv(ParallelEnv):
         k = act - 1 - len(SIZES)
         size = min(left, max(1, round(SIZES[k // len(LEVELS)] * self._base(a))))
         level = LEVELS[k % len(LEVELS)]
-        bid, _, ask, _ = self.model._top
+        bid, _, ask, _ = self.model.top
         own, other = (bid, ask) if side == BUY else (ask, bid)
         if other is None:
             a.market_order(side, size)
@@ -250,7 +250,7 @@ class ExecutionEnv(ParallelEnv):
         side = 1 if a.params.side == "buy" else -1
         o[0] = max(0.0, 1 - abs(a.inventory) / Q)
         o[1] = max(0.0, min(1.0, (self.t_end - m.now) / self.duration_ns))
-        bid, _, ask, _ = m._top
+        bid, _, ask, _ = m.top
         book = m.book
         bs = int(book.depth(0, 5)[1].sum()) if bid is not None else 0
         as_ = int(book.depth(1, 5)[1].sum()) if ask is not None else 0

@@ -11,18 +11,23 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from abmm.agents.quoting import check_action_dict
 from abmm.env.actions import (
     DEFAULT_OFFSETS,
     QuoteActions,
+    check_action_dict,
     requote,
     target_quotes,
 )
-from abmm.env.observations import N_FEATURES, N_MARKET, MarketFeatures, agent_features
+from abmm.env.observations import (
+    N_FEATURES,
+    N_MARKET,
+    MarketFeatures,
+    agent_features,
+    observation_space,
+)
 from abmm.env.rewards import COMPONENTS, check_weights, components
 
 log = logging.getLogger(__name__)
@@ -49,8 +54,8 @@ class MarketEnv(ParallelEnv):
                  inventory_gamma: float = 0.01, damping: float = 0.5,
                  reward_scale: float | None = None, vol_halflife: float = 30.0,
                  vpin_bucket: int = 500, log_dir: str | Path | None = None):
-        from abmm.market.timeutil import parse_duration
         from abmm.scenario import Scenario, load_scenario
+        from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
@@ -104,7 +109,7 @@ class MarketEnv(ParallelEnv):
         self.vol_halflife = float(vol_halflife)
         self.vpin_bucket = int(vpin_bucket)
         self.log_dir = None if log_dir is None else Path(log_dir)
-        self._obs_space = spaces.Box(-1.0, 1.0, (N_FEATURES,), np.float32)
+        self._obs_space = observation_space(N_FEATURES)
         self.agents: list[str] = []
         self.model = None
         self._episodes = 0
@@ -114,17 +119,19 @@ class MarketEnv(ParallelEnv):
     # ----------------------------------------------------------------------------- spaces
     @functools.cache  # noqa: B019 - one space per agent, as PettingZoo wants
     def observation_space(self, agent):
+        """The observation space (the same for every agent)."""
         return self._obs_space
 
     @functools.cache  # noqa: B019
     def action_space(self, agent):
+        """The action space (the same for every agent)."""
         return self.actions.space
 
     # ----------------------------------------------------------------------------- episodes
     def reset(self, seed=None, options=None):
         """Start an episode on a new market: ``seed`` (an int) seeds the scenario; without one,
         the first episode uses the scenario's seed and later ones the next integers."""
-        from abmm.market.model import MarketModel
+        from abmm.scenario import build_model
 
         if seed is not None:
             self._next_seed = int(seed)
@@ -135,7 +142,7 @@ class MarketEnv(ParallelEnv):
         if self.log_dir is not None:
             out = self.log_dir / f"episode-{self._episodes:05d}-seed{ep_seed}"
         self._episodes += 1
-        model = MarketModel(self.scenario, seed=ep_seed, out_dir=out)
+        model = build_model(self.scenario, seed=ep_seed, out=out)
         self.model = model
         self.episode_seed = ep_seed
         self._learners = {name: model.by_name(self._mesa_names[name])
@@ -160,6 +167,7 @@ class MarketEnv(ParallelEnv):
         return obs, infos
 
     def step(self, actions):
+        """Apply every live agent's action, advance one decision interval; PettingZoo's 5-tuple."""
         if self.model is None:
             raise RuntimeError("call reset() before step()")
         check_action_dict(actions, self.agents, self.possible_agents)
@@ -249,6 +257,7 @@ class MarketEnv(ParallelEnv):
 
     # ----------------------------------------------------------------------------- render
     def render(self):
+        """Render the book and the learners (per ``render_mode``)."""
         if self.render_mode is None:
             log.warning("render() called without a render_mode")
             return None
@@ -257,10 +266,10 @@ class MarketEnv(ParallelEnv):
                 "" if self.render_mode == "ansi" else np.zeros((120, 200, 3), np.uint8))
         if self.render_mode == "rgb_array":
             return self._depth_image()
-        from abmm.market.timeutil import format_ns
+        from abmm.schema.timing import format_ns
 
         m = self.model
-        bid, bq, ask, aq = m._top
+        bid, bq, ask, aq = m.top
         lines = [f"{format_ns(m.now)}  bid {bid} x {bq}  ask {ask} x {aq}  "
                  f"last {m.last_price:g}  volume {m.volume}"]
         for name, a in self._learners.items():
@@ -297,5 +306,6 @@ class MarketEnv(ParallelEnv):
             self.model = None
 
     def close(self):
+        """Release the market model."""
         self._dispose()
         self.agents = []

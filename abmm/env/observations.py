@@ -32,8 +32,24 @@ agent features come from the agent's own account and resting quotes. Prices are 
  14   has_bid               1 if the agent has a resting bid, else 0
  15   has_ask               1 if the agent has a resting ask, else 0
 ====  ====================  ==============================================================
+
+The features are computed by ``abmm.policy.features`` (torch- and gymnasium-free, shared with
+agents driven by a saved policy); this module is their documentation and adds the space.
 """
 
-from abmm.agents.quoting import FEATURES, N_FEATURES, N_MARKET, MarketFeatures, agent_features
 
-__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features"]
+from __future__ import annotations
+
+import numpy as np
+
+from abmm.policy.features import FEATURES, N_FEATURES, N_MARKET, MarketFeatures, agent_features
+
+__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features",
+           "observation_space"]
+
+
+def observation_space(n: int = N_FEATURES):
+    """The gymnasium space of ``n`` features: ``Box(-1, 1, (n,), float32)``."""
+    from gymnasium import spaces
+
+    return spaces.Box(-1.0, 1.0, (n,), np.float32)

@@ -1,4 +1,4 @@
-"""Rollout storage with generalized advantage estimation (GAE), and a replay buffer."""
+"""Generalized advantage estimation (GAE) over rollouts, and a replay buffer (DQN)."""
 
 from __future__ import annotations
 
@@ -28,34 +28,6 @@ def gae(rewards, values, dones, last_value, gamma: float = 0.99, lam: float = 0.
     return adv.astype(np.float32), (adv + v).astype(np.float32)
 
 
-class Rollout:
-    """On-policy storage of ``n_steps`` transitions of ``n_envs`` parallel streams."""
-
-    def __init__(self, n_steps: int, n_envs: int, obs_dim: int, act_shape: tuple,
-                 act_dtype=np.float32):
-        self.obs = np.zeros((n_steps, n_envs, obs_dim), np.float32)
-        self.actions = np.zeros((n_steps, n_envs, *act_shape), act_dtype)
-        self.logp = np.zeros((n_steps, n_envs), np.float32)
-        self.rewards = np.zeros((n_steps, n_envs), np.float32)
-        self.dones = np.zeros((n_steps, n_envs), np.float32)
-        self.values = np.zeros((n_steps, n_envs), np.float32)
-        self.n_steps, self.n_envs = n_steps, n_envs
-        self.t = 0
-
-    @property
-    def full(self) -> bool:
-        return self.t >= self.n_steps
-
-    def add(self, obs, action, logp, reward, done, value) -> None:
-        t = self.t
-        self.obs[t], self.actions[t], self.logp[t] = obs, action, logp
-        self.rewards[t], self.dones[t], self.values[t] = reward, done, value
-        self.t += 1
-
-    def reset(self) -> None:
-        self.t = 0
-
-
 class Replay:
     """Uniform experience replay of ``(obs, action, reward, next_obs, done)``."""
 
@@ -69,6 +41,7 @@ class Replay:
         self.rng = np.random.default_rng(seed)
 
     def add(self, obs, action, reward, next_obs, done) -> None:
+        """Store one transition (overwriting the oldest when full)."""
         i = self.pos
         self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
         self.next_obs[i], self.dones[i] = next_obs, done
@@ -76,16 +49,19 @@ class Replay:
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, n: int):
+        """``n`` transitions drawn uniformly with replacement."""
         idx = self.rng.integers(0, self.size, n)
         return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                 self.dones[idx])
 
     def state_dict(self) -> dict:
+        """The buffer and its random state as plain data."""
         return {k: getattr(self, k) for k in ("obs", "next_obs", "actions", "rewards", "dones",
                                               "size", "pos")} | {
             "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``."""
         for k in ("obs", "next_obs", "actions", "rewards", "dones"):
             getattr(self, k)[...] = d[k]
         self.size, self.pos = int(d["size"]), int(d["pos"])

@@ -4,7 +4,7 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 
 ``name``            the run's name
 ``env``             ``market`` (``abmm.env.market_v0``), ``model_based``
-                    (``abmm.env.model_based``) or ``execution`` (``abmm.env.execution_v0``)
+                    (``abmm.env.model_based_v0``) or ``execution`` (``abmm.env.execution_v0``)
 ``env_args``        keyword arguments of that environment; a ``scenario`` path is relative to
                     the config file
 ``algo``            ``ppo``, ``dqn`` or ``tabular``
@@ -42,18 +42,21 @@ class _Strict(BaseModel):
 
 
 class LeagueCfg(_Strict):
+    """Co-evolution league: snapshot cadence, size and opponent probability."""
     snapshot_every: int = Field(5, ge=1)
     p_opponent: float = Field(0.3, ge=0, le=1)
     max_snapshots: int = Field(10, ge=1)
 
 
 class EvalCfg(_Strict):
+    """Held-out evaluation after training: scenario, seeds, baselines."""
     scenario: str | None = None
     seeds: str = "1000-1019"
     baselines: list[str] = ["as", "glft", "fixed"]
 
 
 class TrainConfig(_Strict):
+    """A training run (``abmm train CONFIG``): environment, learner, budget."""
     name: str = Field("train", min_length=1)
     env: Literal["market", "model_based", "execution"] = "market"
     env_args: dict = Field(default_factory=dict)

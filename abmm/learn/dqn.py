@@ -16,6 +16,7 @@ from abmm.learn.normalize import RunningNorm
 
 
 class DQN:
+    """Double DQN with epsilon-greedy exploration and uniform replay."""
     algo = "dqn"
 
     def __init__(self, obs_dim: int, action_space, lr: float = 5e-4, gamma: float = 0.99,
@@ -45,6 +46,7 @@ class DQN:
 
     @property
     def epsilon(self) -> float:
+        """The exploration rate now (linear decay)."""
         hp = self.hp
         f = min(1.0, self.steps / max(hp["eps_decay_steps"], 1))
         return hp["eps_start"] + f * (hp["eps_end"] - hp["eps_start"])
@@ -53,19 +55,30 @@ class DQN:
         obs = np.asarray(obs, np.float32)
         return obs if self.norm is None else self.norm.normalize(obs)
 
+    def frozen(self):
+        """The greedy policy of the current weights, torch-free (``abmm.policy.QNetPolicy``)."""
+        from abmm.learn.export import frozen_policy
+
+        return frozen_policy(self.policy_state())
+
     def act(self, obs: np.ndarray, explore: bool = True):
+        """Epsilon-greedy actions while exploring (and what ``record`` needs); without
+        exploration the greedy ones, computed as a saved policy computes them."""
         obs = np.asarray(obs, np.float32)
-        if explore and self.norm is not None:
+        if not explore:
+            return self.frozen()(obs), None
+        if self.norm is not None:
             self.norm.update(obs)
         with torch.no_grad():
             greedy = self.q(torch.as_tensor(self._n(obs), device=self.device)).argmax(-1)
         a = greedy.cpu().numpy()
-        if explore:
-            rand = self.rng.random(len(a)) < self.epsilon
-            a = np.where(rand, self.rng.integers(0, self.n_actions, len(a)), a)
-        return a, (obs, a) if explore else None
+        rand = self.rng.random(len(a)) < self.epsilon
+        a = np.where(rand, self.rng.integers(0, self.n_actions, len(a)), a)
+        return a, (obs, a)
 
     def record(self, key, aux, reward: float, i: int) -> None:
+        """Record the reward of row ``i`` of the last ``act`` for stream ``key``; learn every
+        ``train_every`` steps."""
         obs, a = aux
         prev = self._pending.pop(key, None)
         if prev is not None:  # the previous step's next observation is this one
@@ -76,6 +89,7 @@ class DQN:
             self._learn()
 
     def finish_episode(self, key, last_obs, terminated: bool) -> None:
+        """Close stream ``key``'s last transition at the episode's end."""
         prev = self._pending.pop(key, None)
         if prev is not None:
             nxt = prev[0] if last_obs is None else np.asarray(last_obs, np.float32)
@@ -105,12 +119,14 @@ class DQN:
             self.target.load_state_dict(self.q.state_dict())
 
     def update(self) -> dict:
+        """Statistics since the last call (DQN learns online)."""
         losses, self._losses = self._losses, []
         return {"td_loss": float(np.mean(losses)) if losses else float("nan"),
                 "epsilon": self.epsilon, "replay": self.replay.size,
                 "grad_steps": self.grad_steps}
 
     def state_dict(self) -> dict:
+        """Everything needed to resume exactly."""
         return {"q": self.q.state_dict(), "target": self.target.state_dict(),
                 "opt": self.opt.state_dict(), "replay": self.replay.state_dict(),
                 "norm": None if self.norm is None else self.norm.state_dict(),
@@ -118,6 +134,7 @@ class DQN:
                 "grad_steps": self.grad_steps, "hp": dict(self.hp)}
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``."""
         self.q.load_state_dict(d["q"])
         self.target.load_state_dict(d["target"])
         self.opt.load_state_dict(d["opt"])
@@ -128,6 +145,7 @@ class DQN:
         self.steps, self.grad_steps = int(d["steps"]), int(d["grad_steps"])
 
     def policy_state(self) -> dict:
+        """A snapshot for acting: network spec, weights, normalizer."""
         return {"algo": self.algo, "spec": self.q.spec,
                 "weights": {k: v.detach().cpu().clone() for k, v in self.q.state_dict().items()},
                 "norm": None if self.norm is None else self.norm.state_dict()}

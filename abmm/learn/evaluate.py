@@ -1,10 +1,11 @@
 """Evaluation on held-out seeds (``abmm evaluate``): every policy plays the same episodes.
 
-A policy is a checkpoint path (a policy file or a training checkpoint: its learner ``i`` drives
-the scenario's learnable agent ``i``, cycling) or a baseline name: ``as``, ``glft``, ``fixed``,
-``random`` for market makers (``abmm.env.baselines``), ``twap`` and ``ac`` (Almgren-Chriss) for
-executors -- those run the scenario's own rule-based executor with that schedule (market child
-orders) on the same seeds.
+A policy is a policy file (a torch-free ``.npz``, a torch ``policy.pt`` or a training
+``checkpoint.pt``: its learner ``i`` drives the scenario's learnable agent ``i``, cycling), a
+shipped policy's name (``mm_coevolved``; ``abmm.resources``) or a baseline name: ``as``,
+``glft``, ``fixed``, ``random`` for market makers (``abmm.env.baselines``), ``twap`` and ``ac``
+(Almgren-Chriss) for executors -- those run the scenario's own rule-based executor with that
+schedule (market child orders) on the same seeds.
 
 Market makers (``abmm.env.market_v0``; one sample = one learnable agent in one episode):
 ``pnl`` (mark-to-market at the end, price units), ``sharpe`` (mean PnL / std PnL over the
@@ -45,6 +46,7 @@ def _ci(x: np.ndarray) -> tuple[float, float, float]:
 
 
 def summarize(samples: list[dict], keys: list[str]) -> dict:
+    """Means with 95 % confidence half-widths (and the Sharpe ratio) of ``keys`` over samples."""
     out: dict = {"n": len(samples)}
     for k in keys:
         x = np.array([s[k] for s in samples if s.get(k) is not None and s[k] == s[k]], float)
@@ -113,6 +115,7 @@ def _checkpoint_actor(path: str, agents: list[str]):
 
 def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
                            progress=None) -> dict:
+    """Market-making policies and baselines on the same seeds."""
     from abmm.env import baselines, market_v0
     from abmm.learn.policy import load_policy_file
 
@@ -155,8 +158,7 @@ def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
 # ------------------------------------------------------------------------------ executors
 def _rule_execution(scenario, algo: str, seed: int) -> list[dict]:
     """The scenario's learnable executors run by their own rule (``algo``), same seed."""
-    from abmm.market.model import MarketModel
-    from abmm.scenario import load_scenario
+    from abmm.scenario import build_model, load_scenario
 
     sc = load_scenario(scenario)
     groups = [i for i, g in enumerate(sc.agents) if g.learnable and g.kind == "executor"]
@@ -165,7 +167,7 @@ def _rule_execution(scenario, algo: str, seed: int) -> list[dict]:
         over += [f"agents.{i}.learnable=false", f"agents.{i}.algo={algo}",
                  f"agents.{i}.child=market"]
     sc = load_scenario(scenario, overrides=over)
-    m = MarketModel(sc, seed=seed)
+    m = build_model(sc, seed=seed)
     execs = [a for i in groups for a in m.groups[sc.agents[i].group_name]]
     start = min(a.params.start for a in execs)
     while m.now < start:
@@ -188,6 +190,7 @@ def _rule_execution(scenario, algo: str, seed: int) -> list[dict]:
 
 
 def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
+    """Execution policies and TWAP/AC baselines on the same seeds."""
     from abmm.env import execution_v0
 
     results = {}
@@ -226,10 +229,13 @@ def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress
 
 def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
     """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring)."""
+    from abmm.resources import policy_path, shipped_policies
+
     for p in policies:
-        if p not in MM_BASELINES + EXEC_BASELINES and not Path(p).is_file():
+        if p not in MM_BASELINES + EXEC_BASELINES and not policy_path(p).is_file():
             raise ValueError(f"policy {p!r} is neither a checkpoint file nor a baseline "
-                             f"({', '.join(MM_BASELINES + EXEC_BASELINES)})")
+                             f"({', '.join(MM_BASELINES + EXEC_BASELINES)}) nor a shipped "
+                             f"policy ({', '.join(shipped_policies())})")
     if _scenario_kind(scenario) == "execution":
         return evaluate_executors(scenario, policies, seeds, progress)
     return evaluate_market_makers(scenario, policies, seeds, progress)

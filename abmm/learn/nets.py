@@ -2,7 +2,9 @@
 
 ``ActorCritic`` has a categorical head for ``Discrete(n)`` actions or a diagonal Gaussian head
 (state-independent log-std) for ``Box`` actions; ``act(obs)`` returns its deterministic action
-for the environment. Acting during training goes through ``NumpyActorCritic``, a numpy copy.
+for the environment. Acting during training goes through a numpy copy
+(``numpy_actor_critic(net)``: an ``abmm.policy.NumpyActorCritic``), as acting with a saved
+policy does.
 Networks are described by a small ``spec`` dict (``kind``, ``obs_dim``, ``n_actions`` or
 ``act_dim``, ``hidden``) so a checkpoint can rebuild them without pickled code.
 """
@@ -14,8 +16,11 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from abmm.policy.numpy_net import NumpyActorCritic
+
 
 def mlp(sizes: list[int], out_gain: float = 1.0) -> nn.Sequential:
+    """A tanh MLP with orthogonal initial weights (``out_gain`` on the last layer)."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         lin = nn.Linear(sizes[i], sizes[i + 1])
@@ -40,6 +45,8 @@ def space_spec(space) -> dict:
 
 
 class ActorCritic(nn.Module):
+    """Actor (categorical or diagonal Gaussian) and critic MLPs for PPO."""
+
     def __init__(self, obs_dim: int, action: dict, hidden: tuple[int, ...] = (64, 64),
                  init_log_std: float = -0.5):
         super().__init__()
@@ -58,96 +65,52 @@ class ActorCritic(nn.Module):
             self.register_buffer("high", torch.tensor(action["high"], dtype=torch.float32))
 
     def dist(self, obs: torch.Tensor):
+        """The action distribution at ``obs``."""
         out = self.actor(obs)
         if self.discrete:
             return Categorical(logits=out)
         return Normal(out, self.log_std.exp().expand_as(out))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's value at ``obs``."""
         return self.critic(obs).squeeze(-1)
 
     def log_prob(self, dist, action: torch.Tensor) -> torch.Tensor:
+        """Log-probability of ``action`` (summed over a box's dimensions)."""
         return dist.log_prob(action) if self.discrete else dist.log_prob(action).sum(-1)
 
     def entropy(self, dist) -> torch.Tensor:
+        """Entropy of ``dist`` (summed over a box's dimensions)."""
         return dist.entropy() if self.discrete else dist.entropy().sum(-1)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> np.ndarray:
         """The deterministic action (the most likely one, or the mean clipped to the box).
-        Exploration samples come from ``NumpyActorCritic.sample``."""
+        Exploration samples come from ``abmm.policy.NumpyActorCritic.sample``."""
         d = self.dist(obs)
         if self.discrete:
             return d.probs.argmax(-1).cpu().numpy()
         return torch.max(torch.min(d.mean, self.high), self.low).cpu().numpy()
 
 
-def _layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
+def numpy_layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(w, b)`` float32 layers of an MLP, ``w`` as ``(in, out)`` (``x @ w + b``)."""
     return [(m.weight.detach().cpu().numpy().T.astype(np.float32),
              m.bias.detach().cpu().numpy().astype(np.float32))
             for m in seq if isinstance(m, nn.Linear)]
 
 
-def _forward(layers: list, x: np.ndarray) -> np.ndarray:
-    last = len(layers) - 1
-    for i, (w, b) in enumerate(layers):
-        x = x @ w + b
-        if i < last:
-            x = np.tanh(x)
-    return x
-
-
-_LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
-
-
-class NumpyActorCritic:
-    """A float32 numpy copy of an ``ActorCritic``'s forward pass, for acting a few agents at a
-    time: at these sizes (a 64x64 MLP, one to a few rows) torch's per-call overhead costs
-    several times the arithmetic. Built from the network's current weights; rebuild it after
-    the weights change. ``sample`` draws from a numpy ``Generator``."""
-
-    def __init__(self, net: ActorCritic):
-        self.discrete = net.discrete
-        self.actor = _layers(net.actor)
-        self.critic = _layers(net.critic)
-        if not self.discrete:
-            self.log_std = net.log_std.detach().cpu().numpy().astype(np.float64)
-            self.std = np.exp(self.log_std)
-            self.low = net.low.cpu().numpy()
-            self.high = net.high.cpu().numpy()
-
-    def value(self, x: np.ndarray) -> np.ndarray:
-        return _forward(self.critic, x)[:, 0]
-
-    def sample(self, x: np.ndarray, rng: np.random.Generator):
-        """``(raw action, log prob, value)`` for a batch of normalized observations."""
-        out = _forward(self.actor, x).astype(np.float64)
-        n = len(x)
-        if self.discrete:
-            z = out - out.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            tot = e.sum(axis=1)
-            u = rng.random(n) * tot
-            a = np.minimum((np.cumsum(e, axis=1) < u[:, None]).sum(axis=1), out.shape[1] - 1)
-            logp = z[np.arange(n), a] - np.log(tot)
-        else:
-            a = out + self.std * rng.standard_normal(out.shape)
-            logp = (-0.5 * ((a - out) / self.std) ** 2 - self.log_std - _LOG_SQRT_2PI).sum(1)
-            a = a.astype(np.float32)
-        return a, logp.astype(np.float32), self.value(x).astype(np.float32)
-
-    def act(self, x: np.ndarray) -> np.ndarray:
-        """The deterministic action: the most likely one, or the mean clipped to the box."""
-        out = _forward(self.actor, x)
-        if self.discrete:
-            return out.argmax(axis=1)
-        return np.minimum(np.maximum(out, self.low), self.high)
-
-    def to_env(self, a: np.ndarray) -> np.ndarray:
-        return a if self.discrete else np.minimum(np.maximum(a, self.low), self.high)
+def numpy_actor_critic(net: ActorCritic) -> NumpyActorCritic:
+    """A numpy copy of ``net``'s current weights (rebuild it after they change)."""
+    log_std = net.log_std.detach().cpu().numpy().astype(np.float64) if not net.discrete \
+        else None
+    return NumpyActorCritic(numpy_layers(net.actor), numpy_layers(net.critic),
+                            net.spec["action"], log_std)
 
 
 class QNet(nn.Module):
+    """The Q-network of DQN: an MLP from observations to one value per action."""
+
     def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)):
         super().__init__()
         self.spec = {"kind": "qnet", "obs_dim": int(obs_dim), "action": {"discrete": n_actions},
@@ -155,10 +118,12 @@ class QNet(nn.Module):
         self.q = mlp([obs_dim, *hidden, n_actions], 1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Q-values of ``obs``."""
         return self.q(obs)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True, generator=None) -> np.ndarray:
+        """The greedy action (largest Q-value)."""
         return self.q(obs).argmax(-1).cpu().numpy()
 
 

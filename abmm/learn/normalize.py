@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from abmm.policy.base import normalize
+
 
 class RunningNorm:
     """``normalize(x) = clip((x - mean) / sqrt(var + eps), -clip, clip)`` with the mean and
@@ -17,6 +19,7 @@ class RunningNorm:
         self.eps = float(eps)
 
     def update(self, x: np.ndarray) -> None:
+        """Fold a batch of observations into the statistics."""
         x = np.asarray(x, np.float64).reshape(-1, *self.mean.shape)
         n = x.shape[0]
         if n == 0:
@@ -30,14 +33,16 @@ class RunningNorm:
         self.count = tot
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
-        out = (np.asarray(x, np.float64) - self.mean) / np.sqrt(self.var + self.eps)
-        return np.clip(out, -self.clip, self.clip).astype(np.float32)
+        """``x`` normalized with the statistics so far (``abmm.policy.base.normalize``)."""
+        return normalize(x, self.mean, self.var, self.clip, self.eps)
 
     def state_dict(self) -> dict:
+        """The statistics as plain data."""
         return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": self.count,
                 "clip": self.clip, "eps": self.eps}
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``'s statistics."""
         mean = np.asarray(d["mean"], np.float64)
         if mean.shape != self.mean.shape:
             raise ValueError(f"normalizer shape {mean.shape} does not match {self.mean.shape}")

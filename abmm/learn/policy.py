@@ -1,11 +1,15 @@
 """Acting with a saved policy: ``FrozenPolicy`` (one learner's snapshot) and policy files.
 
-A *policy file* (``abmm train`` writes ``policy.pt``; ``policies/mm_coevolved.pt`` ships one)
-is a checkpoint (``abmm.learn.checkpoint``) of kind ``"policy"`` holding ``policies``
-(``{learner name: snapshot}``), the environment it was trained in (``env``: kind and
-arguments) and the config hash. A snapshot is what ``PPO/DQN/TabularQ.policy_state()`` returns:
-the algorithm, the network spec and weights (or the Q table) and the observation normalizer.
-Acting is deterministic: the mean (Gaussian) or the most likely action (categorical, Q).
+A *torch policy file* (``abmm train`` writes ``policy.pt``) is a checkpoint
+(``abmm.learn.checkpoint``) of kind ``"policy"`` holding ``policies`` (``{learner name:
+snapshot}``), the environment it was trained in (``env``: kind, arguments, ``policy_config``)
+and the config hash. A snapshot is what ``PPO/DQN/TabularQ.policy_state()`` returns: the
+algorithm, the network spec and weights (or the Q table) and the observation normalizer.
+The torch-free ``.npz`` policy file (``abmm.policy.file``; ``abmm export``) holds the same.
+
+Acting is torch-free and deterministic either way: snapshots are turned into
+``abmm.policy`` policies (numpy inference), the mean (Gaussian) or the most likely action
+(categorical, Q).
 """
 
 from __future__ import annotations
@@ -13,60 +17,49 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from abmm.learn import checkpoint as ckpt
-from abmm.learn.nets import NumpyActorCritic, build
-from abmm.learn.normalize import RunningNorm
+from abmm.learn.export import frozen_policy
+from abmm.policy.base import Policy
+from abmm.policy.file import load_policy
+from abmm.resources import policy_path
+
+__all__ = ["FrozenPolicy", "policy_payload", "load_policy_file", "load_policies"]
 
 
 class FrozenPolicy:
-    """A snapshot that acts: ``policy(obs_batch) -> actions`` (no learning, no exploration)."""
+    """A snapshot that acts: ``policy(obs_batch) -> actions`` (no learning, no exploration),
+    through ``abmm.policy``'s numpy inference (``policy``)."""
 
-    def __init__(self, state: dict):
+    def __init__(self, state: dict, policy_config: dict | None = None):
         self.algo = state["algo"]
-        self.norm = None
-        if self.algo == "tabular":
-            from abmm.learn.tabular import TabularQ
-
-            Q = np.asarray(state["Q"])
-            self._tab = TabularQ.__new__(TabularQ)
-            self._tab.bins = {int(k): np.asarray(v, np.float64) for k, v in state["bins"].items()}
-            self._tab.features = sorted(self._tab.bins)
-            self._tab.sizes = [len(self._tab.bins[k]) + 1 for k in self._tab.features]
-            self.Q = Q
-            return
-        self.net = build(state["spec"])
-        weights = {k: torch.as_tensor(v) for k, v in state["weights"].items()}
-        self.net.load_state_dict(weights)
-        self.net.eval()
-        if state.get("norm") is not None:
-            n = state["norm"]
-            self.norm = RunningNorm((len(n["mean"]),))
-            self.norm.load_state_dict(n)
-        self.obs_dim = state["spec"]["obs_dim"]
-        self.fast = NumpyActorCritic(self.net) if state["spec"]["kind"] == "actor_critic" \
-            else None
+        self.policy: Policy = frozen_policy(state, policy_config)
+        self.obs_dim = self.policy.obs_dim
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.atleast_2d(np.asarray(obs, np.float32))
-        if self.algo == "tabular":
-            return self.Q[self._tab.state(obs)].argmax(axis=1)
-        if self.norm is not None:
-            obs = self.norm.normalize(obs)
-        if self.fast is not None:
-            return self.fast.act(obs)
-        with torch.no_grad():
-            return self.net.act(torch.as_tensor(obs), deterministic=True)
+        """Deterministic actions for a batch of observations."""
+        return self.policy(obs)
 
 
 def policy_payload(policies: dict, env: dict, config_hash: str, meta: dict | None = None) -> dict:
+    """The payload of a torch policy file."""
     return {"kind": "policy", "policies": policies, "env": env, "config_hash": config_hash,
             "meta": meta or {}}
 
 
+def _is_npz(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"PK"
+
+
 def load_policy_file(path) -> dict:
-    """A policy file's payload; a training checkpoint also works (its latest policies)."""
+    """A torch policy file's payload; a training checkpoint also works (its latest policies).
+    A ``.npz`` policy file gives its config (``env``, ``learners``, ``config_hash``, ...)."""
+    path = policy_path(path)
+    if path.is_file() and _is_npz(path):
+        from abmm.policy.file import read_policy_file
+
+        return read_policy_file(path)[0]
     p = ckpt.load(path)
     if p.get("kind") == "training":
         return policy_payload({k: v["policy"] for k, v in p["learners"].items()},
@@ -77,7 +70,12 @@ def load_policy_file(path) -> dict:
     return p
 
 
-def load_policies(path) -> tuple[dict[str, FrozenPolicy], dict]:
-    """``({learner name: FrozenPolicy}, payload)`` of a policy file or training checkpoint."""
-    payload = load_policy_file(Path(path))
-    return {k: FrozenPolicy(v) for k, v in payload["policies"].items()}, payload
+def load_policies(path) -> tuple[dict[str, Policy], dict]:
+    """``({learner name: policy}, payload)`` of a ``.npz`` policy file, a torch policy file or
+    a training checkpoint (a path or a shipped policy's name); the policies act torch-free."""
+    path = policy_path(path)
+    if path.is_file() and _is_npz(path):
+        return load_policy(path)
+    payload = load_policy_file(path)
+    pc = (payload.get("env") or {}).get("policy_config")
+    return {k: FrozenPolicy(v, pc) for k, v in payload["policies"].items()}, payload

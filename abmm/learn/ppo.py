@@ -20,18 +20,21 @@ import numpy as np
 import torch
 
 from abmm.learn.buffers import gae
-from abmm.learn.nets import ActorCritic, NumpyActorCritic, space_spec
+from abmm.learn.nets import ActorCritic, numpy_actor_critic, space_spec
 from abmm.learn.normalize import RunningNorm
+from abmm.policy.numpy_net import NumpyActorCritic
 
 
 def policy_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
                 clip: float) -> torch.Tensor:
+    """PPO's clipped surrogate loss."""
     ratio = torch.exp(logp_new - logp_old)
     return -torch.min(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv).mean()
 
 
 def value_loss(v_new: torch.Tensor, returns: torch.Tensor, v_old: torch.Tensor | None = None,
                clip: float | None = None) -> torch.Tensor:
+    """The value loss, optionally clipped around the old values."""
     if clip is None or v_old is None:
         return 0.5 * ((v_new - returns) ** 2).mean()
     v_clip = v_old + torch.clamp(v_new - v_old, -clip, clip)
@@ -45,6 +48,7 @@ def approx_kl(logp_new: torch.Tensor, logp_old: torch.Tensor) -> torch.Tensor:
 
 
 class PPO:
+    """Proximal policy optimization (clipped) with GAE and observation normalization."""
     algo = "ppo"
 
     def __init__(self, obs_dim: int, action_space, lr: float = 3e-4, gamma: float = 0.99,
@@ -86,7 +90,7 @@ class PPO:
     def fast(self) -> NumpyActorCritic:
         """The numpy copy of the current network that acting uses."""
         if self._fast is None:
-            self._fast = NumpyActorCritic(self.net)
+            self._fast = numpy_actor_critic(self.net)
         return self._fast
 
     def act(self, obs: np.ndarray, explore: bool = True):
@@ -98,6 +102,7 @@ class PPO:
         return self.fast.to_env(a), (x, a, logp, v)
 
     def value_of(self, obs: np.ndarray) -> np.ndarray:
+        """The critic's value of a batch of observations."""
         return self.fast.value(self._prep(obs, update_norm=False))
 
     def record(self, key, aux, reward: float, i: int) -> None:
@@ -133,6 +138,7 @@ class PPO:
 
     # -------------------------------------------------------------------------- learning
     def update(self) -> dict:
+        """Learn from the finished episodes; returns the loss statistics."""
         if not self._done:
             return {}
         b = {k: np.concatenate([d[k] for d in self._done]) for k in self._done[0]}
@@ -179,6 +185,7 @@ class PPO:
 
     # -------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
+        """Everything needed to resume exactly."""
         return {"net": self.net.state_dict(), "opt": self.opt.state_dict(),
                 "norm": None if self.norm is None else self.norm.state_dict(),
                 "ret_norm": None if self.ret_norm is None else self.ret_norm.state_dict(),
@@ -186,6 +193,7 @@ class PPO:
                 "hp": dict(self.hp)}
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``."""
         self.net.load_state_dict(d["net"])
         self.opt.load_state_dict(d["opt"])
         if self.norm is not None and d.get("norm") is not None:

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from abmm.policy.tabular import tabular_state
+
 DEFAULT_BINS = {0: [-0.6, -0.2, 0.2, 0.6], 7: [0.2, 0.5], 8: [-0.3, 0.3]}
 
 
 class TabularQ:
+    """Tabular Q-learning over binned observation features."""
     algo = "tabular"
 
     def __init__(self, obs_dim: int, action_space, bins: dict | None = None,
@@ -42,22 +45,21 @@ class TabularQ:
         self._td: list = []
 
     def state(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.atleast_2d(np.asarray(obs, np.float64))
-        idx = np.zeros(len(obs), np.int64)
-        for k, n in zip(self.features, self.sizes, strict=True):
-            idx = idx * n + np.digitize(obs[:, k], self.bins[k])
-        return idx
+        """The state index of each observation (``abmm.policy.tabular_state``)."""
+        return tabular_state(obs, self.features, self.bins)
 
     @property
     def epsilon(self) -> float:
+        """The exploration rate now (linear decay)."""
         hp = self.hp
         f = min(1.0, self.steps / max(hp["eps_decay_steps"], 1))
         return hp["eps_start"] + f * (hp["eps_end"] - hp["eps_start"])
 
     def act(self, obs, explore: bool = True):
+        """Epsilon-greedy actions (greedy without exploration) and what ``record`` needs."""
         s = self.state(obs)
         q = self.Q[s]
-        if not explore:  # the first best action, as FrozenPolicy does
+        if not explore:  # the first best action, as abmm.policy.TabularPolicy does
             return q.argmax(axis=1), None
         best = q.max(axis=1, keepdims=True)
         # while exploring, ties are broken at random (an untrained table tries every action)
@@ -75,6 +77,7 @@ class TabularQ:
         self._td.append(abs(err))
 
     def record(self, key, aux, reward: float, i: int) -> None:
+        """Record the reward of row ``i`` of the last ``act``; update the previous step's Q."""
         s, a = aux
         prev = self._pending.pop(key, None)
         if prev is not None:
@@ -83,6 +86,7 @@ class TabularQ:
         self.steps += 1
 
     def finish_episode(self, key, last_obs, terminated: bool) -> None:
+        """Close stream ``key``'s last transition at the episode's end."""
         prev = self._pending.pop(key, None)
         if prev is None:
             return
@@ -92,15 +96,18 @@ class TabularQ:
             self._td_update(prev[0], prev[1], prev[2], int(self.state(last_obs)[0]), False)
 
     def update(self) -> dict:
+        """Statistics since the last call (tabular Q learns online)."""
         td, self._td = self._td, []
         return {"td_abs": float(np.mean(td)) if td else float("nan"), "epsilon": self.epsilon,
                 "visited_states": int((self.Q != 0).any(axis=1).sum())}
 
     def state_dict(self) -> dict:
+        """Everything needed to resume exactly."""
         return {"Q": self.Q.copy(), "rng": self.rng.bit_generator.state, "steps": self.steps,
                 "bins": {k: v.tolist() for k, v in self.bins.items()}, "hp": dict(self.hp)}
 
     def load_state_dict(self, d: dict) -> None:
+        """Restore ``state_dict()``."""
         Q = np.asarray(d["Q"])
         if Q.shape != self.Q.shape:
             raise ValueError(f"Q table shape {Q.shape} does not match {self.Q.shape}")
@@ -109,5 +116,6 @@ class TabularQ:
         self.steps = int(d["steps"])
 
     def policy_state(self) -> dict:
+        """A snapshot for acting: the Q table and the bins."""
         return {"algo": self.algo, "Q": self.Q.copy(),
                 "bins": {k: v.tolist() for k, v in self.bins.items()}}

@@ -59,14 +59,15 @@ def resolve_env_args(kind: str, args: dict, base_dir: Path) -> dict:
 
 
 def make_env(kind: str, args: dict):
+    """The training environment of ``kind`` with ``args``."""
     if kind == "market":
         from abmm.env import market_v0
 
         return market_v0.parallel_env(**args)
     if kind == "model_based":
-        from abmm.env import model_based
+        from abmm.env import model_based_v0
 
-        return model_based.parallel_env(**args)
+        return model_based_v0.parallel_env(**args)
     if kind == "execution":
         from abmm.env import execution_v0
 
@@ -87,6 +88,7 @@ def env_identity(kind: str, args: dict) -> dict:
 
 
 def device_of(name: str) -> str:
+    """The torch device for ``name`` (``auto``: CUDA when available)."""
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
@@ -152,6 +154,7 @@ class Trainer:
                 for a, i in frozen.items()}
 
     def play_episode(self) -> dict:
+        """Play one episode (learners and league opponents); returns its statistics."""
         env = self.env
         seed = TRAIN_SEED_BASE + self.cfg.seed * 100_000 + self.episodes
         obs, infos = env.reset(seed=seed)
@@ -205,6 +208,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------ updates
     def train_update(self) -> dict:
+        """One update: play the episodes, update the learners, log, snapshot."""
         t0 = time.perf_counter()
         episodes = [self.play_episode() for _ in range(self.cfg.episodes_per_update)]
         stats = {k: learner.update() for k, learner in self.learners.items()}
@@ -246,6 +250,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------ outputs
     def write_curves(self) -> Path:
+        """Write ``curves.csv``."""
         path = self.out / "curves.csv"
         keys = list(dict.fromkeys(k for r in self.history for k in r))
         tmp = path.with_suffix(".csv.tmp")
@@ -257,6 +262,7 @@ class Trainer:
         return path
 
     def plot_curves(self) -> Path | None:
+        """Write ``curves.png`` (None without matplotlib)."""
         if not self.history:
             return None
         import matplotlib
@@ -285,12 +291,14 @@ class Trainer:
         return path
 
     def env_config(self) -> dict:
+        """The environment's kind, arguments and ``policy_config``."""
         cfg_fn = getattr(self.env, "policy_config", None)
         return {"kind": self.cfg.env, "args": {k: v for k, v in self.env_args.items()
                                                if k != "log_dir"},
                 "policy_config": cfg_fn() if cfg_fn else {}}
 
     def save_checkpoint(self) -> Path:
+        """Write ``checkpoint.pt`` (atomically); returns its path."""
         payload = {
             "kind": "training", "algo": self.cfg.algo, "config": self.cfg.model_dump(),
             "config_hash": self.config_hash, "env": self.env_config(),
@@ -306,13 +314,21 @@ class Trainer:
         return path
 
     def write_policy(self) -> Path:
+        """Write ``policy.pt`` (torch) and ``policy.npz`` (torch-free) of the current
+        learners; returns the ``.pt`` path."""
         payload = policy_payload({k: lr.policy_state() for k, lr in self.learners.items()},
                                  self.env_config(), self.config_hash,
                                  {"name": self.cfg.name, "update": self.update,
                                   "env_steps": self.env_steps, "wall_s": self.wall})
-        return ckpt.save(self.out / "policy.pt", payload)
+        path = ckpt.save(self.out / "policy.pt", payload)
+        from abmm.learn.export import export_payload
+
+        # the torch-free copy for kind: policy agents (abmm.policy); same policies
+        export_payload(payload, self.out / "policy.npz", provenance={"source": path.name})
+        return path
 
     def restore(self, payload: dict) -> None:
+        """Continue from a training checkpoint's payload."""
         if payload.get("kind") != "training":
             raise ckpt.CheckpointError("not a training checkpoint (kind "
                                        f"{payload.get('kind')!r})")
@@ -333,6 +349,7 @@ class Trainer:
 
     @classmethod
     def resume(cls, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None) -> Trainer:
+        """A trainer continuing ``out_dir/checkpoint.pt`` exactly."""
         t = cls(cfg, base_dir, out_dir, env=env)
         payload = ckpt.load(Path(out_dir) / "checkpoint.pt", expect_hash=t.config_hash)
         t.restore(payload)

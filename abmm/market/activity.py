@@ -2,10 +2,13 @@
 
 Traders with ``attention`` wake more often when it is above 1 (the market moves more than usual)
 and less when below. Both volatilities are bias-corrected EWMAs of squared mid changes per
-second (half-lives ``SHORT_NS`` and ``LONG_NS``), updated once per ``MarketModel.step()``.
+second (half-lives ``SHORT_NS`` and ``LONG_NS``; :class:`abmm.signals.MidVolatility`), updated
+once per ``MarketModel.step()``.
 """
 
 from __future__ import annotations
+
+from abmm.signals.volatility import MidVolatility
 
 __all__ = ["Activity"]
 
@@ -18,28 +21,18 @@ class Activity:
     LONG_NS = 7_200_000_000_000
 
     def __init__(self):
-        self._prev: tuple = (None, 0)  # (mid, time) at the last update
-        self._var = [0.0, 0.0]  # short- and long-term EWMA of squared mid moves per second
-        self._decay = [1.0, 1.0]  # weight not yet gathered by each EWMA (bias correction)
+        # bias-corrected (as Adam's moments): an EWMA started at 0 divided by the weight it has
+        # gathered, so the ratio is about 1 from the first minutes, not inflated until the long
+        # EWMA has filled up
+        self._short = MidVolatility(self.SHORT_NS, halflife_unit="ns", bias_correct=True)
+        self._long = MidVolatility(self.LONG_NS, halflife_unit="ns", bias_correct=True)
         self.value = 1.0
 
     def update(self, now: int, mid: float | None) -> None:
         """Observe the mid at ``now`` (``None``, a one-sided book, is skipped)."""
         if mid is None:
             return
-        prev, t_prev = self._prev
-        self._prev = (mid, now)
-        if prev is None or now <= t_prev:
-            return
-        dt = now - t_prev
-        r2 = (mid - prev) ** 2 * (1e9 / dt)
-        var, decay = self._var, self._decay
-        for i, hl in ((0, self.SHORT_NS), (1, self.LONG_NS)):
-            w = 1 - 0.5 ** (dt / hl)
-            var[i] += w * (r2 - var[i])
-            decay[i] *= 1 - w
-        # bias-corrected (as Adam's moments): an EWMA started at 0 divided by the weight it
-        # has gathered, so the ratio is about 1 from the first minutes, not inflated until the
-        # long EWMA has filled up
-        short, long = var[0] / (1 - decay[0]), var[1] / (1 - decay[1])
-        self.value = 1.0 if long <= 0 else (short / long) ** 0.5
+        self._short.update(mid, now)
+        self._long.update(mid, now)
+        long = self._long.variance
+        self.value = 1.0 if long <= 0 else (self._short.variance / long) ** 0.5

@@ -34,6 +34,8 @@ Volatility (``abmm.signals.volatility``)
     ``realized_volatility_buckets`` / ``BucketedRealizedVolatility``  per time bucket
     ``garman_klass``, ``garman_klass_variance``  sigma^2 = 0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2
     ``ohlc_bars`` / ``OHLCBars``, ``garman_klass_bars`` / ``GarmanKlass``  per time bar
+    ``MidVolatility``                     EWMA of squared mid changes per second (the rules of
+                                          market activity, market makers and policy features)
 
 VPIN (``abmm.signals.vpin``)
     ``vpin`` / ``VPIN``, ``bvc_bars``     Easley, Lopez de Prado & O'Hara (2012): bulk volume
@@ -96,6 +98,7 @@ from abmm.signals.volatility import (
     OHLC,
     BucketedRealizedVolatility,
     GarmanKlass,
+    MidVolatility,
     OHLCBars,
     RealizedVolatility,
     garman_klass,
@@ -123,7 +126,7 @@ __all__ = [
     # volatility
     "log_returns", "realized_volatility", "realized_volatility_buckets", "RealizedVolatility",
     "BucketedRealizedVolatility", "garman_klass", "garman_klass_variance", "ohlc_bars",
-    "garman_klass_bars", "OHLC", "OHLCBars", "GarmanKlass",
+    "garman_klass_bars", "OHLC", "OHLCBars", "GarmanKlass", "MidVolatility",
     # vpin
     "vpin", "bvc_bars", "VPIN", "BVCBars", "VPINBucket", "VPINResult",
     # runs and buckets

@@ -1,5 +1,7 @@
-"""Volatility: realized volatility of a price series (whole series and per time bucket) and the
-Garman-Klass estimator from OHLC bars -- each streaming and vectorized.
+"""Volatility: realized volatility of a price series (whole series and per time bucket), the
+Garman-Klass estimator from OHLC bars -- each streaming and vectorized -- and ``MidVolatility``,
+the streaming EWMA of squared mid changes per second that agents, the market and the policy
+features share.
 
 Prices may be ticks or price units (the estimators use log prices, so the unit cancels). Only
 valid prices (finite and > 0) count: NaN (e.g. a mid with an empty side) and non-positive
@@ -28,6 +30,7 @@ __all__ = [
     "OHLC",
     "OHLCBars",
     "GarmanKlass",
+    "MidVolatility",
 ]
 
 NAN = float("nan")
@@ -232,3 +235,116 @@ class GarmanKlass(OHLCBars):
         hl = math.log(h / lo)
         co = math.log(c / o)
         return math.sqrt(0.5 * hl * hl - GK_C * co * co)
+
+
+# ------------------------------------------------------------------------------ EWMA of the mid
+class MidVolatility:
+    """Streaming EWMA of squared mid changes per second (ticks^2 / s): one estimator for every
+    "how much is the mid moving" rule in abmm.
+
+    ``update(mid, t_ns)`` takes the mid of a two-sided book (``None`` or NaN for a one-sided
+    book: skipped entirely, the previous mid is kept) and the time in ns; it returns ``value``.
+    The first valid mid only sets the reference. Each later one gives ``r2 = (mid - prev)^2``
+    per second of ``dt`` (the measured ``t_ns - t_prev``, or ``interval_ns`` when given; a
+    ``dt <= 0`` only moves the reference) and ``var += w (r2 - var)`` with
+
+    * ``halflife_unit="obs"``: ``w = 1 - 0.5 ** (1 / halflife)`` per observation;
+    * ``halflife_unit="ns"``: ``w = 1 - 0.5 ** (dt / halflife)`` (time-aware decay).
+
+    Options: ``start="zero"`` starts ``var`` at 0, ``start="first"`` sets it to the first
+    ``r2``; ``cap`` limits each ``r2`` (after the first) to ``cap * var + cap_floor``;
+    ``bias_correct`` divides ``var`` by the weight gathered so far, ``1 - prod(1 - w)``, as Adam
+    does its moments (only meaningful with ``start="zero"``). ``variance`` is the (corrected)
+    estimate, 0.0 before any; ``value`` its square root.
+
+    The three rules of abmm, bit for bit:
+
+    * market activity (``MarketModel.activity``; short and long half-lives, one instance each):
+      ``MidVolatility(hl_ns, halflife_unit="ns", bias_correct=True)``, updated each ``step()``
+      with ``(model.mid(), model.now)``;
+    * the market maker's sigma (``agents.market_maker``; half-life ``vol_halflife`` wakes):
+      ``MidVolatility(vol_halflife, start="first", cap=25.0)``, updated each wake with the
+      two-sided mid (else ``None``) and ``now``;
+    * the quoting observation's ``volatility`` feature (``abmm.policy.features``; half-life
+      ``vol_halflife`` decisions): ``MidVolatility(vol_halflife, interval_ns=decision_ns)``,
+      updated each decision with the two-sided mid (else ``None``).
+
+    For exactness the per-second conversion is ``r2 * (1e9 / dt)`` with ``halflife_unit="ns"``
+    and ``r2 / (dt / 1e9)`` otherwise (each as its rule always computed it).
+    """
+
+    __slots__ = ("halflife", "by_time", "interval_ns", "first", "cap", "cap_floor",
+                 "bias_correct", "alpha", "var", "decay", "n", "prev", "t_prev")
+
+    def __init__(self, halflife: float, *, halflife_unit: str = "obs",
+                 interval_ns: int | None = None, start: str = "zero", cap: float | None = None,
+                 cap_floor: float = 1.0, bias_correct: bool = False):
+        if not halflife > 0:
+            raise ValueError(f"halflife must be > 0, got {halflife!r}")
+        if halflife_unit not in ("obs", "ns"):
+            raise ValueError(f"halflife_unit must be 'obs' or 'ns', not {halflife_unit!r}")
+        if start not in ("zero", "first"):
+            raise ValueError(f"start must be 'zero' or 'first', not {start!r}")
+        if interval_ns is not None and not interval_ns > 0:
+            raise ValueError(f"interval_ns must be > 0, got {interval_ns!r}")
+        if cap is not None and not cap > 0:
+            raise ValueError(f"cap must be > 0, got {cap!r}")
+        self.halflife = halflife
+        self.by_time = halflife_unit == "ns"
+        self.interval_ns = interval_ns
+        self.first = start == "first"
+        self.cap = cap
+        self.cap_floor = cap_floor
+        self.bias_correct = bool(bias_correct)
+        self.alpha = 1 - 0.5 ** (1 / halflife)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (no reference mid, no estimate)."""
+        self.var = 0.0  # the raw EWMA
+        self.decay = 1.0  # weight not yet gathered (bias correction)
+        self.n = 0  # squared changes seen
+        self.prev: float | None = None
+        self.t_prev = 0
+
+    def update(self, mid, t_ns: int = 0) -> float:
+        """Add the mid at ``t_ns`` (``None``/NaN: a one-sided book, skipped); returns
+        ``value``."""
+        if mid is None or mid != mid:
+            return self.value
+        prev, t_prev = self.prev, self.t_prev
+        self.prev, self.t_prev = mid, t_ns
+        if prev is None:
+            return self.value
+        dt = self.interval_ns if self.interval_ns is not None else t_ns - t_prev
+        if dt <= 0:
+            return self.value
+        if self.by_time:
+            r2 = (mid - prev) ** 2 * (1e9 / dt)
+            w = 1 - 0.5 ** (dt / self.halflife)
+        else:
+            r2 = (mid - prev) ** 2 / (dt / 1e9)
+            w = self.alpha
+        if self.n == 0 and self.first:
+            self.var = r2
+            self.decay = 0.0
+        else:
+            if self.cap is not None:
+                r2 = min(r2, self.cap * self.var + self.cap_floor)
+            self.var += w * (r2 - self.var)
+            self.decay *= 1 - w
+        self.n += 1
+        return self.value
+
+    @property
+    def variance(self) -> float:
+        """The estimate (ticks^2 per second); bias-corrected when asked; 0.0 before any."""
+        if self.bias_correct:
+            return self.var / (1 - self.decay) if self.decay < 1 else 0.0
+        return self.var
+
+    @property
+    def value(self) -> float:
+        """``sqrt(variance)``: ticks per sqrt(second)."""
+        v = self.variance
+        return math.sqrt(v) if v > 0 else 0.0

@@ -101,7 +101,7 @@ def test_a_policy_file_drives_scenario_agents(files, capsys):
     capsys.readouterr()
     scen = dict(MARKET)
     scen["agents"] = MARKET["agents"][:2] + [
-        {"kind": "policy", "name": "rl", "count": 2, "checkpoint": str(out / "policy.pt"),
+        {"kind": "policy", "name": "rl", "count": 2, "checkpoint": str(out / "policy.npz"),
          "latency": "1ms"}]
     model = build_model(scen)
     model.run()

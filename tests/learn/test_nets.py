@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from abmm.learn.nets import ActorCritic, NumpyActorCritic
+from abmm.learn.nets import ActorCritic, numpy_actor_critic
 
 
 @pytest.mark.parametrize("action", [{"discrete": 7},
@@ -15,7 +15,7 @@ def test_numpy_forward_matches_torch(action):
     with torch.no_grad():  # non-trivial weights (the output layer starts near zero)
         for p in net.parameters():
             p.add_(0.3 * torch.randn_like(p))
-    fast = NumpyActorCritic(net)
+    fast = numpy_actor_critic(net)
     x = np.random.default_rng(1).normal(size=(64, 5)).astype(np.float32)
     a, logp, v = fast.sample(x, np.random.default_rng(2))
     xt = torch.as_tensor(x)
@@ -34,7 +34,7 @@ def test_numpy_sampling_follows_the_categorical():
     net = ActorCritic(2, {"discrete": 4}, (8,))
     with torch.no_grad():
         net.actor[-1].bias.copy_(torch.tensor([0.0, 1.0, 2.0, -1.0]))
-    fast = NumpyActorCritic(net)
+    fast = numpy_actor_critic(net)
     x = np.zeros((200_000, 2), np.float32)
     a, _, _ = fast.sample(x, np.random.default_rng(3))
     with torch.no_grad():

@@ -1,0 +1,139 @@
+"""The observation a quoting policy sees: ``FEATURES`` (16 values in [-1, 1]), the market part
+(``MarketFeatures``, once per decision) and the agent part (``agent_features``).
+
+Shared by the RL environment (``abmm.env.market_v0``) and by agents driven by a saved policy
+(``abmm.agents.policy``), so a policy sees the same numbers in training and in ``abmm run``.
+The layout, feature by feature, is documented in ``abmm.env.observations``. Both read a
+``MarketModel`` duck-typed (its top of book, book, volumes and clock); nothing here imports the
+market.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from abmm.errors import AbmmError
+from abmm.signals import OFI, VPIN, MidVolatility
+
+__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features"]
+
+FEATURES = ("inventory", "time_left", "spread", "imbalance_5", "microprice_offset", "ofi",
+            "vpin", "volatility", "trade_flow", "trade_intensity", "bid_offset", "ask_offset",
+            "bid_queue", "ask_queue", "has_bid", "has_ask")
+N_FEATURES = len(FEATURES)
+N_MARKET = 8  # features 2..9 are the market's, shared by every agent
+
+
+def _clip(x: float, lo: float = -1.0, hi: float = 1.0) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+class MarketFeatures:
+    """The public market features (2..9 of ``FEATURES``), updated once per decision by
+    ``update()``; ``mid`` and ``sigma`` are the last decision's mid and volatility (ticks)."""
+
+    def __init__(self, model, interval_ns: int, vol_halflife: float = 30.0,
+                 vol_scale: float = 1.0, volume_scale: float = 10.0,
+                 vpin_bucket: int = 500, vpin_buckets: int = 50):
+        self.model = model
+        self.interval_s = interval_ns / 1e9
+        self.alpha = 1 - 0.5 ** (1 / vol_halflife)
+        self.vol_scale = vol_scale
+        self.volume_scale = volume_scale
+        self.ofi = OFI()
+        self.vpin = VPIN(vpin_bucket, vpin_buckets, bar_ns=interval_ns, origin=model.now)
+        # EWMA of squared mid changes per second (ticks^2 / s), one interval per decision
+        self.vol = MidVolatility(vol_halflife, interval_ns=interval_ns)
+        self.flow = 0.0
+        self.vol_ewma = 0.0
+        self.prev_volume = model.volume
+        self.prev_signed = model.signed_volume
+        self.prev_t = model.now
+        self.values = [0.0] * N_MARKET
+        self.mid: float = model.mark_price()
+        self.sigma = 0.0
+        top = model.top
+        self.ofi.update(top[0] or 0, top[1], top[2] or 0, top[3])
+
+    @property
+    def var(self) -> float:
+        """The volatility EWMA (ticks^2 per second)."""
+        return self.vol.variance
+
+    def update(self) -> list[float]:
+        """Read the market now; returns the 8 market features (a list reused between calls)."""
+        m = self.model
+        now = m.now
+        bid, bq, ask, aq = m.top
+        two = bid is not None and ask is not None
+        mid = (bid + ask) / 2 if two else m.mark_price()
+        self.mid = mid
+        # OFI over the top-of-book changes of the interval
+        ofi = self.ofi
+        ofi.reset()
+        for b, bqj, a, aqj in m.history.since(self.prev_t):
+            ofi.update(b or 0, bqj, a or 0, aqj)
+        # realized volatility: EWMA of squared mid changes per second, two-sided books only
+        self.sigma = self.vol.update(mid if two else None, now)
+        dv = m.volume - self.prev_volume
+        ds = m.signed_volume - self.prev_signed
+        self.prev_volume, self.prev_signed, self.prev_t = m.volume, m.signed_volume, now
+        a = self.alpha
+        self.flow += a * (ds - self.flow)
+        self.vol_ewma += a * (dv - self.vol_ewma)
+        if dv > 0:
+            self.vpin.update(now - 1, m.last_price, dv)  # one bar per interval
+        vp = self.vpin.value
+        # top-5 imbalance and microprice
+        book = m.book
+        bsum = int(book.depth(0, 5)[1].sum()) if bid is not None else 0
+        asum = int(book.depth(1, 5)[1].sum()) if ask is not None else 0
+        imb = (bsum - asum) / (bsum + asum) if bsum + asum else 0.0
+        if two:
+            spread = ask - bid
+            micro = ask * bq / (bq + aq) + bid * aq / (bq + aq) if bq + aq else mid
+            micro_off = 2 * (micro - mid) / spread
+            depth = bq + aq
+        else:
+            spread, micro_off, depth = 20, 0.0, bq + aq
+        v = self.values
+        v[0] = min(spread, 20) / 20
+        v[1] = _clip(imb)
+        v[2] = _clip(micro_off)
+        v[3] = math.tanh(ofi.value / depth) if depth else 0.0
+        v[4] = 0.0 if vp != vp else _clip(vp, 0.0, 1.0)
+        v[5] = math.tanh(self.sigma / self.vol_scale)
+        v[6] = _clip(self.flow / self.vol_ewma) if self.vol_ewma > 1e-12 else 0.0
+        v[7] = math.tanh(self.vol_ewma / self.interval_s / self.volume_scale)
+        return v
+
+
+def agent_features(agent, model, mid: float, time_left: float, max_inventory: int,
+                   max_offset: float, out: np.ndarray) -> None:
+    """Fill features 0, 1 and 10..15 of ``out`` for ``agent`` (its inventory, the time left,
+    and its best resting quotes: offset from ``mid``, queue position, presence)."""
+    out[0] = _clip(agent.inventory / max_inventory)
+    out[1] = _clip(time_left, 0.0, 1.0)
+    best = {0: None, 1: None}  # side -> (price, order id, open qty)
+    for oid, o in agent.open_orders.items():
+        side, price = o[0], o[1]
+        cur = best[side]
+        if cur is None or (price > cur[0] if side == 0 else price < cur[0]):
+            best[side] = (price, oid, o[2])
+    book = model.book
+    for side, (off_i, q_i, has_i) in ((0, (10, 12, 14)), (1, (11, 13, 15))):
+        b = best[side]
+        if b is None:
+            out[off_i] = out[q_i] = out[has_i] = 0.0
+            continue
+        price, oid, qty = b
+        off = (mid - price) if side == 0 else (price - mid)
+        out[off_i] = _clip(off / max_offset)
+        try:
+            ahead = book.queue_position(oid)
+        except AbmmError:  # finished at this very time (its account update is in): no queue
+            ahead = 0
+        out[q_i] = ahead / (ahead + qty) if ahead + qty else 0.0
+        out[has_i] = 1.0
