@@ -4,7 +4,9 @@ A run's mid-price is a step function that changes at the rows of ``top/``; a bar
 the mid in force at the bar's start, ``high``/``low`` the extremes it takes during the bar,
 ``close`` the last mid of the bar, and ``volume`` the lots traded in the bar (``FILL`` rows of
 ``events/``). Bar timestamps are bar starts: simulated nanoseconds since midnight of the first
-session day, placed on the calendar at ``BASE_DATE`` (a Monday) so pandas tools work.
+session day, placed on the calendar at ``BASE_DATE`` (a Monday) so pandas tools work. The run is
+read through :func:`abmm.rundir.open_run`; bars cover its session window (``start_ns`` to
+``now_ns``: the close, or where an interrupted run stopped).
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from abmm.engine.types import EventKind
-from abmm.market.eventlog import read_events, read_top
+from abmm.rundir import open_run
 
 BASE_DATE = pd.Timestamp("2024-01-01")  # a Monday
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 
 
 def run_meta(run_dir) -> dict:
-    """The run's resolved scenario (``scenario.yaml``)."""
-    return yaml.safe_load((Path(run_dir) / "scenario.yaml").read_text())
+    """The run's resolved scenario (``scenario.yaml``) as a dict."""
+    return open_run(run_dir).scenario
 
 
 def mid_series(run_dir) -> pd.Series:
@@ -33,13 +33,13 @@ def mid_series(run_dir) -> pd.Series:
 
     Raises ``ValueError`` when the run has no top-of-book log (``logging.top_of_book: false``):
     use trade-price bars (``run_bars(..., price="trade")``) for such a run."""
-    try:
-        top = read_top(run_dir).to_pandas()
-    except FileNotFoundError:
-        raise ValueError(f"{run_dir} has no top-of-book log (top/ is empty: the run had "
+    run = open_run(run_dir)
+    top = run.top().to_pandas()
+    if top.empty:
+        raise ValueError(f"{run.path} has no top-of-book log (top/ is empty: the run had "
                          "logging.top_of_book: false); use trade-price bars instead "
-                         "(price='trade', or --price trade on the command line)") from None
-    tick = run_meta(run_dir)["market"]["tick_size"]
+                         "(price='trade', or --price trade on the command line)")
+    tick = run.tick_size
     both = (top["bid"] > 0) & (top["ask"] > 0)
     top = top[both]
     mid = (top["bid"].to_numpy() + top["ask"].to_numpy()) * (0.5 * tick)
@@ -50,10 +50,9 @@ def mid_series(run_dir) -> pd.Series:
 def trades(run_dir) -> pd.DataFrame:
     """Trades: timestamp, price (price units), qty (lots), side (taker: 0 buy, 1 sell),
     taker_id (the incoming order's id: the fills of one order share it)."""
-    ev = read_events(run_dir, columns=["ts", "kind", "price", "qty", "side", "other_id"]) \
-        .to_pandas()
-    tick = run_meta(run_dir)["market"]["tick_size"]
-    f = ev[ev["kind"] == int(EventKind.FILL)]
+    run = open_run(run_dir)
+    f = run.fills(["ts", "price", "qty", "side", "other_id"]).to_pandas()
+    tick = run.tick_size
     return pd.DataFrame({
         "timestamp": BASE_DATE + pd.to_timedelta(f["ts"].to_numpy(), "ns"),
         "price": f["price"].to_numpy() * tick, "qty": f["qty"].to_numpy(),
@@ -73,7 +72,8 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     """OHLCV bars of a run's mid price (see the module docstring) -- or, with
     ``price="trade"``, of its trade prices -- one row per bar from the session open (or, with
     ``after_warmup``, from the end of the scenario's ``market.warmup``, while the book is still
-    filling up) to its close; columns ``timestamp, open, high, low, close, volume``. Bars before
+    filling up) to its close (or to where an interrupted run stopped: the reader's ``now_ns``);
+    columns ``timestamp, open, high, low, close, volume``. Bars before
     the first price are left out; a bar without a change repeats the last close."""
     if price not in ("mid", "trade"):
         raise ValueError(f"price must be 'mid' or 'trade', not {price!r}")
@@ -82,12 +82,11 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     except ValueError:
         raise ValueError(f"freq {freq!r} is not a pandas frequency (e.g. '1s', '1min', '5min', "
                          "'1h', '1D')") from None
-    meta = run_meta(run_dir)["market"]
-    open_ns = _ns(meta["open"]) + (_ns(meta.get("warmup", 0) or 0) if after_warmup else 0)
+    run = open_run(run_dir)
+    open_ns = run.start_ns + (run.warmup_ns if after_warmup else 0)
     start = BASE_DATE + pd.to_timedelta(open_ns, "ns")
-    end = BASE_DATE + pd.to_timedelta(_ns(meta["open"]) + meta["days"]
-                                      * (_ns(meta["close"]) - _ns(meta["open"])), "ns")
-    mid = mid_series(run_dir) if price == "mid" else trade_series(run_dir)
+    end = BASE_DATE + pd.to_timedelta(run.now_ns, "ns")
+    mid = mid_series(run) if price == "mid" else trade_series(run)
     mid = mid[~mid.index.duplicated(keep="last")]
     edges = pd.date_range(start, end, freq=freq, inclusive="left")
     if len(edges) == 0 or mid.empty:
@@ -100,7 +99,7 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     grouped = path.resample(freq, origin=start)
     ohlc = grouped.ohlc()
     ohlc["close"] = grouped.last()
-    tr = trades(run_dir)
+    tr = trades(run)
     vol = tr.set_index("timestamp")["qty"].resample(freq, origin=start).sum()
     out = ohlc.join(vol.rename("volume"), how="left").reindex(edges)
     out["close"] = out["close"].ffill()
@@ -109,16 +108,10 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     out["volume"] = out["volume"].fillna(0).astype(np.int64)
     out = out.dropna(subset=["close"]).reset_index(names="timestamp")
     # prices are multiples of half a tick: round away the float noise of ticks * tick_size
-    digits = max(0, -math.floor(math.log10(meta["tick_size"] / 2)) + 1)
+    digits = max(0, -math.floor(math.log10(run.tick_size / 2)) + 1)
     for c in ("open", "high", "low", "close"):
         out[c] = out[c].round(digits)
     return out[COLUMNS]
-
-
-def _ns(v) -> int:
-    from abmm.market.timeutil import parse_duration
-
-    return parse_duration(v)
 
 
 def read_ohlcv(path) -> pd.DataFrame:

@@ -50,13 +50,14 @@ Conventions (all exact, no sampling unless said):
   lots executed / ``parent_qty``.
 
 Public API: :func:`agent_metrics`, :func:`group_metrics`, :func:`pnl_paths`,
-:func:`inventory_paths` (each takes a run directory or a :class:`RunData` from
-:func:`load_run`), plus the array-level helpers used by them.
+:func:`inventory_paths` (each takes a run directory, an :class:`abmm.rundir.RunDir` or a
+:class:`LoadedRun` from :func:`load_run`), plus the array-level helpers used by them. The run is
+read through :func:`abmm.rundir.open_run`; its session is the reader's ``start_ns`` to
+``now_ns``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -64,17 +65,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from abmm.analysis.bars import BASE_DATE
 from abmm.engine.types import EventKind, OrderType, Side
-from abmm.market.eventlog import read_events, read_top
-from abmm.market.timeutil import parse_duration
+from abmm.rundir import RunDir, open_run
+from abmm.schema.timing import parse_duration
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "RunData", "load_run", "agent_metrics", "group_metrics", "pnl_paths", "inventory_paths",
+    "LoadedRun", "load_run", "agent_metrics", "group_metrics", "pnl_paths", "inventory_paths",
     "step_lookup", "pnl_decomposition", "realized_spread", "price_impact", "sharpe_ratio",
     "max_drawdown", "two_sided_time",
 ]
@@ -178,12 +178,11 @@ def _wmean(values: np.ndarray, weights: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------------- the run
 @dataclass
-class RunData:
-    """A run directory, loaded once (events as numpy columns, the mark path, the agents)."""
+class LoadedRun:
+    """A run directory, loaded once for the metrics (events as numpy columns, the mark path, the
+    agents); ``run`` is its :class:`abmm.rundir.RunDir`."""
 
-    run_dir: Path
-    scenario: dict
-    summary: dict
+    run: RunDir
     tick: float
     lot: float
     start: int
@@ -198,15 +197,32 @@ class RunData:
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
+    def run_dir(self) -> Path:
+        """The run directory's path."""
+        return self.run.path
+
+    @property
+    def scenario(self) -> dict:
+        """The resolved scenario (``scenario.yaml``)."""
+        return self.run.scenario
+
+    @property
+    def summary(self) -> dict:
+        """``summary.json`` (``{}`` when missing)."""
+        return self.run.summary
+
+    @property
     def unit(self) -> float:
         """Price units per tick·lot."""
         return self.tick * self.lot
 
     def mark(self, t, inclusive: bool = True) -> np.ndarray:
+        """The mark (ticks) at times ``t``: at or just before each (see the module docstring)."""
         return step_lookup(self.mark_t, self.mark_v, t, inclusive, default=self.ref_ticks)
 
     @property
     def final_mark(self) -> float:
+        """The mark after the last change (ticks)."""
         return float(self.mark(np.int64(np.iinfo(np.int64).max)))
 
     def grid(self, freq) -> np.ndarray:
@@ -220,38 +236,22 @@ class RunData:
         return g
 
 
-def load_run(run_dir) -> RunData:
+def load_run(run_dir) -> LoadedRun:
     """Read a run directory (``scenario.yaml``, ``summary.json``, ``agents.parquet``, ``events/``,
     ``top/``) for the metric functions. ``agents.parquet`` is required (a killed run has none)."""
-    if isinstance(run_dir, RunData):
+    if isinstance(run_dir, LoadedRun):
         return run_dir
-    run_dir = Path(run_dir)
-    scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
-    summary_path = run_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    market = scenario["market"]
-    tick = float(market["tick_size"])
-    lot = float(market.get("lot_size", 1.0))
-    open_ns, close_ns = parse_duration(market["open"]), parse_duration(market["close"])
-    days = int(market.get("days", 1))
-    start = int(summary.get("start_ns") or open_ns)
-    end = int(summary.get("now_ns") or summary.get("end_ns") or
-              open_ns + days * (close_ns - open_ns))
+    run = open_run(run_dir)
+    market = run.market
+    tick, lot = run.tick_size, run.lot_size
     ref_ticks = float(max(1, round(float(market.get("reference_price", 100.0)) / tick)))
-    apath = run_dir / "agents.parquet"
-    if not apath.exists():
-        raise FileNotFoundError(f"{apath} is missing (a killed run writes none)")
-    agents = pd.read_parquet(apath).sort_values("agent_id", kind="stable").reset_index(drop=True)
-    table = read_events(run_dir)
+    agents = run.agents()
+    table = run.events()
     ev = {c: table.column(c).to_numpy() for c in _EVENT_COLS if c in table.column_names}
-    try:
-        top = read_top(run_dir).to_pandas()
-    except FileNotFoundError:
-        top = pd.DataFrame({c: np.zeros(0, np.int64) for c in ("ts", "bid", "bid_qty", "ask",
-                                                               "ask_qty")})
+    top = run.top().to_pandas()
     mark_t, mark_v = _mark_path(top, ev, ref_ticks)
-    return RunData(run_dir, scenario, summary, tick, lot, start, end, close_ns - open_ns,
-                   ref_ticks, agents, ev, mark_t, mark_v, top)
+    return LoadedRun(run, tick, lot, run.start_ns, run.now_ns, run.day_ns, ref_ticks, agents, ev,
+                     mark_t, mark_v, top)
 
 
 def _mark_path(top: pd.DataFrame, ev: dict, ref_ticks: float):
@@ -274,7 +274,7 @@ def _mark_path(top: pd.DataFrame, ev: dict, ref_ticks: float):
 
 
 # ---------------------------------------------------------------------------------- the ledger
-def _agent_index(data: RunData, ids: np.ndarray) -> np.ndarray:
+def _agent_index(data: LoadedRun, ids: np.ndarray) -> np.ndarray:
     idx = pd.Index(data.agents["agent_id"].to_numpy()).get_indexer(ids)
     if (idx < 0).any():
         unknown = np.unique(ids[idx < 0])
@@ -282,7 +282,7 @@ def _agent_index(data: RunData, ids: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _ledger(data: RunData) -> dict:
+def _ledger(data: LoadedRun) -> dict:
     """Both sides of every fill, sorted by (agent, time, fill order): agent (row index),
     ts, price, signed qty, maker flag, fill index, taker side, plus per-agent cumulative cash and
     inventory and each agent's first row (``starts``, length n_agents + 1)."""
@@ -350,7 +350,7 @@ def _sample_paths(key: np.ndarray, ts: np.ndarray, starts: np.ndarray, columns: 
 
 
 # ---------------------------------------------------------------------------------- orders
-def _order_table(data: RunData) -> dict:
+def _order_table(data: LoadedRun) -> dict:
     """Accepted orders (by id) with their resting interval ``[start, stop)``."""
     if "orders" in data._cache:
         return data._cache["orders"]
@@ -384,11 +384,11 @@ def _label(h) -> str:
     return f"{ns // 1_000_000_000}s" if ns % 1_000_000_000 == 0 else f"{ns}ns"
 
 
-def _periods_per_day(data: RunData, freq) -> float:
+def _periods_per_day(data: LoadedRun, freq) -> float:
     return data.day_ns / parse_duration(freq)
 
 
-def _config_for_group(data: RunData, group: str) -> dict:
+def _config_for_group(data: LoadedRun, group: str) -> dict:
     for entry in data.scenario.get("agents") or []:
         if (entry.get("name") or entry.get("kind")) == group:
             return entry
@@ -476,7 +476,7 @@ def agent_metrics(run_dir, horizons=("5s", "60s"), grid="1s", pnl_freq="1min") -
     return out
 
 
-def _inventory_stats(data: RunData, L: dict, grid) -> pd.DataFrame:
+def _inventory_stats(data: LoadedRun, L: dict, grid) -> pd.DataFrame:
     n = len(data.agents)
     g = data.grid(grid)
     G = len(g)
@@ -510,7 +510,7 @@ def _inventory_stats(data: RunData, L: dict, grid) -> pd.DataFrame:
                         index=pd.Index(data.agents["agent_id"].to_numpy(), name="agent_id"))
 
 
-def _quoting_ratio(data: RunData, orders: dict, o_agent: np.ndarray) -> np.ndarray:
+def _quoting_ratio(data: LoadedRun, orders: dict, o_agent: np.ndarray) -> np.ndarray:
     n = len(data.agents)
     rest = orders["stop"] > orders["ts"]
     a = o_agent[rest]
@@ -528,7 +528,7 @@ def _quoting_ratio(data: RunData, orders: dict, o_agent: np.ndarray) -> np.ndarr
     return np.clip(ratio, 0.0, 1.0)
 
 
-def _executor_metrics(data: RunData, L: dict, out: pd.DataFrame) -> pd.DataFrame | None:
+def _executor_metrics(data: LoadedRun, L: dict, out: pd.DataFrame) -> pd.DataFrame | None:
     A = data.agents
     rows = np.flatnonzero(A["kind"].to_numpy() == "executor")
     if len(rows) == 0:
@@ -642,7 +642,7 @@ def group_metrics(run_dir, horizons=("5s", "60s"), grid="1s", pnl_freq="1min",
     return out[order]
 
 
-def _group_paths(data: RunData, freq):
+def _group_paths(data: LoadedRun, freq):
     """(grid, group names, cash matrix, inventory matrix) per group over the grid."""
     L = _ledger(data)
     groups = data.agents["group"].to_numpy()

@@ -17,6 +17,11 @@ canvas and embedded as base64, the style is inline CSS. Sections (HTML ids):
 * ``scorecard`` -- the stylized-facts scorecard (:mod:`abmm.analysis.facts`), against real bars
   when ``real`` is given.
 
+The returns, their kurtosis and ACFs, and the spread's time-weighted mean come from the same
+estimators as the scorecard (:mod:`abmm.analysis.estimators`, :mod:`abmm.analysis.run_facts`) on
+the same bars (:func:`return_stats`), so the plots agree with the table beside them. The run is
+read through :func:`abmm.rundir.open_run` (:func:`abmm.analysis.metrics.load_run`).
+
 Plots are bounded in size whatever the run's length (paths sampled on at most a few thousand
 points, the heatmap on at most ``240 × 160`` cells, at most 20,000 trades drawn).
 """
@@ -36,11 +41,13 @@ import pandas as pd
 
 from abmm.analysis import metrics as M
 from abmm.analysis.bars import BASE_DATE, read_ohlcv, run_bars
+from abmm.analysis.estimators import acf, acf_band, excess_kurtosis, log_returns
+from abmm.analysis.run_facts import book_facts
 from abmm.engine.types import EventKind, OrderType
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_report", "depth_heatmap"]
+__all__ = ["write_report", "depth_heatmap", "return_stats"]
 
 SECTIONS = ["summary", "price", "depth", "returns", "acf", "agents", "scorecard"]
 _TITLES = {"summary": "Summary", "price": "Price", "depth": "Depth", "returns": "Returns",
@@ -122,13 +129,13 @@ def _note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
-def _grid(data: M.RunData, points: int = _MAX_POINTS) -> np.ndarray:
+def _grid(data: M.LoadedRun, points: int = _MAX_POINTS) -> np.ndarray:
     n = max(2, min(points, int((data.end - data.start) // 1_000_000) + 1))
     return np.linspace(data.start, data.end, n).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------- depth
-def depth_heatmap(data: M.RunData, time_bins: int = _HEAT_T, price_rows: int = _HEAT_P):
+def depth_heatmap(data: M.LoadedRun, time_bins: int = _HEAT_T, price_rows: int = _HEAT_P):
     """Resting quantity by price level on a coarse grid: ``(grid ns, price edges in ticks,
     matrix [time, price row])``, bids positive and asks negative, each cell the lots resting in
     its price bucket just after the grid time. Replayed from the order events: ``ACCEPTED``
@@ -175,7 +182,7 @@ def depth_heatmap(data: M.RunData, time_bins: int = _HEAT_T, price_rows: int = _
 
 
 # ---------------------------------------------------------------------------------- sections
-def _section_summary(data: M.RunData) -> str:
+def _section_summary(data: M.LoadedRun) -> str:
     s = data.summary
     scalars = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
     parts = []
@@ -191,7 +198,7 @@ def _section_summary(data: M.RunData) -> str:
     return "".join(parts)
 
 
-def _section_price(data: M.RunData, trades: pd.DataFrame, fundamental: pd.DataFrame | None):
+def _section_price(data: M.LoadedRun, trades: pd.DataFrame, fundamental: pd.DataFrame | None):
     g = _grid(data)
     fig, (ax, ax2) = _figure(2, height=3.0)
     x = _times(g)
@@ -223,10 +230,8 @@ def _section_price(data: M.RunData, trades: pd.DataFrame, fundamental: pd.DataFr
         spread = np.where(both, top["ask"].to_numpy() - top["bid"].to_numpy(), np.nan)
         sp = M.step_lookup(ts, spread, g)
         ax2.plot(x, sp, drawstyle="steps-post", lw=0.7, color="#6f42c1")
-        finite = spread[np.isfinite(spread)]
-        if len(finite):
-            dt = np.diff(np.append(ts, data.end))[np.isfinite(spread)]
-            tw = float(np.average(finite, weights=dt)) if dt.sum() > 0 else float(finite.mean())
+        tw = book_facts(data.run)["spread_mean"]
+        if np.isfinite(tw):
             ax2.set_title(f"spread (ticks); time-weighted mean {tw:.2f}", fontsize=9)
     ax2.set_ylabel("spread (ticks)")
     ax2.grid(alpha=0.3)
@@ -234,7 +239,7 @@ def _section_price(data: M.RunData, trades: pd.DataFrame, fundamental: pd.DataFr
     return _png(fig)
 
 
-def _section_depth(data: M.RunData) -> str:
+def _section_depth(data: M.LoadedRun) -> str:
     top = data.top
     if not len(top):
         return _note("no top-of-book log (logging.top_of_book: false)")
@@ -263,16 +268,19 @@ def _section_depth(data: M.RunData) -> str:
     return _png(fig)
 
 
-def _returns(bars: pd.DataFrame) -> np.ndarray:
-    if bars is None or len(bars) < 2:
-        return np.zeros(0)
-    c = bars["close"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.diff(np.log(c))
-    return r[np.isfinite(r)]
+def return_stats(bars: pd.DataFrame, nlags: int = 30) -> dict:
+    """What the returns and ACF sections draw, from the scorecard's estimators on ``bars``:
+    ``r`` (log returns, :func:`~abmm.analysis.estimators.log_returns`), ``kurtosis``
+    (:func:`~abmm.analysis.estimators.excess_kurtosis`), ``acf_r`` and ``acf_abs`` (the ACF of
+    ``r`` and ``|r|`` at lags ``0..nlags``, NaN at lags ``>= n``) and ``band`` (1.96/sqrt(n))."""
+    r = log_returns(bars).to_numpy(dtype=float) if bars is not None and len(bars) \
+        else np.zeros(0)
+    return {"r": r, "kurtosis": excess_kurtosis(r), "acf_r": acf(r, nlags),
+            "acf_abs": acf(np.abs(r), nlags), "band": acf_band(len(r))}
 
 
-def _section_returns(r: np.ndarray, freq: str) -> str:
+def _section_returns(stats: dict, freq: str) -> str:
+    r = stats["r"]
     if len(r) < 3:
         return _note(f"too few {freq} returns ({len(r)}) for a distribution")
     fig, (ax,) = _figure(1, height=3.6, width=8)
@@ -286,9 +294,7 @@ def _section_returns(r: np.ndarray, freq: str) -> str:
         xs = np.linspace(edges[0], edges[-1], 400)
         gauss = np.exp(-0.5 * ((xs - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
         ax.plot(xs, gauss, color="#cf222e", lw=1.2, label=f"Gaussian (mu={mu:.2e}, sd={sd:.2e})")
-        m2 = float(np.mean((r - mu) ** 2))
-        kurt = float(np.mean((r - mu) ** 4) / m2**2 - 3) if m2 > 0 else float("nan")
-        ax.set_title(f"excess kurtosis {kurt:.2f}", fontsize=9)
+        ax.set_title(f"excess kurtosis {stats['kurtosis']:.2f}", fontsize=9)
     ax.set_yscale("log")
     ax.set_xlabel("log return")
     ax.set_ylabel("density")
@@ -297,25 +303,16 @@ def _section_returns(r: np.ndarray, freq: str) -> str:
     return _png(fig)
 
 
-def _acf(x: np.ndarray, nlags: int) -> np.ndarray:
-    x = np.asarray(x, float) - np.mean(x)
-    den = float(x @ x)
-    if den <= 0:
-        return np.full(nlags + 1, np.nan)
-    return np.array([1.0] + [float(x[:-k] @ x[k:]) / den for k in range(1, nlags + 1)])
-
-
-def _section_acf(r: np.ndarray) -> str:
-    n = len(r)
+def _section_acf(stats: dict) -> str:
+    n = len(stats["r"])
     if n < 5:
         return _note(f"too few returns ({n}) for an autocorrelation")
-    nlags = min(30, n - 2)
-    band = 1.96 / math.sqrt(n)
+    nlags = min(len(stats["acf_r"]) - 1, n - 2)
+    band = stats["band"]
     fig, axes = _figure(2, height=2.6, width=9)
     lags = np.arange(1, nlags + 1)
-    for ax, series, name in ((axes[0], r, "r"), (axes[1], np.abs(r), "|r|")):
-        rho = _acf(series, nlags)[1:]
-        ax.bar(lags, rho, width=0.6, color="#1f3a5f")
+    for ax, rho, name in ((axes[0], stats["acf_r"], "r"), (axes[1], stats["acf_abs"], "|r|")):
+        ax.bar(lags, rho[1:nlags + 1], width=0.6, color="#1f3a5f")
         ax.axhspan(-band, band, color="#cf222e", alpha=0.12, label="95 % band ±1.96/√n")
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel(f"ACF of {name}")
@@ -329,7 +326,7 @@ _GROUP_COLUMNS = ["kind", "agents", "pnl", "spread_pnl", "inventory_pnl", "inven
                   "fills", "traded", "fill_ratio", "quoting_ratio", "maker_edge_ticks"]
 
 
-def _section_agents(data: M.RunData, freq: str):
+def _section_agents(data: M.LoadedRun, freq: str):
     am = M.agent_metrics(data)
     gm = M.group_metrics(data, agents=am, pnl_freq=freq)
     # paths drawn on about 500 points (whole seconds), whatever the session's length
@@ -368,7 +365,7 @@ def _section_agents(data: M.RunData, freq: str):
     return "".join(parts)
 
 
-def _section_scorecard(bars: pd.DataFrame, real, run_dir: Path) -> str:
+def _section_scorecard(bars: pd.DataFrame, real, run) -> str:
     try:
         from abmm.analysis import facts
     except ImportError as exc:  # pragma: no cover - the module ships with abmm
@@ -378,7 +375,7 @@ def _section_scorecard(bars: pd.DataFrame, real, run_dir: Path) -> str:
     if real is not None:
         real_bars = real if isinstance(real, pd.DataFrame) else read_ohlcv(real)
     try:
-        card = facts.scorecard(bars, real=real_bars, run_dir=run_dir)
+        card = facts.scorecard(bars, real=real_bars, run_dir=run)
         frame = card.to_frame()
     except Exception as exc:  # a report keeps its other sections
         log.exception("stylized-facts scorecard failed")
@@ -416,20 +413,19 @@ def write_report(run_dir, out=None, real=None, freq: str = "1min") -> Path:
     fills = ev["kind"] == int(EventKind.FILL)
     trades = pd.DataFrame({"ts": ev["ts"][fills], "price": ev["price"][fills],
                            "qty": ev["qty"][fills], "side": ev["side"][fills]})
-    fpath = run_dir / "fundamental.parquet"
-    fundamental = pd.read_parquet(fpath) if fpath.exists() else None
-    bars = run_bars(run_dir, freq, after_warmup=True)  # returns, ACF, scorecard: after warm-up
-    r = _returns(bars)
+    fundamental = data.run.fundamental()
+    bars = run_bars(data.run, freq, after_warmup=True)  # returns, ACF, scorecard: after warm-up
+    stats = return_stats(bars)
 
     bodies = {}
     builders = {
         "summary": lambda: _section_summary(data),
         "price": lambda: _section_price(data, trades, fundamental),
         "depth": lambda: _section_depth(data),
-        "returns": lambda: _section_returns(r, freq),
-        "acf": lambda: _section_acf(r),
+        "returns": lambda: _section_returns(stats, freq),
+        "acf": lambda: _section_acf(stats),
         "agents": lambda: _section_agents(data, freq),
-        "scorecard": lambda: _section_scorecard(bars, real, run_dir),
+        "scorecard": lambda: _section_scorecard(bars, real, data.run),
     }
     for sid in SECTIONS:
         bodies[sid] = builders[sid]()

@@ -1,8 +1,8 @@
-"""The run's event log, streamed to Parquet in parts so memory stays flat.
+"""The run's event log writer, streaming to Parquet in parts so memory stays flat.
 
 Two datasets in the run directory, each a folder of complete Parquet files (``part-00000.parquet``,
-...): a killed run leaves every part written so far readable (``pyarrow.dataset`` or
-``pandas.read_parquet(folder)``).
+...): a killed run leaves every part written so far readable. Their folder names, part names and
+columns are those of :mod:`abmm.rundir.layout`; read them with :func:`abmm.rundir.open_run`.
 
 * ``events/``: every engine event except L2 level updates -- orders (``ACCEPTED``, with the order
   type), fills, cancels, expiries, rejects, modifies, iceberg refills -- with ns timestamps and
@@ -18,15 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from abmm.engine.types import EVENT_DTYPE
+from abmm.rundir import layout, open_run
+from abmm.rundir.layout import EVENT_LOG_DTYPE, TOP_DTYPE
 
-#: Columns of ``events/`` (engine events, plus the order type of ACCEPTED rows).
-EVENT_LOG_DTYPE = np.dtype(
-    [(name, EVENT_DTYPE.fields[name][0]) for name in EVENT_DTYPE.names] + [("order_type", "i1")]
-)
-#: Columns of ``top/``.
-TOP_DTYPE = np.dtype([("ts", "<i8"), ("bid", "<i8"), ("bid_qty", "<i8"), ("ask", "<i8"),
-                      ("ask_qty", "<i8")])
+__all__ = ["EventLog", "EVENT_LOG_DTYPE", "TOP_DTYPE", "read_events", "read_top"]
 
 
 class _PartWriter:
@@ -42,12 +37,13 @@ class _PartWriter:
         folder.mkdir(parents=True, exist_ok=True)
 
     def flush(self) -> None:
+        """Write the buffered rows as the next part (nothing when none are buffered)."""
         if not self.rows:
             return
         arr = np.array(self.rows, self.dtype)
         table = pa.table({name: arr[name] for name in self.dtype.names})
-        path = self.folder / f"part-{self.parts:05d}.parquet"
-        tmp = self.folder / f".{path.name}.tmp"  # hidden: readers skip a torn temporary
+        path = self.folder / layout.part_name(self.parts)
+        tmp = self.folder / layout.part_tmp_name(self.parts)  # hidden: readers skip it
         pq.write_table(table, tmp, compression="zstd")
         tmp.replace(path)  # a part is either complete or absent
         self.parts += 1
@@ -59,11 +55,12 @@ class EventLog:
     """Collects events and top-of-book changes; ``folder=None`` keeps nothing on disk (counts only)."""
 
     def __init__(self, folder: Path | None, chunk_rows: int = 250_000, top_of_book: bool = True):
+        """Write parts of ``chunk_rows`` rows under ``folder`` (``top_of_book``: log top/)."""
         self.folder = Path(folder) if folder is not None else None
         self.top_of_book = top_of_book
         if self.folder is not None:
-            self.events = _PartWriter(self.folder / "events", EVENT_LOG_DTYPE, chunk_rows)
-            self.top = _PartWriter(self.folder / "top", TOP_DTYPE, chunk_rows)
+            self.events = _PartWriter(self.folder / layout.EVENTS, EVENT_LOG_DTYPE, chunk_rows)
+            self.top = _PartWriter(self.folder / layout.TOP, TOP_DTYPE, chunk_rows)
         self.n_events = 0
         self.n_top = 0
 
@@ -97,21 +94,11 @@ class EventLog:
             self.top.flush()
 
 
-def read_parts(folder, columns: list[str] | None = None) -> pa.Table:
-    """Every complete ``part-*.parquet`` of a folder, in order, as one Arrow table (a killed
-    run's hidden temporary is skipped); ``columns`` reads only those."""
-    parts = sorted(Path(folder).glob("part-*.parquet"))
-    if not parts:
-        raise FileNotFoundError(f"no part-*.parquet files in {folder}")
-    return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
-
-
 def read_events(run_dir, columns: list[str] | None = None) -> pa.Table:
-    """All event rows of a run (complete or not) as one Arrow table (``columns``: only
-    those)."""
-    return read_parts(Path(run_dir) / "events", columns)
+    """Deprecated: ``abmm.rundir.open_run(run_dir).events(columns)``."""
+    return open_run(run_dir).events(columns)
 
 
 def read_top(run_dir) -> pa.Table:
-    """All top-of-book rows of a run as one Arrow table."""
-    return read_parts(Path(run_dir) / "top")
+    """Deprecated: ``abmm.rundir.open_run(run_dir).top()``."""
+    return open_run(run_dir).top()

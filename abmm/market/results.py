@@ -1,12 +1,15 @@
 """A run's results: the summary (counts, final prices, PnL per group) and the run directory's
 files other than the event log (``summary.json``, ``scenario.yaml``, ``agents.parquet``,
-``fundamental.parquet``; layout in ``docs/event_log.md``)."""
+``fundamental.parquet``; names from :mod:`abmm.rundir.layout`, meaning in
+``docs/event_log.md``)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+
+from abmm.rundir import layout
 
 __all__ = ["summarize", "start_run_dir", "write_run_dir"]
 
@@ -60,9 +63,9 @@ def start_run_dir(out_dir: Path, record: dict | None) -> None:
     import yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps({"status": "running"}))
+    (out_dir / layout.SUMMARY).write_text(json.dumps({"status": "running"}))
     if record is not None:
-        (out_dir / "scenario.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+        (out_dir / layout.SCENARIO).write_text(yaml.safe_dump(record, sort_keys=False))
 
 
 def write_run_dir(model, out_dir: Path, summary: dict) -> None:
@@ -75,11 +78,11 @@ def write_run_dir(model, out_dir: Path, summary: dict) -> None:
     rows = [a.summary() for a in model._by_id.values()]
     keys = list(dict.fromkeys(k for r in rows for k in r))  # kinds add their own columns
     table = pa.table({k: [r.get(k) for r in rows] for k in keys})
-    pq.write_table(table, out_dir / "agents.parquet")
+    pq.write_table(table, out_dir / layout.AGENTS)
     times = model.fundamental.times()
     keep = times <= model.now
     pq.write_table(pa.table({"ts": times[keep], "value": model.fundamental.path[keep]
-                             * model.tick_size}), out_dir / "fundamental.parquet")
-    tmp = out_dir / "summary.json.tmp"
+                             * model.tick_size}), out_dir / layout.FUNDAMENTAL)
+    tmp = out_dir / f"{layout.SUMMARY}.tmp"
     tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(out_dir / "summary.json")
+    tmp.replace(out_dir / layout.SUMMARY)

@@ -1,7 +1,8 @@
 """Inputs of the vectorized signals from a run directory (``docs/event_log.md``).
 
-``from_run(run_dir)`` reads every complete ``part-*.parquet`` of ``top/`` and ``events/`` in
-part order (a killed run's hidden ``.part-*.tmp`` is skipped) and returns a ``RunData`` with
+``from_run(run_dir)`` reads ``top/`` and the ``FILL`` rows of ``events/`` through the run-directory
+reader (:func:`abmm.rundir.open_run`: complete parts in part order, a missing or empty folder as
+no rows) and returns a ``RunData`` with
 
 * ``top``: one row per top-of-book change -- ``ts, bid, bid_qty, ask, ask_qty`` (int64; price 0
   = empty side), in log order. Several rows can share a ``ts`` (requests reaching the exchange
@@ -16,44 +17,20 @@ Prices are ticks, sizes lots, times ns since midnight of the first day.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abmm.engine.types import EventKind
+from abmm.rundir import TOP_COLUMNS, open_run
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["RunData", "from_run", "read_parts", "TOP_COLUMNS", "TRADE_COLUMNS"]
+__all__ = ["RunData", "from_run", "TOP_COLUMNS", "TRADE_COLUMNS"]
 
-TOP_COLUMNS = ("ts", "bid", "bid_qty", "ask", "ask_qty")
+#: Columns of ``RunData.trades``.
 TRADE_COLUMNS = ("ts", "price", "qty", "side")
-_PART = re.compile(r"^part-(\d+)\.parquet$")
-
-
-def read_parts(folder, columns) -> dict[str, np.ndarray]:
-    """The given columns of every ``part-*.parquet`` in ``folder``, in part order, as int64
-    numpy arrays (empty arrays when the folder is missing or holds no part)."""
-    import pyarrow.parquet as pq
-
-    folder = Path(folder)
-    parts = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            m = _PART.match(p.name)
-            if m and p.is_file():
-                parts.append((int(m.group(1)), p))
-    parts.sort()
-    cols: dict[str, list] = {c: [] for c in columns}
-    for _, p in parts:
-        table = pq.read_table(p, columns=list(columns))
-        for c in columns:
-            cols[c].append(table.column(c).to_numpy().astype(np.int64, copy=False))
-    return {c: np.concatenate(v) if v else np.zeros(0, np.int64) for c, v in cols.items()}
 
 
 @dataclass(frozen=True)
@@ -72,20 +49,20 @@ class RunData:
         return {c: self.trades[c].to_numpy() for c in TRADE_COLUMNS}
 
 
+def _int64_columns(table, columns) -> dict[str, np.ndarray]:
+    return {c: table.column(c).to_numpy().astype(np.int64, copy=False) for c in columns}
+
+
 def from_run(run_dir, last_per_ts: bool = False) -> RunData:
     """Read ``run_dir/top`` and the ``FILL`` rows of ``run_dir/events`` (see the module
-    docstring)."""
+    docstring); ``FileNotFoundError`` when ``run_dir`` is not a directory."""
     import pandas as pd
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"no run directory at {run_dir}")
-    top = read_parts(run_dir / "top", TOP_COLUMNS)
+    run = open_run(run_dir)
+    top = _int64_columns(run.top(TOP_COLUMNS), TOP_COLUMNS)
     if last_per_ts and len(top["ts"]):
         last = np.r_[top["ts"][1:] != top["ts"][:-1], True]
         top = {c: v[last] for c, v in top.items()}
-    ev = read_parts(run_dir / "events", ("kind",) + TRADE_COLUMNS)
-    fill = ev["kind"] == int(EventKind.FILL)
-    trades = {c: ev[c][fill] for c in TRADE_COLUMNS}
+    trades = _int64_columns(run.fills(TRADE_COLUMNS), TRADE_COLUMNS)
     return RunData(pd.DataFrame(top, columns=list(TOP_COLUMNS)),
                    pd.DataFrame(trades, columns=list(TRADE_COLUMNS)))

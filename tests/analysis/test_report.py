@@ -72,3 +72,39 @@ def test_importing_the_report_leaves_matplotlib_alone():
     code = ("import sys, abmm.analysis.report, abmm.analysis.metrics; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_reports_returns_kurtosis_and_acf_are_the_scorecards(run):
+    """The returns and ACF sections draw what the scorecard beside them reports."""
+    import math
+
+    import numpy as np
+
+    from abmm.analysis import facts as F
+    from abmm.analysis.report import return_stats
+
+    fat = np.random.default_rng(3).standard_t(4, 2_000) * 1e-3  # heavy-tailed returns
+    for bars in (run_bars(run, "10s", after_warmup=True),
+                 pd.DataFrame({"close": 100 * np.exp(np.cumsum(fat))})):
+        stats = return_stats(bars, nlags=50)
+        card = {r.name: r.value for r in F.scorecard(bars).rows}
+        assert len(stats["r"]) == card["returns"] > F.MIN_RETURNS
+        assert np.array_equal(stats["r"], F.log_returns(bars).to_numpy())
+        assert stats["kurtosis"] == card["excess kurtosis"]
+        assert stats["acf_r"][1] == card["ACF r lag 1"]
+        for k in (1, 5, 10, 20, 50):
+            assert stats["acf_abs"][k] == card[f"ACF |r| lag {k}"]
+        assert stats["band"] == 1.96 / math.sqrt(len(stats["r"]))
+
+
+def test_the_reports_acf_is_nan_past_the_data():
+    """Lags at or past the number of returns are NaN (the old report's ACF had no guard)."""
+    import numpy as np
+
+    from abmm.analysis.report import return_stats
+
+    close = 100 * np.exp(np.cumsum([0.0, 0.01, -0.02, 0.015, 0.0, -0.01]))
+    stats = return_stats(pd.DataFrame({"close": close}), nlags=30)
+    n = len(stats["r"])
+    assert n == 5 and np.isfinite(stats["acf_r"][1:n]).all()
+    assert np.isnan(stats["acf_r"][n:]).all() and np.isnan(stats["kurtosis"])

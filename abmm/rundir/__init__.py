@@ -1,0 +1,30 @@
+"""The run directory: what it holds (:mod:`abmm.rundir.layout`) and its one reader
+(:mod:`abmm.rundir.reader`).
+
+``open_run(path)`` returns a lazy :class:`RunDir`: the scenario, the summary, the session window
+and each Parquet dataset are read only when asked for. This package sits at the bottom of abmm
+(it imports only :mod:`abmm.engine` types and :mod:`abmm.schema.timing`), so the market's writer,
+the signals and the analysis all share it.
+"""
+
+from abmm.rundir.layout import (
+    AGENTS,
+    EVENT_COLUMNS,
+    EVENT_LOG_DTYPE,
+    EVENT_SCHEMA,
+    EVENTS,
+    FUNDAMENTAL,
+    SCENARIO,
+    SUMMARY,
+    TOP,
+    TOP_COLUMNS,
+    TOP_DTYPE,
+    TOP_SCHEMA,
+)
+from abmm.rundir.reader import RunDir, open_run, read_parts
+
+__all__ = [
+    "RunDir", "open_run", "read_parts",
+    "SCENARIO", "SUMMARY", "EVENTS", "TOP", "AGENTS", "FUNDAMENTAL",
+    "EVENT_LOG_DTYPE", "TOP_DTYPE", "EVENT_COLUMNS", "TOP_COLUMNS", "EVENT_SCHEMA", "TOP_SCHEMA",
+]

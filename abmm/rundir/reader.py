@@ -1,0 +1,205 @@
+"""The one reader of a run directory: ``open_run(path) -> RunDir``.
+
+A :class:`RunDir` is lazy: opening one only checks that the folder exists; ``scenario.yaml`` and
+``summary.json`` are read (once) when first needed, and the Parquet datasets (``events/``,
+``top/``, ``agents.parquet``, ``fundamental.parquet``) each time they are asked for, with only
+the columns asked for, so a large run costs what its caller reads.
+
+Behaviours every caller shares:
+
+* **Parts.** ``read_parts`` reads every complete ``part-NNNNN.parquet`` of a dataset folder in
+  part-number order (a killed run's hidden ``.part-NNNNN.parquet.tmp`` is skipped, a gap in the
+  numbers is no error). A **missing or empty folder** -- a run with ``logging.top_of_book:
+  false``, or one killed before its first part -- reads as an **empty table with the layout's
+  columns** (:mod:`abmm.rundir.layout`); it never raises.
+* **Missing files.** No ``scenario.yaml``: ``FileNotFoundError`` when the scenario is needed. No
+  ``summary.json``: ``summary`` is ``{}``. No ``agents.parquet`` (a killed run):
+  ``FileNotFoundError`` from ``agents()``. No ``fundamental.parquet``: ``fundamental()`` is None.
+* **Session.** ``start_ns`` (the open) and ``end_ns`` (the scheduled close of the last day) come
+  from ``summary.json`` when it has them, else from the scenario's ``market.open``, ``close``
+  and ``days`` (``open + days * (close - open)``). ``now_ns`` is how far the run got: the
+  summary's ``now_ns`` (= ``end_ns`` for a complete run), else ``end_ns`` (a killed run's summary
+  says only ``"running"``). Every analysis covers ``[start_ns, now_ns]``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from abmm.engine.types import EventKind
+from abmm.rundir import layout
+from abmm.schema.timing import parse_duration
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["RunDir", "open_run", "read_parts"]
+
+
+def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Table:
+    """Every complete ``part-NNNNN.parquet`` of ``folder``, in part-number order, as one Arrow
+    table (``columns``: only those). A missing or empty folder gives a table with no rows and the
+    columns of ``schema`` (those in ``columns``; no columns without a schema)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    parts = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = layout.PART_RE.match(p.name)
+            if m and p.is_file():
+                parts.append((int(m.group(1)), p))
+    parts.sort()
+    columns = None if columns is None else list(columns)
+    if not parts:
+        if schema is None:
+            return pa.table({})
+        empty = schema.empty_table()
+        return empty if columns is None else empty.select(columns)
+    return pa.concat_tables([pq.read_table(p, columns=columns) for _, p in parts])
+
+
+class RunDir:
+    """A run directory, read lazily (see the module docstring); ``open_run`` makes one."""
+
+    def __init__(self, path):
+        """Open the run directory at ``path`` (``FileNotFoundError`` when there is none)."""
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"no run directory at {self.path}")
+
+    def __repr__(self) -> str:
+        """``RunDir('path')``."""
+        return f"RunDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        """The directory's path, so a ``RunDir`` goes wherever a path does."""
+        return str(self.path)
+
+    # ------------------------------------------------------------------ small files
+    @cached_property
+    def scenario(self) -> dict:
+        """The resolved scenario (``scenario.yaml``) as a plain dict."""
+        import yaml
+
+        path = self.path / layout.SCENARIO
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: {self.path} is not a run directory")
+        return yaml.safe_load(path.read_text()) or {}
+
+    @cached_property
+    def summary(self) -> dict:
+        """``summary.json`` as a dict (``{}`` when the file is missing)."""
+        path = self.path / layout.SUMMARY
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @property
+    def status(self) -> str | None:
+        """The summary's ``status``: ``"complete"``, ``"incomplete"``, ``"running"`` or None."""
+        return self.summary.get("status")
+
+    @property
+    def market(self) -> dict:
+        """The scenario's ``market`` section."""
+        return self.scenario["market"]
+
+    @property
+    def tick_size(self) -> float:
+        """Price units per tick (``market.tick_size``)."""
+        return float(self.market["tick_size"])
+
+    @property
+    def lot_size(self) -> float:
+        """Base units per lot (``market.lot_size``, default 1)."""
+        return float(self.market.get("lot_size", 1.0))
+
+    # ------------------------------------------------------------------ the session
+    @cached_property
+    def _session(self) -> dict:
+        """Start, scheduled end and reached end of the session, day length, warm-up (ns)."""
+        s = self.summary
+        out = {"start": s.get("start_ns"), "end": s.get("end_ns"), "now": s.get("now_ns")}
+        if out["start"] is None or out["end"] is None:
+            m = self.market
+            open_ns, close_ns = parse_duration(m["open"]), parse_duration(m["close"])
+            if out["start"] is None:
+                out["start"] = open_ns
+            if out["end"] is None:
+                out["end"] = open_ns + int(m.get("days", 1)) * (close_ns - open_ns)
+        if out["now"] is None:
+            out["now"] = out["end"]
+        return {k: int(v) for k, v in out.items()}
+
+    @property
+    def start_ns(self) -> int:
+        """Session start: the open of the first day (ns since its midnight)."""
+        return self._session["start"]
+
+    @property
+    def end_ns(self) -> int:
+        """Scheduled session end: the close of the last day (``open + days * (close - open)``)."""
+        return self._session["end"]
+
+    @property
+    def now_ns(self) -> int:
+        """How far the run got (= ``end_ns`` for a complete run, or when the summary does not
+        say): the end of every analysis window."""
+        return self._session["now"]
+
+    @property
+    def day_ns(self) -> int:
+        """Length of one session day, ``close - open`` (ns)."""
+        m = self.market
+        return parse_duration(m["close"]) - parse_duration(m["open"])
+
+    @property
+    def warmup_ns(self) -> int:
+        """The scenario's ``market.warmup`` (ns; 0 when none)."""
+        return parse_duration(self.market.get("warmup", 0) or 0)
+
+    # ------------------------------------------------------------------ the logs
+    def events(self, columns=None) -> pa.Table:
+        """Rows of ``events/`` (``columns``: only those) as one Arrow table."""
+        return read_parts(self.path / layout.EVENTS, columns, layout.EVENT_SCHEMA)
+
+    def top(self, columns=None) -> pa.Table:
+        """Rows of ``top/`` (``columns``: only those) as one Arrow table."""
+        return read_parts(self.path / layout.TOP, columns, layout.TOP_SCHEMA)
+
+    def fills(self, columns=None) -> pa.Table:
+        """The ``FILL`` rows of ``events/`` (``columns``: only those), in log order."""
+        import pyarrow.compute as pc
+
+        cols = None if columns is None else list(dict.fromkeys([*columns, "kind"]))
+        table = self.events(cols)
+        table = table.filter(pc.equal(table["kind"], int(EventKind.FILL)))
+        return table if columns is None else table.select(list(columns))
+
+    def agents(self) -> pd.DataFrame:
+        """``agents.parquet``, one row per agent in ``agent_id`` order; ``FileNotFoundError``
+        when missing (a killed run writes none)."""
+        import pandas as pd
+
+        path = self.path / layout.AGENTS
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing (a killed run writes none)")
+        return pd.read_parquet(path).sort_values("agent_id", kind="stable") \
+            .reset_index(drop=True)
+
+    def fundamental(self) -> pd.DataFrame | None:
+        """``fundamental.parquet`` (``ts``, ``value`` in price units), or None when missing."""
+        import pandas as pd
+
+        path = self.path / layout.FUNDAMENTAL
+        return pd.read_parquet(path) if path.exists() else None
+
+
+def open_run(run_dir) -> RunDir:
+    """The :class:`RunDir` of a path (a ``RunDir`` is returned as it is);
+    ``FileNotFoundError`` when there is no such directory."""
+    return run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
