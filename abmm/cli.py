@@ -170,11 +170,15 @@ def _print_run_scorecard(run_dir) -> None:
 
 
 def _check_run_dir(path: str):
+    """The run directory ``path``, or None (with a message) when it does not look like one."""
     from pathlib import Path
 
+    from abmm.rundir import layout
+
     p = Path(path)
-    if not (p / "scenario.yaml").exists() or not (p / "events").is_dir():
-        print(f"abmm: {p} is not a run directory (no scenario.yaml / events/)", file=sys.stderr)
+    if not (p / layout.SCENARIO).exists() or not (p / layout.EVENTS).is_dir():
+        print(f"abmm: {p} is not a run directory (no {layout.SCENARIO} / {layout.EVENTS}/)",
+              file=sys.stderr)
         return None
     return p
 

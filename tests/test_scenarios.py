@@ -21,8 +21,8 @@ import yaml
 from abmm.agents import KINDS
 from abmm.cli import main
 from abmm.errors import AbmmError
-from abmm.market.eventlog import EVENT_LOG_DTYPE, TOP_DTYPE
 from abmm.market.shocks import FatFinger, FlashCrash, LiquidityWithdrawal, NewsJump
+from abmm.rundir.layout import EVENT_LOG_DTYPE, TOP_DTYPE
 from abmm.scenario import (
     FundamentalCfg,
     Jumps,

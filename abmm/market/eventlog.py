@@ -96,9 +96,18 @@ class EventLog:
 
 def read_events(run_dir, columns: list[str] | None = None) -> pa.Table:
     """Deprecated: ``abmm.rundir.open_run(run_dir).events(columns)``."""
+    _deprecated("read_events", "open_run(run_dir).events(columns)")
     return open_run(run_dir).events(columns)
 
 
 def read_top(run_dir) -> pa.Table:
     """Deprecated: ``abmm.rundir.open_run(run_dir).top()``."""
+    _deprecated("read_top", "open_run(run_dir).top()")
     return open_run(run_dir).top()
+
+
+def _deprecated(name: str, instead: str) -> None:
+    import warnings
+
+    warnings.warn(f"abmm.market.eventlog.{name} is deprecated and will be removed in the next "
+                  f"release: use abmm.rundir.{instead}", DeprecationWarning, stacklevel=3)

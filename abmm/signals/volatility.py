@@ -91,11 +91,13 @@ class RealizedVolatility:
         self._sum = 0.0
 
     def reset(self, keep_price: bool = True) -> None:
+        """Restart the sum (``keep_price=False`` also forgets the previous price)."""
         self._sum = 0.0
         if not keep_price:
             self._prev = None
 
     def update(self, price) -> float:
+        """Add a price (skipped if invalid); returns ``value``."""
         p = float(price)
         if _ok(p):
             if self._prev is not None:
@@ -106,6 +108,7 @@ class RealizedVolatility:
 
     @property
     def value(self) -> float:
+        """``sqrt(sum r^2)`` of the log returns so far."""
         return math.sqrt(self._sum)
 
 
@@ -124,6 +127,7 @@ class BucketedRealizedVolatility(BucketStream):
         return math.sqrt(acc[0])
 
     def update(self, ts, price) -> list:
+        """Add a price at ``ts`` (skipped if invalid); returns the buckets it closed."""
         p = float(price)
         if not _ok(p):
             return []
@@ -210,6 +214,7 @@ class OHLCBars(BucketStream):
         return tuple(acc)
 
     def update(self, ts, price) -> list:
+        """Add a price at ``ts`` (skipped if invalid); returns the bars it closed."""
         p = float(price)
         if not _ok(p):
             return []

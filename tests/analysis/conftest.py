@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from abmm.market.eventlog import EVENT_LOG_DTYPE, TOP_DTYPE
+from abmm.rundir.layout import EVENT_LOG_DTYPE, TOP_DTYPE
 
 
 def _fake_run(tmp_path, top=None, fills=None, market=None) -> Path:

@@ -132,10 +132,10 @@ def test_spread_capture_matches_an_event_by_event_replay(am, run, data):
     just before each fill (the mid of the last top/ row of an earlier time, else the last trade
     of an earlier time, else the reference price) -- independent of the vectorized ledger."""
     from abmm.engine.types import EventKind
-    from abmm.market.eventlog import read_events, read_top
+    from abmm.rundir import open_run
 
-    ev = read_events(run).to_pandas()
-    top = read_top(run).to_pandas()
+    ev = open_run(run).events().to_pandas()
+    top = open_run(run).top().to_pandas()
     ref_ticks = yaml.safe_load((run / "scenario.yaml").read_text())["market"]
     ref_ticks = round(ref_ticks["reference_price"] / ref_ticks["tick_size"])
     fills = ev[ev["kind"] == int(EventKind.FILL)]

@@ -18,8 +18,8 @@ import pytest
 from abmm.agents.base import BUY, SELL
 from abmm.engine.types import EventKind, OrderType, Reason
 from abmm.market import kernel as K
-from abmm.market.eventlog import read_events
 from abmm.market.model import MarketModel
+from abmm.rundir import open_run
 from abmm.scenario import build_model
 from abmm.schema.timing import HOUR, MINUTE, MS, SECOND, parse_duration
 
@@ -87,7 +87,7 @@ def first_wake(model, name):
 
 def owner_rows(model, run_dir, owner, kind):
     model.log.flush()
-    ev = read_events(run_dir).to_pydict()
+    ev = open_run(run_dir).events().to_pydict()
     return [
         {k: ev[k][i] for k in ev}
         for i in range(len(ev["ts"]))
@@ -376,7 +376,7 @@ def test_value_traders_trade_toward_the_fundamental(tmp_path, initial, sign):
         assert agent.estimate == pytest.approx(initial * 100, abs=30)
     # no value trader ever traded against its view
     ids = {a.unique_id for a in model.groups["value"]}
-    ev = read_events(tmp_path).to_pydict()
+    ev = open_run(tmp_path).events().to_pydict()
     for i, kind in enumerate(ev["kind"]):
         if kind != EventKind.FILL:
             continue
@@ -573,7 +573,7 @@ def test_noise_cancels_orders_older_than_ttl(tmp_path):
         for a in agents:
             assert all(t - o[3] < ttl for o in a.open_orders.values())
     model.finish()
-    ev = read_events(tmp_path).to_pydict()
+    ev = open_run(tmp_path).events().to_pydict()
     accepted = {ev["order_id"][i]: ev["ts"][i] for i in range(len(ev["ts"]))
                 if ev["kind"][i] == EventKind.ACCEPTED}
     user = [(ev["order_id"][i], ev["ts"][i]) for i in range(len(ev["ts"]))

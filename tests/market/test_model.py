@@ -15,9 +15,9 @@ import pytest
 from abmm.engine.types import EventKind, OrderStatus, OrderType
 from abmm.market import eventlog
 from abmm.market import kernel as K
-from abmm.market.eventlog import read_events
 from abmm.market.model import MarketModel
 from abmm.market.rng import stream
+from abmm.rundir import open_run
 from abmm.scenario import build_model
 from abmm.schema.timing import MINUTE, MS, SECOND, parse_duration
 
@@ -214,7 +214,7 @@ def test_same_seed_gives_byte_identical_logs(tmp_path):
 def test_a_different_seed_gives_a_different_log(tmp_path):
     build_model(BASE, seed=5, out=tmp_path / "a").run()
     build_model(BASE, seed=6, out=tmp_path / "b").run()
-    ea, eb = read_events(tmp_path / "a"), read_events(tmp_path / "b")
+    ea, eb = open_run(tmp_path / "a").events(), open_run(tmp_path / "b").events()
     assert ea.num_rows > 0 and eb.num_rows > 0
     assert not ea.equals(eb)
     assert (tmp_path / "a/events/part-00000.parquet").read_bytes() != \
@@ -309,9 +309,9 @@ def test_a_run_stopped_part_way_is_readable_and_marked_running(tmp_path):
     parts = part_files(tmp_path, "events")
     assert len(parts) >= 2 and written == sum(pq.read_metadata(p).num_rows for p in parts)
     assert all(pq.read_metadata(p).num_rows >= 500 for p in parts)  # chunk_rows each (or a few more)
-    assert read_events(tmp_path).num_rows == written  # the complete parts, nothing buffered
+    assert open_run(tmp_path).events().num_rows == written  # the complete parts, nothing buffered
     model.log.flush()  # as far as the run got, without finishing it
-    table = read_events(tmp_path)
+    table = open_run(tmp_path).events()
     assert table.num_rows == model.log.n_events > written
     assert max(table["ts"].to_pylist()) <= OPEN + 8 * MINUTE
     assert json.loads((tmp_path / "summary.json").read_text()) == {"status": "running"}
@@ -336,7 +336,7 @@ def test_an_exception_mid_run_leaves_an_incomplete_run(tmp_path):
     assert summary["status"] == "incomplete"
     assert "strategy blew up" in summary["error"]
     assert crash_at <= summary["now_ns"] < model.end
-    table = read_events(tmp_path)
+    table = open_run(tmp_path).events()
     assert table.num_rows == summary["events_logged"] > 0
     assert max(table["ts"].to_pylist()) <= summary["now_ns"]
     assert not model.finished
@@ -354,7 +354,7 @@ def test_an_interrupted_run_is_incomplete(tmp_path):
         model.run()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "incomplete" and summary["now_ns"] == OPEN + 2 * MINUTE
-    assert read_events(tmp_path).num_rows == summary["events_logged"]
+    assert open_run(tmp_path).events().num_rows == summary["events_logged"]
 
 
 class _Killed(BaseException):
@@ -386,7 +386,7 @@ def test_a_run_killed_while_writing_a_part_leaves_earlier_parts_readable(tmp_pat
     parts = part_files(tmp_path, "events")
     assert len(parts) == 2
     assert model.log.events.written == sum(pq.read_metadata(p).num_rows for p in parts)
-    assert read_events(tmp_path).num_rows == model.log.events.written
+    assert open_run(tmp_path).events().num_rows == model.log.events.written
     assert json.loads((tmp_path / "summary.json").read_text()) == {"status": "running"}
 
 
@@ -444,7 +444,7 @@ def test_stop_requested_ends_the_run_cleanly_as_incomplete(tmp_path):
     assert len(steps) == 30 and summary["now_ns"] == steps[-1] < model.end
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["status"] == "incomplete"
-    assert read_events(tmp_path / "run").num_rows == summary["events_logged"] > 0
+    assert open_run(tmp_path / "run").events().num_rows == summary["events_logged"] > 0
 
 
 def test_activity_is_one_on_a_steady_market_from_the_first_minutes():
