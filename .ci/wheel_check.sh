@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-python3 -m pip wheel -q --no-deps -c constraints.txt -w "$WORK/dist" .
+python3 -m pip wheel -q --disable-pip-version-check --no-deps -c constraints.txt -w "$WORK/dist" .
 python3 -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install -q -c "$ROOT/constraints.txt" "$WORK"/dist/abmm-*.whl
+"$WORK/venv/bin/pip" install -q --disable-pip-version-check -c "$ROOT/constraints.txt" "$WORK"/dist/abmm-*.whl
 cd "$WORK"
 ABMM="$WORK/venv/bin/abmm"
 "$WORK/venv/bin/python" - <<'PY'

@@ -334,13 +334,17 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"abmm evaluate: --seeds: {exc}", file=sys.stderr)
         return 2
-    if not Path(a.scenario).is_file():
-        print(f"abmm evaluate: --scenario {a.scenario}: no such file", file=sys.stderr)
+    from abmm.resources import scenario_path
+
+    scenario = scenario_path(a.scenario)  # a file, or a shipped scenario's name
+    if not Path(scenario).is_file():
+        print(f"abmm evaluate: --scenario {a.scenario}: no such file or shipped scenario "
+              "(abmm scenarios lists them)", file=sys.stderr)
         return 2
     total = len(seeds) * len(a.policy)
     try:
         with tqdm(total=total, desc="episodes", file=sys.stderr, disable=None) as bar:
-            res = evaluate(a.scenario, a.policy, seeds, progress=lambda p, s: bar.update(1))
+            res = evaluate(str(scenario), a.policy, seeds, progress=lambda p, s: bar.update(1))
     except (AbmmError, ValueError, OSError) as exc:
         print(f"abmm evaluate: {exc}", file=sys.stderr)
         return 2
@@ -472,7 +476,11 @@ def main(argv=None) -> int:
     if getattr(a, "messages", 1) < 1 or getattr(a, "chunk", 1) < 1:
         print("abmm: --messages and --chunk must be positive", file=sys.stderr)
         return 2
-    return a.func(a)
+    try:
+        return a.func(a)
+    except BrokenPipeError:  # output piped into a reader that stopped early (`| head`)
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

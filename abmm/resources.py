@@ -8,6 +8,7 @@ own files. ``abmm run default`` and ``--policy mm_coevolved`` resolve through he
 
 from __future__ import annotations
 
+import importlib
 from importlib import resources
 from pathlib import Path
 
@@ -20,12 +21,15 @@ _POLICY_SUFFIXES = (".npz", ".pt")
 
 def _folder(kind: str) -> Path | None:
     """The folder holding the shipped ``kind`` (``scenarios`` or ``policies``), or None."""
-    try:
-        root = resources.files(f"abmm._data.{kind}")
-        path = Path(str(root))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
+    installed = Path(str(resources.files("abmm._data"))) / kind  # a wheel: inside the package
+    if installed.is_dir():
+        return installed
+    try:  # an editable install maps abmm._data.<kind> onto the repository's top-level folder
+        module = importlib.import_module(f"abmm._data.{kind}")
+        for entry in getattr(module, "__path__", []):
+            if Path(entry).is_dir():
+                return Path(entry)
+    except ImportError:
         pass
     repo = Path(__file__).resolve().parent.parent / kind  # a source checkout without install
     return repo if repo.is_dir() else None

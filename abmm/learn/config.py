@@ -97,8 +97,11 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def load_config(path) -> tuple[TrainConfig, Path]:
-    """The validated config and the folder relative paths are taken from."""
-    path = Path(path)
+    """The validated config and the folder relative paths are taken from (``path``: a file, or
+    a shipped config's name such as ``train/mm_coevolve``)."""
+    from abmm.resources import training_config_path
+
+    path = training_config_path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
