@@ -7,7 +7,8 @@ and the config hash. A snapshot is what ``PPO/DQN/TabularQ.policy_state()`` retu
 algorithm, the network spec and weights (or the Q table) and the observation normalizer.
 The torch-free ``.npz`` policy file (``abmm.policy.file``; ``abmm export``) holds the same.
 
-Acting is torch-free and deterministic either way: snapshots are turned into
+Torch is imported only to read torch files: a ``.npz`` policy is loaded and evaluated in an
+install without torch. Acting is torch-free and deterministic either way: snapshots are turned into
 ``abmm.policy`` policies (numpy inference), the mean (Gaussian) or the most likely action
 (categorical, Q).
 """
@@ -18,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from abmm.learn import checkpoint as ckpt
-from abmm.learn.export import frozen_policy
 from abmm.policy.base import Policy
 from abmm.policy.file import load_policy
 from abmm.resources import policy_path
@@ -32,6 +31,8 @@ class FrozenPolicy:
     through ``abmm.policy``'s numpy inference (``policy``)."""
 
     def __init__(self, state: dict, policy_config: dict | None = None):
+        from abmm.learn.export import frozen_policy  # torch: only for torch snapshots
+
         self.algo = state["algo"]
         self.policy: Policy = frozen_policy(state, policy_config)
         self.obs_dim = self.policy.obs_dim
@@ -60,6 +61,14 @@ def load_policy_file(path) -> dict:
         from abmm.policy.file import read_policy_file
 
         return read_policy_file(path)[0]
+    try:
+        from abmm.learn import checkpoint as ckpt  # torch: only for torch files
+    except ImportError as exc:
+        from abmm.errors import AbmmError
+
+        raise AbmmError(f"{path}: a torch policy file needs torch ({exc}); install abmm's 'rl' "
+                        "extra (pip install -c constraints.txt 'abmm[rl]') or use its .npz "
+                        "export (abmm export)") from None
     p = ckpt.load(path)
     if p.get("kind") == "training":
         return policy_payload({k: v["policy"] for k, v in p["learners"].items()},
