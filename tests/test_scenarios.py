@@ -267,9 +267,15 @@ def test_close_before_open(tmp_path):
     assert "close (09:00:00.000) must be after open (09:30:00.000)" in probs[0][1]
 
 
-def test_multi_day_needs_24_7_market(tmp_path):
-    probs = problems_of(write(tmp_path, GOOD.replace("market: {", "market: {days: 2, ")))
-    assert paths(probs) == ["market"] and "24/7" in probs[0][1]
+def test_multi_day_sessioned_market(tmp_path):
+    """days > 1 on a sessioned market (issue 12: default is scored over several days): one
+    session a day; a close past 24:00 would overlap the next day and is refused."""
+    sc = load_scenario(write(tmp_path, GOOD.replace("market: {", "market: {days: 2, ")))
+    (o1, c1), (o2, c2) = sc.market.sessions
+    assert o2 - o1 == c2 - c1 == 24 * 3600 * 10**9 and sc.market.end_ns == c2
+    text = GOOD.replace("market: {", "market: {days: 2, ").replace('"09:35"', '"25:00"')
+    probs = problems_of(write(tmp_path, text))
+    assert paths(probs) == ["market"] and "by 24:00" in probs[0][1]
 
 
 def test_duplicate_group_names(tmp_path):

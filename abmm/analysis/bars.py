@@ -88,7 +88,19 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     end = BASE_DATE + pd.to_timedelta(run.now_ns, "ns")
     mid = mid_series(run) if price == "mid" else trade_series(run)
     mid = mid[~mid.index.duplicated(keep="last")]
-    edges = pd.date_range(start, end, freq=freq, inclusive="left")
+    sessions = run.sessions
+    # bars inside the trading sessions only (a sessioned market over several days is closed
+    # overnight: no bars there), each session's grid from its own open
+    edges, session_of = [], []
+    for i, (s_open, s_close) in enumerate(sessions):
+        lo, hi = max(s_open, open_ns), min(s_close, run.now_ns)
+        if hi <= lo:
+            continue
+        e = pd.date_range(BASE_DATE + pd.to_timedelta(lo, "ns"),
+                          BASE_DATE + pd.to_timedelta(hi, "ns"), freq=freq, inclusive="left")
+        edges.append(e)
+        session_of.append(np.full(len(e), i))
+    edges = edges[0].append(edges[1:]) if edges else pd.DatetimeIndex([])
     if len(edges) == 0 or mid.empty:
         return pd.DataFrame(columns=COLUMNS)
     # the mid in force at each bar start joins the changes inside the bar
@@ -102,6 +114,9 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     tr = trades(run)
     vol = tr.set_index("timestamp")["qty"].resample(freq, origin=start).sum()
     out = ohlc.join(vol.rename("volume"), how="left").reindex(edges)
+    multi = len(sessions) > 1
+    if multi:
+        out["session"] = np.concatenate(session_of)
     out["close"] = out["close"].ffill()
     for c in ("open", "high", "low"):
         out[c] = out[c].fillna(out["close"])
@@ -111,7 +126,7 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     digits = max(0, -math.floor(math.log10(run.tick_size / 2)) + 1)
     for c in ("open", "high", "low", "close"):
         out[c] = out[c].round(digits)
-    return out[COLUMNS]
+    return out[COLUMNS + (["session"] if multi else [])]
 
 
 def read_ohlcv(path) -> pd.DataFrame:

@@ -66,9 +66,14 @@ def log_returns(bars, freq: str | None = None) -> pd.Series:
     closes. With ``freq`` (``"5min"``, ``"1h"``, ...) the closes are first resampled to the last
     close in each interval (bins from the first timestamp); an empty interval's returns are
     dropped, not bridged. Bars at a duplicated timestamp keep the last one; non-positive or NaN
-    closes and the returns touching them are dropped.
+    closes and the returns touching them are dropped. Bars with a ``session`` column (a
+    sessioned run over several days, ``run_bars``) give no return across two sessions: the
+    overnight gap is not a one-bar return.
     """
     close = _close_series(bars)
+    session = None
+    if freq is None and isinstance(bars, pd.DataFrame) and "session" in bars.columns:
+        session = bars["session"].to_numpy()
     if freq is not None:
         if not isinstance(close.index, pd.DatetimeIndex):
             raise ValueError("resampling to freq needs timestamps ('timestamp' column or index)")
@@ -76,6 +81,9 @@ def log_returns(bars, freq: str | None = None) -> pd.Series:
             return pd.Series(dtype=float, name="log_return")
         close = close.resample(freq, origin="start").last()
     r = np.log(close).diff()
+    if session is not None and len(session) == len(r):  # no return across a night
+        first = np.r_[True, session[1:] != session[:-1]]
+        r[first] = np.nan
     r = r[np.isfinite(r.to_numpy())]
     return r.rename("log_return")
 

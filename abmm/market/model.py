@@ -45,6 +45,29 @@ class _WarmupEnd:
         model.warmup_marks = {i: (a.cash, a.inventory) for i, a in model._by_id.items()}
 
 
+class _SessionBreak:
+    """Queue payload at a session's close: the market is closed until ``reopen``. Every
+    pending event due before the next open (wake-ups, orders and fill notices in flight, a
+    shock's later slices) moves by the length of the night, so time passes for the agents only
+    while the market is open ("trading time"); events declared at or after the next open
+    (shocks of later days, the next close) keep their times. Positions and resting orders carry
+    over; the fundamental keeps moving overnight (it is a function of clock time)."""
+
+    __slots__ = ("at", "reopen")
+
+    def __init__(self, at: int, reopen: int):
+        self.at, self.reopen = at, reopen
+
+    def fire(self, model) -> None:
+        gap, reopen = self.reopen - self.at, self.reopen
+        heap = model.queue._heap
+        heap[:] = [(t + gap, seq, kind, payload) if t < reopen else (t, seq, kind, payload)
+                   for t, seq, kind, payload in heap]
+        heapq.heapify(heap)
+        model._resume_at = reopen
+        model.n_sessions_closed += 1
+
+
 class MarketModel(mesa.Model):
     """The market: one order book (symbol), a fundamental value, agents, shocks, an event log.
 
@@ -103,6 +126,9 @@ class MarketModel(mesa.Model):
         self.late_cancels = 0
         self.n_suppressed = 0  # orders dropped because their agent was silenced by a shock
         self.n_kernel_events = 0  # wake-ups, arrivals, notices and shocks processed
+        self.sessions = tuple(spec.sessions) or ((self.start, self.end),)
+        self.n_sessions_closed = 0
+        self._resume_at: int | None = None  # set at a session's close: the next open
         self._activity = Activity()
         self.finished = False
         self.started = False
@@ -141,6 +167,8 @@ class MarketModel(mesa.Model):
         if self.started:
             return self
         self.started = True
+        for (_, close), (reopen, _) in zip(self.sessions, self.sessions[1:], strict=False):
+            self.queue.push(close, K.SHOCK, _SessionBreak(close, reopen))
         for shock in self._shocks:
             self.queue.push(shock.at, K.SHOCK, shock)
         if self.warmup_end > self.start:
@@ -307,6 +335,10 @@ class MarketModel(mesa.Model):
                 payload.fire(self)
         self.n_kernel_events += n
         self.now = max(self.now, t_end)
+        if self._resume_at is not None:  # a session closed: the clock jumps to the next open
+            if self.now < self._resume_at:
+                self.now = self._resume_at
+            self._resume_at = None
         if self.now >= self.end:
             self.running = False
 

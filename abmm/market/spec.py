@@ -27,3 +27,7 @@ class MarketSpec:
     step_ns: int = 1_000_000_000  #: decision interval of ``MarketModel.step()``
     chunk_rows: int = 250_000  #: event-log rows per Parquet part
     top_of_book: bool = True  #: log every top-of-book change in ``top/``
+    #: the trading sessions ``((open, close), ...)``; empty: one session ``start_ns``-``end_ns``.
+    #: Between two sessions the market is closed: nothing happens, every pending event (wake-ups,
+    #: orders and notices in flight) moves to the next open by the length of the night.
+    sessions: tuple = ()

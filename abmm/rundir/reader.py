@@ -17,7 +17,7 @@ Behaviours every caller shares:
   ``FileNotFoundError`` from ``agents()``. No ``fundamental.parquet``: ``fundamental()`` is None.
 * **Session.** ``start_ns`` (the open) and ``end_ns`` (the scheduled close of the last day) come
   from ``summary.json`` when it has them, else from the scenario's ``market.open``, ``close``
-  and ``days`` (``open + days * (close - open)``). ``now_ns`` is how far the run got: the
+  and ``days`` (the close of the last session, ``abmm.schema.timing.sessions``). ``now_ns`` is how far the run got: the
   summary's ``now_ns`` (= ``end_ns`` for a complete run), else ``end_ns`` (a killed run's summary
   says only ``"running"``). Every analysis covers ``[start_ns, now_ns]``.
 """
@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from abmm.engine.types import EventKind
 from abmm.rundir import layout
-from abmm.schema.timing import parse_duration
+from abmm.schema.timing import parse_duration, sessions
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -130,7 +130,7 @@ class RunDir:
             if out["start"] is None:
                 out["start"] = open_ns
             if out["end"] is None:
-                out["end"] = open_ns + int(m.get("days", 1)) * (close_ns - open_ns)
+                out["end"] = sessions(open_ns, close_ns, int(m.get("days", 1)))[-1][1]
         if out["now"] is None:
             out["now"] = out["end"]
         return {k: int(v) for k, v in out.items()}
@@ -142,7 +142,7 @@ class RunDir:
 
     @property
     def end_ns(self) -> int:
-        """Scheduled session end: the close of the last day (``open + days * (close - open)``)."""
+        """Scheduled end: the close of the last session."""
         return self._session["end"]
 
     @property
@@ -150,6 +150,17 @@ class RunDir:
         """How far the run got (= ``end_ns`` for a complete run, or when the summary does not
         say): the end of every analysis window."""
         return self._session["now"]
+
+    @property
+    def sessions(self) -> list[tuple[int, int]]:
+        """The trading sessions ``[(open, close), ...]`` of the scenario (one for a single day or
+        a 24/7 market; one a day, closed overnight, for a sessioned market over several days;
+        ``abmm.schema.timing.sessions``)."""
+        m = self.market
+        if "open" not in m or "close" not in m:
+            return [(self.start_ns, self.end_ns)]
+        return sessions(parse_duration(m["open"]), parse_duration(m["close"]),
+                        int(m.get("days", 1)))
 
     @property
     def day_ns(self) -> int:

@@ -17,7 +17,8 @@ from abmm.agents.noise import NoiseGroup
 from abmm.agents.policy import PolicyGroup
 from abmm.agents.value import ValueGroup
 from abmm.market.shocks import Shock
-from abmm.schema import DAY, HOUR, SECOND, Duration, Strict, format_ns
+from abmm.schema import HOUR, SECOND, Duration, Strict, format_ns
+from abmm.schema.timing import DAY, sessions
 
 __all__ = ["Scenario", "Market", "FundamentalCfg", "Jumps", "Regimes", "Logging", "AgentGroup",
            "cross_check"]
@@ -32,17 +33,21 @@ class Market(Strict):
     reference_price: PositiveFloat = 100.0  #: price units; the fundamental starts here
     open: Duration = 9 * HOUR + 30 * 60 * SECOND
     close: Duration = 16 * HOUR
-    days: PositiveInt = 1  #: consecutive days (needs a 24/7 market: open 00:00, close 24:00)
+    #: consecutive days: a 24/7 market (open 00:00, close 24:00) runs them as one session; a
+    #: sessioned market opens and closes each day (positions and resting orders carry overnight,
+    #: the fundamental moves overnight, agents sleep)
+    days: PositiveInt = 1
     warmup: Duration = 0
     step: Duration = SECOND  #: decision interval of MarketModel.step()
 
     @model_validator(mode="after")
     def _check(self):
+        if self.days > 1 and self.close > DAY:
+            raise ValueError(f"a market open several days must close by 24:00 (got close "
+                             f"{format_ns(self.close)})")
         if self.close <= self.open:
             raise ValueError(f"close ({format_ns(self.close)}) must be after open "
                              f"({format_ns(self.open)})")
-        if self.days > 1 and (self.open != 0 or self.close != DAY):
-            raise ValueError("days > 1 needs a 24/7 market: open '00:00' and close '24:00'")
         if self.step <= 0:
             raise ValueError("step must be positive")
         if self.warmup >= self.end_ns - self.start_ns:
@@ -56,8 +61,13 @@ class Market(Strict):
 
     @property
     def end_ns(self) -> int:
-        """Session end (ns): ``open`` plus ``days`` session lengths."""
-        return self.open + self.days * (self.close - self.open)
+        """End of the last session (ns since midnight of the first day)."""
+        return self.sessions[-1][1]
+
+    @property
+    def sessions(self) -> list[tuple[int, int]]:
+        """The trading sessions ``[(open, close), ...]`` (``abmm.schema.timing.sessions``)."""
+        return sessions(self.open, self.close, self.days)
 
     @property
     def warmup_ns(self) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["NS", "US", "MS", "SECOND", "MINUTE", "HOUR", "DAY", "parse_duration", "format_ns"]
+__all__ = ["NS", "US", "MS", "SECOND", "MINUTE", "HOUR", "DAY", "parse_duration", "format_ns",
+           "sessions"]
 
 NS = 1
 US = 1_000
@@ -57,3 +58,12 @@ def format_ns(ns: int) -> str:
     m, ns = divmod(ns, MINUTE)
     s = ns / SECOND
     return f"{d}d {h:02d}:{m:02d}:{s:06.3f}" if d else f"{h:02d}:{m:02d}:{s:06.3f}"
+
+
+def sessions(open_ns: int, close_ns: int, days: int = 1) -> list[tuple[int, int]]:
+    """The trading sessions ``[(open, close), ...]`` (ns since midnight of the first day) of a
+    market open ``open_ns``-``close_ns`` for ``days`` days: one continuous session for a 24/7
+    market (open 00:00, close 24:00), else one session a day, closed overnight."""
+    if open_ns == 0 and close_ns == DAY:
+        return [(0, days * DAY)]
+    return [(d * DAY + open_ns, d * DAY + close_ns) for d in range(days)]

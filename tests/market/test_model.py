@@ -463,3 +463,56 @@ def test_activity_is_one_on_a_steady_market_from_the_first_minutes():
     seen = np.array(seen)
     assert 0.6 < np.median(seen[60:600]) < 1.4  # minutes 1-10
     assert 0.6 < np.median(seen[1800:]) < 1.4
+
+
+# ------------------------------------------------------------------------------- sessions
+def test_a_sessioned_market_over_several_days_sleeps_overnight(tmp_path):
+    """market.days on a sessioned market: three sessions 09:30-09:45, nothing happens between
+    a close and the next open, positions and resting orders carry over, the fundamental moves
+    overnight, and bars and returns never bridge a night."""
+    from abmm.analysis.bars import run_bars
+    from abmm.analysis.estimators import log_returns
+    from abmm.schema.timing import DAY
+
+    sc = base(market={**BASE["market"], "days": 3})
+    model = build_model(sc, out=tmp_path)
+    assert model.sessions == ((34_200 * 10**9, 35_100 * 10**9),
+                              (DAY + 34_200 * 10**9, DAY + 35_100 * 10**9),
+                              (2 * DAY + 34_200 * 10**9, 2 * DAY + 35_100 * 10**9))
+    model.run_until(model.sessions[0][1])
+    inv = {a.unique_id: a.inventory for a in model._by_id.values()}
+    resting = model.book.stats()["live_orders"]
+    assert resting > 0 and any(inv.values())
+    f_close = model.fundamental.value(model.sessions[0][1])
+    model.step()  # the clock jumps over the night
+    assert model.now == model.sessions[1][0] + model.step_ns or model.now >= model.sessions[1][0]
+    summary = model.run()
+    assert summary["status"] == "complete" and model.n_sessions_closed == 2
+    assert model.fundamental.value(model.sessions[1][0]) != f_close  # it moved overnight
+    ts = open_run(tmp_path).events(["ts"]).column("ts").to_numpy()
+    nights = [(c, o) for (_, c), (o, _) in zip(model.sessions, model.sessions[1:], strict=False)]
+    assert ts.size > 0 and not any(((ts > c) & (ts < o)).any() for c, o in nights)
+    assert all(((ts >= o) & (ts <= c)).any() for o, c in model.sessions)  # every day trades
+    bars = run_bars(tmp_path, "1min")
+    assert list(bars["session"].unique()) == [0, 1, 2]
+    assert len(bars) == 3 * 15  # 15 one-minute bars a session, none overnight
+    r = log_returns(bars)
+    assert len(r) == 3 * 14  # no return across a night
+    # the same scenario and seed: the same log, bit for bit
+    other = tmp_path.parent / (tmp_path.name + "-again")
+    build_model(sc, out=other).run()
+    assert open_run(other).events().equals(open_run(tmp_path).events())
+
+
+def test_a_resting_order_survives_the_night(tmp_path):
+    """An order resting at the close is still in the book at the next open (orders are good
+    till cancelled) and its owner still lists it."""
+    sc = base(market={**BASE["market"], "days": 2})
+    model = build_model(sc)
+    model.run_until(model.sessions[0][1])
+    owners = {oid: a for a in model._by_id.values() for oid in a.open_orders}
+    assert owners
+    model.step()
+    for oid, a in owners.items():
+        if oid in a.open_orders:  # not cancelled by its owner since
+            assert model.book.remaining(oid) > 0
