@@ -1,0 +1,80 @@
+"""The moment vector and the joint moment test: the same process passes, a different
+volatility or a mean-reverting series fails (negative controls)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from abmm.analysis.moments import (
+    MOMENTS,
+    MOORS_GAUSSIAN,
+    joint_test,
+    moment_vector,
+    real_reference,
+)
+
+
+def garch_t(n: int, seed: int, scale: float = 1e-3, phi: float = 0.0) -> np.ndarray:
+    """GARCH(1,1) returns with Student-t(5) shocks (clustered, fat-tailed), optionally AR(1)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_t(5, n) / math.sqrt(5 / 3)
+    h = np.empty(n)
+    r = np.empty(n)
+    h[0], prev = 1.0, 0.0
+    for t in range(n):
+        if t:
+            h[t] = 0.05 + 0.1 * (r[t - 1] - phi * prev) ** 2 + 0.85 * h[t - 1]
+            prev = r[t - 1]
+        r[t] = phi * prev + math.sqrt(h[t]) * z[t]
+    return scale * r
+
+
+def test_moments_of_known_series():
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal(200_000)
+    m = moment_vector(g)
+    assert list(m) == list(MOMENTS)
+    assert m["sd"] == pytest.approx(1.0, abs=0.01)
+    assert m["kurt_robust"] == pytest.approx(0.0, abs=0.01)  # Moors is 1.233 for a Gaussian
+    assert MOORS_GAUSSIAN == pytest.approx(1.2331, abs=1e-4)
+    assert abs(m["acf_1"]) < 0.01 and m["vr_5"] == pytest.approx(1.0, abs=0.02)
+    ar = np.zeros(200_000)
+    for t in range(1, len(ar)):
+        ar[t] = -0.3 * ar[t - 1] + g[t]
+    m = moment_vector(ar)
+    assert m["acf_1"] == pytest.approx(-0.3, abs=0.01)
+    # VR(q) = 1 + 2 sum_k (1 - k/q) rho_k with rho_k = (-0.3)^k
+    vr5 = 1 + 2 * sum((1 - k / 5) * (-0.3) ** k for k in range(1, 5))
+    assert m["vr_5"] == pytest.approx(vr5, abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def references():
+    """Independent 'real' series of one GARCH-t process, as pieces of the simulated length."""
+    return [real_reference(garch_t(28_000, seed=1000 + i), 7_000, n_boot=150, block=1000)
+            for i in range(6)]
+
+
+def test_the_same_process_passes(references):
+    passed = []
+    for i, (pieces, boot) in enumerate(references):
+        sims = [moment_vector(garch_t(7_000, seed=100 + 10 * i + s)) for s in range(4)]
+        res = joint_test(sims, pieces, boot)
+        assert res["df"] == len(MOMENTS) and res["real_pieces"] == 4
+        passed.append(res["passed"])
+    assert sum(passed) >= 5, passed  # a 95 % test: at most one of six may fail by chance
+
+
+@pytest.mark.parametrize("kw,moments", [({"scale": 1.25e-3}, {"sd"}),
+                                        ({"phi": -0.1}, {"acf_1", "vr_5", "vr_30"})])
+def test_a_different_volatility_or_mean_reversion_fails(references, kw, moments):
+    """Negative controls: a 25 % higher volatility; an AR(1) with phi = -0.1."""
+    for i, (pieces, boot) in enumerate(references):
+        sims = [moment_vector(garch_t(7_000, seed=100 + 10 * i + s, **kw)) for s in range(4)]
+        res = joint_test(sims, pieces, boot)
+        assert not res["passed"], res
+        worst = max(res["moments"], key=lambda k: abs(res["moments"][k]["z"]))
+        assert worst in moments
