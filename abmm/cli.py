@@ -190,24 +190,34 @@ def _real_bars(path):
 
 
 def cmd_facts(a: argparse.Namespace) -> int:
-    """``abmm facts``: print the stylized-facts scorecard of a run (text or JSON)."""
+    """``abmm facts``: print the stylized-facts scorecard of a run, or of a real file alone
+    (``abmm facts --real FILE``), as text or JSON (every row with its stable ``key``)."""
     from abmm.analysis.bars import run_bars
     from abmm.analysis.facts import format_scorecard, scorecard
 
-    run = _check_run_dir(a.run_dir)
-    if run is None:
+    if a.run_dir is None and a.real is None:
+        print("abmm facts: give a run directory, a real OHLCV file (--real FILE), or both",
+              file=sys.stderr)
         return 2
+    run = None
+    if a.run_dir is not None:
+        run = _check_run_dir(a.run_dir)
+        if run is None:
+            return 2
     try:
         real = _real_bars(a.real)
     except (OSError, ValueError) as exc:
         print(f"abmm facts: cannot read --real {a.real}: {exc}", file=sys.stderr)
         return 2
-    try:
-        bars = run_bars(run, a.freq, after_warmup=True, price=a.price)
-    except ValueError as exc:
-        print(f"abmm facts: {exc}", file=sys.stderr)
-        return 2
-    card = scorecard(bars, real=real, run_dir=run)
+    if run is None:  # the real file's own scorecard
+        card = scorecard(real, price="trade")
+    else:
+        try:
+            bars = run_bars(run, a.freq, after_warmup=True, price=a.price)
+        except ValueError as exc:
+            print(f"abmm facts: {exc}", file=sys.stderr)
+            return 2
+        card = scorecard(bars, real=real, run_dir=run, price=a.price)
     if a.json:
         print(json.dumps(card.to_dict()))
     else:
@@ -416,10 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenarios", help="list the shipped scenarios")
     sc.add_argument("--json", action="store_true", help="name -> {path, description} as JSON")
     sc.set_defaults(func=cmd_scenarios)
-    f = sub.add_parser("facts", help="print the stylized-facts scorecard of a run")
-    f.add_argument("run_dir")
-    f.add_argument("--real", help="a real OHLCV file (CSV/Parquet) to compare side by side")
-    f.add_argument("--freq", default="1min", help="bar frequency of the returns (default 1min)")
+    f = sub.add_parser("facts", help="print the stylized-facts scorecard of a run "
+                                     "(or of a real OHLCV file alone: abmm facts --real FILE)")
+    f.add_argument("run_dir", nargs="?", help="run directory (optional with --real)")
+    f.add_argument("--real", help="a real OHLCV file (CSV/Parquet) to compare side by side, "
+                                  "or to score alone without RUN_DIR")
+    f.add_argument("--freq", default="1min", help="bar frequency of the run's returns "
+                                                  "(default 1min)")
     f.add_argument("--price", choices=["mid", "trade"], default="mid",
                    help="bars of the mid price (default) or of trade prices")
     f.add_argument("--json", action="store_true")

@@ -17,7 +17,17 @@ Definitions (``r`` the log returns, ``n`` their number):
 * Hill estimator with the ``k = floor(q n)`` largest ``|r|``: ``alpha = 1 / mean_{i<=k}
   log(x_(i) / x_(k+1))`` where ``x_(1) >= x_(2) >= ...`` are the sorted ``|r|``;
 * power-law decay fit: least squares of ``log rho(k) = a - beta log k`` over the lags where
-  ``rho(k) > 0``.
+  ``rho(k) > 0``;
+* binned power-law decay (``binned_decay_exponent``): the ACF averaged over the log-spaced lag
+  bins ``LAG_BINS`` (1, 2-3, 4-7, ..., 64-100), then the least-squares slope of ``log(bin mean)``
+  on ``log(geometric mean lag of the bin)``; ``+inf`` when a bin's mean is ``<= 0`` (the ACF
+  is gone before lag 100: short memory). Averaging before taking logs keeps the noise of the
+  individual lags from flattening the fit (the plain fit over the positive lags turns the
+  positive half of pure noise into a slow decay);
+* variance ratio (Lo & MacKinlay 1988, overlapping, bias-corrected): ``VR(q) = s_q**2 /
+  (q s_1**2)`` with ``s_q**2`` the variance of the overlapping ``q``-period sums; its
+  heteroskedasticity-robust standard error is ``sqrt(sum_{j<q} (2 (q - j) / q)**2 se(j)**2)``
+  with ``se(j)`` the robust ACF standard error (``acf_se``; Lo & MacKinlay's ``theta*``).
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ import pandas as pd
 __all__ = [
     "MIN_RETURNS", "MIN_AGG_RETURNS", "AGG_SCALES", "log_returns", "excess_kurtosis",
     "hill_tail_index", "acf", "acf_se", "acf_band", "fit_power_law", "acf_decay_exponent",
-    "leverage", "volume_volatility", "aggregation_kurtosis",
+    "leverage", "volume_volatility", "aggregation_kurtosis", "LAG_BINS",
+    "binned_decay_exponent", "variance_ratio", "skewness", "loss_gain_ratio", "intraday_profile",
 ]
 
 #: Fewer returns than this and no fact is computed.
@@ -39,6 +50,8 @@ MIN_RETURNS = 30
 MIN_AGG_RETURNS = 50
 #: Aggregation scales (kept when coarser than, and a multiple of, the bars' own interval).
 AGG_SCALES = ("5min", "15min", "30min", "1h", "4h", "1D")
+#: Log-spaced lag bins of the binned power-law decay fit (lags 1-100).
+LAG_BINS = ((1, 1), (2, 3), (4, 7), (8, 15), (16, 31), (32, 63), (64, 100))
 
 
 # ------------------------------------------------------------------------------------ returns
@@ -216,6 +229,100 @@ def acf_decay_exponent(x, max_lag: int = 50) -> float:
     rho = acf(x, max_lag)
     lags = np.arange(1, max_lag + 1)
     return fit_power_law(lags, rho[1:])[0]
+
+
+def binned_decay_exponent(rho, bins=LAG_BINS) -> float:
+    """Power-law decay exponent of an ACF ``rho`` (indexed by lag, ``rho[0] = 1``) from its means
+    over the log-spaced lag ``bins``: the least-squares slope of ``log(bin mean)`` on the log of
+    the bin's geometric mean lag, negated. ``+inf`` when a bin mean is ``<= 0`` (no memory left
+    at those lags); NaN when ``rho`` does not reach the last bin or holds NaNs there."""
+    rho = np.asarray(rho, dtype=float)
+    last = bins[-1][1]
+    if len(rho) <= last or not np.isfinite(rho[1:last + 1]).all():
+        return math.nan
+    means = np.array([rho[a:b + 1].mean() for a, b in bins])
+    if np.any(means <= 0):
+        return math.inf
+    centers = np.array([np.mean(np.log(np.arange(a, b + 1))) for a, b in bins])
+    slope = np.polyfit(centers, np.log(means), 1)[0]
+    return float(-slope)
+
+
+def variance_ratio(x, q: int) -> tuple[float, float]:
+    """Lo & MacKinlay (1988) overlapping variance ratio ``VR(q)`` of the returns ``x`` (1 for a
+    martingale, < 1 under mean reversion, > 1 under momentum) and its heteroskedasticity-robust
+    standard error (their ``theta*``, from ``acf_se``); NaNs with fewer than ``4 q`` returns or
+    no variance. ``VR(q) = 1 + 2 sum_{j<q} (1 - j/q) rho(j)`` up to small-sample terms."""
+    x = _as_array(x)
+    n = len(x)
+    if q < 2 or n < 4 * q:
+        return math.nan, math.nan
+    mu = x.mean()
+    d = x - mu
+    s1 = _dot(d, d) / (n - 1)
+    if not s1 > 0:
+        return math.nan, math.nan
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    dq = c[q:] - c[:-q] - q * mu
+    m = q * (n - q + 1) * (1 - q / n)
+    vr = _dot(dq, dq) / m / s1
+    se = acf_se(x, q - 1)[1:]
+    w = (2.0 * (q - np.arange(1, q)) / q) ** 2
+    return float(vr), float(math.sqrt(np.sum(w * se * se)))
+
+
+def skewness(r) -> float:
+    """Sample skewness ``m3 / m2**1.5`` of the returns (NaN with fewer than ``MIN_RETURNS``)."""
+    x = _as_array(r)
+    if len(x) < MIN_RETURNS:
+        return math.nan
+    d = x - x.mean()
+    m2 = np.mean(d * d)
+    return float(np.mean(d**3) / m2**1.5) if m2 > 0 else math.nan
+
+
+def loss_gain_ratio(r, q: float = 0.05) -> float:
+    """Gain/loss asymmetry: ``|quantile(r, q)| / quantile(r, 1 - q)`` (> 1: losses larger than
+    gains of the same probability; Cont 2001 sec. 5); NaN when not computable."""
+    x = _as_array(r)
+    if len(x) < MIN_RETURNS:
+        return math.nan
+    lo, hi = np.quantile(x, [q, 1 - q])
+    return float(-lo / hi) if hi > 0 and lo < 0 else math.nan
+
+
+def intraday_profile(r: pd.Series) -> dict[str, float]:
+    """Intraday pattern of the mean ``|r|`` of time-stamped returns. Sessioned markets (days
+    shorter than 23 h): ``open`` and ``close``, the mean ``|r|`` of each session's first and last
+    30 minutes over that of the rest (> 1 both: the U shape); 24/7 markets: ``hour_ratio``, the
+    max/min over the hours of the day of the mean ``|r|`` (needs 10+ returns in every hour).
+    Keys absent when not computable."""
+    out: dict[str, float] = {}
+    if not isinstance(r.index, pd.DatetimeIndex) or len(r) < MIN_RETURNS:
+        return out
+    a = np.abs(r.to_numpy(dtype=float))
+    idx = r.index
+    day = idx.normalize()
+    tod = (idx - day).to_numpy().astype("timedelta64[ns]").astype(np.int64)
+    frame = pd.DataFrame({"day": day, "tod": tod, "a": a})
+    g = frame.groupby("day")["tod"]
+    span = (g.transform("max") - g.transform("min")).to_numpy()
+    half_hour = 30 * 60 * 10**9
+    if np.median(span) >= 23 * 3600 * 10**9:
+        hour = tod // (3600 * 10**9)
+        prof = frame.groupby(hour)["a"].agg(["mean", "size"])
+        if len(prof) == 24 and (prof["size"] >= 10).all() and prof["mean"].min() > 0:
+            out["hour_ratio"] = float(prof["mean"].max() / prof["mean"].min())
+        return out
+    start = g.transform("min").to_numpy()
+    end = g.transform("max").to_numpy()
+    first = tod < start + half_hour
+    last = tod > end - half_hour
+    mid = ~first & ~last
+    if first.sum() >= 10 and last.sum() >= 10 and mid.sum() >= 10 and a[mid].mean() > 0:
+        out["open"] = float(a[first].mean() / a[mid].mean())
+        out["close"] = float(a[last].mean() / a[mid].mean())
+    return out
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:

@@ -16,12 +16,15 @@ import numpy as np
 import pandas as pd
 
 from abmm.analysis.bars import trades
-from abmm.analysis.estimators import MIN_RETURNS, acf, fit_power_law
+from abmm.analysis.estimators import acf, binned_decay_exponent
 from abmm.rundir import open_run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["book_facts", "order_signs", "order_sign_facts"]
+__all__ = ["MIN_SIGNS", "book_facts", "order_signs", "order_sign_facts"]
+
+#: Fewer taker orders than this and the sign-memory exponent is not estimated (lags to 100).
+MIN_SIGNS = 1000
 
 
 def _run_end_ns(run) -> int | None:
@@ -109,25 +112,31 @@ def order_signs(trades: pd.DataFrame) -> np.ndarray:
 def order_sign_facts(run_dir, max_lag: int = 100) -> dict:
     """Order-sign memory of a run: the ACF of the taker signs (``order_signs`` of
     ``abmm.analysis.bars.trades``) over lags ``1..max_lag`` and its power-law decay exponent
-    ``gamma`` (``rho(k) ~ k**-gamma``, fitted where ``rho > 0``; Lillo & Farmer find
-    ``gamma`` about 0.5). Keys: ``orders, fills, buy_frac, acf_1, gamma, acf`` (array, lags
-    0..max_lag)."""
+    ``gamma`` (``rho(k) ~ k**-gamma``; Lillo & Farmer find ``gamma`` about 0.5), fitted on the
+    ACF's means over log-spaced lag bins (``binned_decay_exponent``: ``inf`` when a bin's mean is
+    ``<= 0``, i.e. the memory is gone before lag 100). Keys: ``orders, fills, buy_frac, acf_1,
+    gamma, acf`` (array, lags 0..max_lag) and ``why`` (the reason for a NaN ``gamma``)."""
     out = {"orders": 0, "fills": 0, "buy_frac": math.nan, "acf_1": math.nan,
-           "gamma": math.nan, "acf": np.full(max_lag + 1, math.nan)}
+           "gamma": math.nan, "acf": np.full(max_lag + 1, math.nan), "why": ""}
     try:
         tr = trades(run_dir)
-    except (FileNotFoundError, OSError):
+    except (FileNotFoundError, OSError) as exc:
+        out["why"] = f"no trades ({exc})"
         return out
     s = order_signs(tr)
     out["fills"] = len(tr)
     out["orders"] = len(s)
     if len(s) == 0:
+        out["why"] = "no trades"
         return out
     out["buy_frac"] = float(np.mean(s > 0))
-    if len(s) < MIN_RETURNS:
-        return out
     rho = acf(s, max_lag)
     out["acf"] = rho
     out["acf_1"] = rho[1]
-    out["gamma"] = fit_power_law(np.arange(1, max_lag + 1), rho[1:])[0]
+    if len(s) < MIN_SIGNS:
+        out["why"] = f"only {len(s)} taker orders (< {MIN_SIGNS})"
+        return out
+    out["gamma"] = binned_decay_exponent(rho)
+    if out["gamma"] != out["gamma"]:
+        out["why"] = "sign ACF not computable (all orders on one side?)"
     return out

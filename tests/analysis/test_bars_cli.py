@@ -112,6 +112,24 @@ def test_abmm_facts_prints_the_scorecard_and_json(run, capsys):
     card = json.loads(capsys.readouterr().out)
     assert card["info"]["n"] == 115 and card["info"]["base"] == "30s"
     assert {r["name"] for r in card["rows"]} >= {"excess kurtosis", "tail index (Hill, top 5%)"}
+    keys = [r["key"] for r in card["rows"]]
+    assert len(set(keys)) == len(keys) and {"acf_r_1_20", "vr_5", "sign_gamma", "acf_r1"} <= set(keys)
+    assert set(card["checks"]) <= set(keys) and "vol_level" not in card["checks"]
+    bounce = next(r for r in card["rows"] if r["key"] == "acf_r1")
+    assert "bounce" in bounce["name"] and bounce["passed"] is None  # --price trade
+
+
+def test_abmm_facts_of_a_real_file_alone(run, tmp_path, capsys):
+    real = tmp_path / "real.csv"
+    run_bars(run, "1min").to_csv(real, index=False)
+    assert main(["facts", "--real", str(real), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["info"]["n"] == 59 and not card["info"]["real"]
+    assert "sign_gamma" not in card["checks"] and "vol_level" not in card["checks"]
+    assert main(["facts", "--real", str(real)]) == 0
+    assert "checks pass (59 returns at 1min)" in capsys.readouterr().out
+    assert main(["facts"]) == 2
+    assert "give a run directory" in capsys.readouterr().err
 
 
 def test_abmm_facts_with_real_data_and_bad_input(run, tmp_path, capsys):

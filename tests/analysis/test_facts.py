@@ -52,9 +52,13 @@ def rows(card) -> dict:
     return {r.name: r for r in card.rows}
 
 
-CHECKS = ["tail index (Hill, top 5%)", "excess kurtosis", "max |ACF r|/threshold, lags 2-20",
-          "ACF |r| lag 1", "mean ACF |r| lags 1-20", "kurtosis change, base -> coarsest",
-          "corr(volume, |r|) Spearman"]
+def keyed(card) -> dict:
+    return {r.key: r for r in card.rows}
+
+
+#: The checks of a scorecard of bars alone (sign_gamma needs a run, vol_level real data).
+CHECKS = ["acf_r_1_20", "vr_5", "vr_30", "beta_abs", "hill_5", "kurt", "acf_abs_1",
+          "acf_abs_mean_1_20", "agg_kurt_change", "vv_spearman"]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def gauss():
 @pytest.fixture(scope="module")
 def garch_t():
     """GARCH(1,1) with Student-t(5) innovations and volume rising with |r|."""
-    r = garch(N, 0, nu=5)
+    r = garch(N, 2, nu=5)
     vol = np.abs(r) * 1e5 + np.random.default_rng(2).exponential(10, N)
     return bars_from(r, vol)
 
@@ -110,9 +114,9 @@ def test_student_t_tail_index_and_kurtosis():
     assert F.hill_tail_index(r, 0.01) == pytest.approx(3, abs=0.35)
     assert F.excess_kurtosis(r) > 5
     assert 0 < F.excess_kurtosis(r, drop_largest=5) < F.excess_kurtosis(r)
-    card = rows(F.scorecard(bars_from(r * 1e-3)))
-    assert card["tail index (Hill, top 5%)"].passed
-    assert card["excess kurtosis"].passed
+    card = keyed(F.scorecard(bars_from(r * 1e-3)))
+    assert card["hill_5"].passed
+    assert card["kurt"].passed
 
 
 def test_iid_gaussian_has_no_autocorrelation_and_no_clustering(gauss):
@@ -123,26 +127,29 @@ def test_iid_gaussian_has_no_autocorrelation_and_no_clustering(gauss):
     rho_abs = F.acf(np.abs(gauss), 50)
     assert np.max(np.abs(rho_abs[[1, 5, 10, 20, 50]])) < 3 * band
     assert F.excess_kurtosis(gauss) == pytest.approx(0, abs=4 * math.sqrt(24 / n))
-    card = rows(F.scorecard(bars_from(gauss)))
-    assert card["max |ACF r|/threshold, lags 2-20"].passed
-    assert not card["mean ACF |r| lags 1-20"].passed  # so volatility clustering fails
-    assert not card["excess kurtosis"].passed
-    assert not card["tail index (Hill, top 5%)"].passed  # thin tails: Hill about 6
+    card = keyed(F.scorecard(bars_from(gauss)))
+    assert card["acf_r_1_20"].passed and card["vr_5"].passed and card["vr_30"].passed
+    assert not card["acf_abs_mean_1_20"].passed  # so volatility clustering fails
+    assert not card["beta_abs"].passed  # ... and so does its long memory
+    assert not card["kurt"].passed
+    assert not card["hill_5"].passed  # thin tails: Hill about 6
 
 
-def test_garch_clusters_and_the_full_scorecard_passes(garch_t):
+def test_garch_clusters_and_passes_every_check_but_long_memory(garch_t):
     card = F.scorecard(garch_t)
-    by = rows(card)
+    by = keyed(card)
     band = F.acf_band(card.info["n"])
-    assert by["ACF |r| lag 1"].value > 5 * band
-    assert by["ACF |r| lag 1"].passed and by["mean ACF |r| lags 1-20"].passed
-    assert by["ACF |r| lag 5"].value > by["ACF |r| lag 50"].value > 0
-    assert 0 < by["ACF |r| power-law decay beta (lags 1-50)"].value < 1.5
-    assert [n for n in CHECKS if not by[n].passed] == []
-    assert card.passed
-    gaussian_garch = rows(F.scorecard(bars_from(garch(N, 1))))
-    assert gaussian_garch["ACF |r| lag 1"].value > 5 * band
-    assert gaussian_garch["mean ACF |r| lags 1-20"].passed
+    assert by["acf_abs_1"].value > 5 * band
+    assert by["acf_abs_1"].passed and by["acf_abs_mean_1_20"].passed
+    assert by["acf_abs_5"].value > by["acf_abs_50"].value > 0
+    # GARCH(1,1) has short memory: ACF |r| ~ 0.95**k, steeper than the power law of real data
+    assert by["beta_abs"].value > F.BETA_RANGE[1] and not by["beta_abs"].passed
+    assert [k for k in CHECKS if not by[k].passed] == ["beta_abs"]
+    assert card.checks == {k: k != "beta_abs" for k in CHECKS}
+    assert not card.passed
+    gaussian_garch = keyed(F.scorecard(bars_from(garch(N, 1))))
+    assert gaussian_garch["acf_abs_1"].value > 5 * band
+    assert gaussian_garch["acf_abs_mean_1_20"].passed
 
 
 def test_aggregational_gaussianity(garch_t):
@@ -153,7 +160,7 @@ def test_aggregational_gaussianity(garch_t):
     k = [scales[s][0] for s in ("1min", "5min", "15min", "1h")]
     assert k == sorted(k, reverse=True)
     by = rows(F.scorecard(garch_t))
-    row = by["kurtosis change, base -> coarsest"]
+    row = keyed(F.scorecard(garch_t))["agg_kurt_change"]
     assert row.passed and row.value < 0 and "4h" in row.expected
     assert by["excess kurtosis @ 4h"].value < by["excess kurtosis @ 1min"].value
     # without timestamps: blocks of bars
@@ -172,9 +179,11 @@ def test_ar1_fails_the_no_autocorrelation_check():
     rho = F.acf(x, 3)
     assert rho[1] == pytest.approx(0.3, abs=0.02) and rho[2] == pytest.approx(0.09, abs=0.02)
     card = F.scorecard(bars_from(x * 1e-3))
-    row = rows(card)["max |ACF r|/threshold, lags 2-20"]
+    row = keyed(card)["acf_r_1_20"]
     assert not row.passed and row.value > 1.3
-    assert rows(card)["ACF r lag 1"].passed is None  # lag 1 is informational
+    assert "worst lag 1" in row.expected  # lag 1 is part of the check (mid prices)
+    assert rows(card)["ACF r lag 1"].passed is None  # ... and also shown on its own
+    assert not keyed(card)["vr_5"].passed and keyed(card)["vr_5"].value > 1.5  # momentum
     assert not card.passed
 
 
@@ -190,7 +199,7 @@ def test_robust_acf_band_keeps_heavy_tailed_noise_from_failing():
     assert se[3] > 3 / math.sqrt(len(r))
     assert np.allclose(F.acf_se(rng.standard_normal(20000), 5)[1:], 1 / math.sqrt(20000),
                        rtol=0.1)
-    assert rows(F.scorecard(bars_from(r * 1e-3)))["max |ACF r|/threshold, lags 2-20"].passed
+    assert keyed(F.scorecard(bars_from(r * 1e-3)))["acf_r_1_20"].passed
 
 
 def test_power_law_fit_recovers_a_known_exponent():
@@ -210,11 +219,11 @@ def test_volume_volatility_correlation():
     vol = 1000 * np.abs(r) / 1e-3 + rng.exponential(300, 5000)
     pearson, spearman = F.volume_volatility(bars_from(r, vol))
     assert pearson > 0.5 and spearman > 0.5
-    assert rows(F.scorecard(bars_from(r, vol)))["corr(volume, |r|) Spearman"].passed
+    assert keyed(F.scorecard(bars_from(r, vol)))["vv_spearman"].passed
     indep = bars_from(r, rng.exponential(300, 5000))
     p2, s2 = F.volume_volatility(indep)
     assert abs(p2) < 0.05 and abs(s2) < 0.05
-    assert not rows(F.scorecard(indep))["corr(volume, |r|) Spearman"].passed
+    assert not keyed(F.scorecard(indep))["vv_spearman"].passed
 
 
 def test_leverage_effect_on_an_asymmetric_series():
@@ -269,6 +278,9 @@ def test_order_sign_facts_merge_fills_and_fit_the_decay(tmp_path, fake_run):
     assert o["acf_1"] > 0.5
     assert 0.3 < o["gamma"] < 0.9
     assert len(o["acf"]) == 101
+    card = F.scorecard(bars_from(np.random.default_rng(1).standard_normal(500) * 1e-3),
+                       run_dir=run)
+    assert card.checks["sign_gamma"] and card.row("sign_gamma").value == o["gamma"]
     # two takers arriving in the same nanosecond on the same side stay two orders
     same = pd.DataFrame({"timestamp": pd.to_datetime([5, 5, 5]), "side": [0, 0, 0],
                          "taker_id": [7, 8, 8]})
@@ -307,7 +319,9 @@ def test_facts_from_a_simulated_run(sim_run):
     assert by["depth mean (bid_qty+ask_qty, lots)"].value > 0
     assert by["taker orders"].value > 100
     assert -1 <= by["order-sign ACF lag 1"].value <= 1
-    assert all(r.passed is None for r in card.rows if "spread" in r.name or "order" in r.name)
+    assert all(r.passed is None for r in card.rows if "spread" in r.name)
+    assert "sign_gamma" in card.checks  # a run's trades: the sign-memory check applies
+    assert card.row("sign_acf_1").passed is None
     json.dumps(card.to_dict(), allow_nan=False)
     assert "spread median (ticks)" in F.format_scorecard(card)
 
@@ -315,17 +329,21 @@ def test_facts_from_a_simulated_run(sim_run):
 # ---------------------------------------------------------------------------- the scorecard
 def test_scorecard_interface(garch_t):
     card = F.scorecard(garch_t)
-    assert [r.name for r in card.rows if r.passed is not None] == CHECKS
+    assert [r.key for r in card.rows if r.passed is not None] == CHECKS
+    assert list(card.checks) == CHECKS and set(CHECKS) <= set(F.CHECK_KEYS)
+    assert len({r.key for r in card.rows}) == len(card.rows) and all(r.key for r in card.rows)
     frame = card.to_frame()
     assert list(frame.columns) == ["name", "value", "expected", "passed", "real"]
     assert len(frame) == len(card.rows) and frame["real"].isna().all()
     d = card.to_dict()
-    assert d["passed"] is True and len(d["rows"]) == len(card.rows)
+    assert d["passed"] is False and len(d["rows"]) == len(card.rows)
+    assert [r["key"] for r in d["rows"]] == [r.key for r in card.rows]
+    assert d["checks"] == card.checks
     json.dumps(d, allow_nan=False)
     text = F.format_scorecard(card)
     head = text.splitlines()[0].split()
     assert head == ["fact", "measured", "expected", "pass"]
-    assert "7/7 checks pass" in text
+    assert "9/10 checks pass" in text
     assert F.Scorecard([F.FactRow("x", 1.0, "info", None, None)]).passed is False
 
 
@@ -335,8 +353,8 @@ def test_scorecard_on_real_bybit_spot():
     card = F.scorecard(spot)
     by = rows(card)
     assert card.info["n"] == len(spot) - 1 and card.info["base"] == "1min"
-    for name in CHECKS + ["ACF r lag 1", "tail index (Hill, top 2.5%)"]:
-        assert np.isfinite(by[name].value), name
+    for key in CHECKS + ["acf_r1", "hill_2_5"]:
+        assert np.isfinite(keyed(card)[key].value), key
     assert by["excess kurtosis"].value > 10 and by["ACF |r| lag 1"].value > 0.1
     assert by["corr(volume, |r|) Spearman"].value > 0.2
     print()
@@ -365,14 +383,14 @@ def test_scorecard_side_by_side_with_real_data(garch_t):
 
 # ------------------------------------------------------------------------------- degenerate
 def _check_degenerate(card, reason):
-    by = rows(card)
-    for name in CHECKS:
-        assert math.isnan(by[name].value) and by[name].passed is False, name
-        assert reason in by[name].expected
+    by = keyed(card)
+    for key in CHECKS:
+        assert math.isnan(by[key].value) and by[key].passed is False, key
+        assert reason in by[key].expected
     assert card.passed is False
     json.dumps(card.to_dict(), allow_nan=False)
     text = F.format_scorecard(card)
-    assert "0/7 checks pass" in text and reason in text
+    assert f"0/{len(CHECKS)} checks pass" in text and reason in text
 
 
 def test_constant_prices():
@@ -397,16 +415,18 @@ def test_nans_missing_volume_and_mostly_zero_returns():
     r = rng.standard_t(4, 2000) * 1e-3
     bars = bars_from(r, np.abs(r) * 1e5 + rng.exponential(50, 2000))
     bars.loc[rng.choice(2000, 50, replace=False), "close"] = np.nan
-    by = rows(F.scorecard(bars))
-    assert all(np.isfinite(by[name].value) for name in CHECKS)
-    no_vol = rows(F.scorecard(bars.drop(columns="volume")))
-    row = no_vol["corr(volume, |r|) Spearman"]
+    by = keyed(F.scorecard(bars))
+    assert not any(np.isnan(by[key].value) for key in CHECKS)  # beta_abs: inf (no memory)
+    no_vol = keyed(F.scorecard(bars.drop(columns="volume")))
+    row = no_vol["vv_spearman"]
     assert row.passed is False and "no volume column" in row.expected
-    assert np.isfinite(no_vol["excess kurtosis"].value)
+    assert np.isfinite(no_vol["kurt"].value)
     sparse = np.zeros(2000)
     sparse[::50] = rng.standard_normal(40) * 1e-3  # 98 % zero returns: Hill n/a
-    hill = rows(F.scorecard(bars_from(sparse)))["tail index (Hill, top 5%)"]
+    hill = keyed(F.scorecard(bars_from(sparse)))["hill_5"]
     assert hill.passed is False and "are 0" in hill.expected
-    short = rows(F.scorecard(bars_from(rng.standard_normal(60) * 1e-3)))
-    agg = short["kurtosis change, base -> coarsest"]
+    short = keyed(F.scorecard(bars_from(rng.standard_normal(60) * 1e-3)))
+    agg = short["agg_kurt_change"]
     assert agg.passed is False and "no coarser scale" in agg.expected
+    assert short["vr_30"].passed is False and "needs 120+ returns" in short["vr_30"].expected
+    assert short["beta_abs"].passed is False and "needs 200+" in short["beta_abs"].expected
