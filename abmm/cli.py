@@ -3,7 +3,8 @@
 * ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market
   (SCENARIO: a file, or a shipped scenario's name such as ``default``).
 * ``abmm scenarios [--json]``: the shipped scenarios with their one-line descriptions.
-* ``abmm facts RUN_DIR [--real FILE] [--json]``: the stylized-facts scorecard of a run.
+* ``abmm facts [RUN_DIR] [--real FILE] [--json]``: the stylized-facts scorecard of a run (or of
+  a real OHLCV file alone).
 * ``abmm report RUN_DIR [--real FILE] [--out FILE]``: a self-contained HTML report.
 * ``abmm bars RUN_DIR --freq 1min --out FILE.csv``: OHLCV bars of a run's mid price.
 * ``abmm train CONFIG --out DIR [--resume]``: train learning agents (``scenarios/train/``).
