@@ -3,7 +3,7 @@
 * ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market
   (SCENARIO: a file, or a shipped scenario's name such as ``default``).
 * ``abmm scenarios [--json]``: the shipped scenarios with their one-line descriptions.
-* ``abmm facts [RUN_DIR] [--real FILE] [--json]``: the stylized-facts scorecard of a run (or of
+* ``abmm facts [RUN_DIR] [--real FILE] [--real-feed FEED] [--json]``: the stylized-facts scorecard of a run (or of
   a real OHLCV file alone).
 * ``abmm report RUN_DIR [--real FILE] [--out FILE]``: a self-contained HTML report.
 * ``abmm bars RUN_DIR --freq 1min --out FILE.csv``: OHLCV bars of a run's mid price.
@@ -210,6 +210,19 @@ def cmd_facts(a: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"abmm facts: cannot read --real {a.real}: {exc}", file=sys.stderr)
         return 2
+    feed = None
+    if a.real_feed:
+        if run is None:
+            print("abmm facts: --real-feed compares a run with a feed: give a run directory",
+                  file=sys.stderr)
+            return 2
+        from abmm.analysis.feed import read_binance_feed
+
+        try:
+            feed = read_binance_feed(a.real_feed)
+        except (OSError, ValueError) as exc:
+            print(f"abmm facts: cannot read --real-feed {a.real_feed}: {exc}", file=sys.stderr)
+            return 2
     if run is None:  # the real file's own scorecard
         card = scorecard(real, price="trade")
     else:
@@ -219,10 +232,25 @@ def cmd_facts(a: argparse.Namespace) -> int:
             print(f"abmm facts: {exc}", file=sys.stderr)
             return 2
         card = scorecard(bars, real=real, run_dir=run, price=a.price)
+    ticks = None
+    if feed is not None:
+        from abmm.analysis.feed import tick_comparison
+
+        ticks = tick_comparison(run, feed)
     if a.json:
-        print(json.dumps(card.to_dict()))
+        out = card.to_dict()
+        if ticks is not None:
+            from abmm.analysis.feed import tick_comparison_records
+
+            out["tick_comparison"] = tick_comparison_records(ticks)
+        print(json.dumps(out))
     else:
         print(format_scorecard(card))
+        if ticks is not None:
+            from abmm.analysis.feed import format_tick_comparison
+
+            print()
+            print(format_tick_comparison(ticks))
     return 0
 
 
@@ -239,7 +267,7 @@ def cmd_report(a: argparse.Namespace) -> int:
         print(f"abmm report: cannot read --real {a.real}: {exc}", file=sys.stderr)
         return 2
     try:
-        path = write_report(run, out=a.out, real=real)
+        path = write_report(run, out=a.out, real=real, real_feed=a.real_feed)
     except (FileNotFoundError, ValueError) as exc:
         print(f"abmm report: cannot report on {run}: {exc}", file=sys.stderr)
         return 2
@@ -437,11 +465,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--price", choices=["mid", "trade"], default="mid",
                    help="bars of the mid price (default) or of trade prices")
     f.add_argument("--json", action="store_true")
+    f.add_argument("--real-feed", metavar="FILE",
+                   help="a recorded Binance websocket feed (.gz) to compare at the tick level")
     f.set_defaults(func=cmd_facts)
     rp = sub.add_parser("report", help="write report.html for a run")
     rp.add_argument("run_dir")
     rp.add_argument("--real", help="a real OHLCV file to compare with")
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
+    rp.add_argument("--real-feed", metavar="FILE",
+                    help="a recorded Binance websocket feed (.gz): adds the tick-level section")
     rp.set_defaults(func=cmd_report)
     b = sub.add_parser("bars", help="export OHLCV bars of a run's mid price as CSV")
     b.add_argument("run_dir")

@@ -15,7 +15,11 @@ canvas and embedded as base64, the style is inline CSS. Sections (HTML ids):
 * ``agents`` -- PnL and inventory paths per group and the table of group metrics
   (:mod:`abmm.analysis.metrics`);
 * ``scorecard`` -- the stylized-facts scorecard (:mod:`abmm.analysis.facts`), against real bars
-  when ``real`` is given.
+  when ``real`` is given;
+* ``tick`` (only with ``real_feed``, a recorded exchange feed) -- the run's tick-level
+  distributions overlaid on the feed's: spread in ticks and top-of-book depth (time-weighted),
+  trade sizes, inter-trade times (log axes) and the taker-order sign ACF, with the table of
+  :func:`abmm.analysis.feed.tick_comparison` (the same samples, :func:`abmm.analysis.feed.tick_samples`).
 
 The returns, their kurtosis and ACFs, and the spread's time-weighted mean come from the same
 estimators as the scorecard (:mod:`abmm.analysis.estimators`, :mod:`abmm.analysis.run_facts`) on
@@ -47,11 +51,13 @@ from abmm.engine.types import EventKind, OrderType
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_report", "depth_heatmap", "return_stats"]
+__all__ = ["write_report", "depth_heatmap", "return_stats", "FEED_SECTION"]
 
 SECTIONS = ["summary", "price", "depth", "returns", "acf", "agents", "scorecard"]
+FEED_SECTION = "tick"  # appended when the report has a real feed
 _TITLES = {"summary": "Summary", "price": "Price", "depth": "Depth", "returns": "Returns",
-           "acf": "Autocorrelation", "agents": "Agents", "scorecard": "Stylized facts"}
+           "acf": "Autocorrelation", "agents": "Agents", "scorecard": "Stylized facts",
+           FEED_SECTION: "Tick level vs real feed"}
 _MAX_POINTS = 4000  # samples of a path drawn
 _MAX_TRADES = 20_000
 _HEAT_T, _HEAT_P = 240, 160  # heatmap: time bins, price rows
@@ -395,18 +401,157 @@ def _section_scorecard(bars: pd.DataFrame, real, run) -> str:
     return head + text
 
 
+_SIM, _REAL = "#1f3a5f", "#d4a017"
+
+
+def _ccdf(ax, x: np.ndarray, label: str, color: str, weights: np.ndarray | None = None):
+    """Draw ``P(X >= x)`` (weighted when ``weights`` is given) on log-log axes."""
+    x = np.asarray(x, float)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
+    ok = (x > 0) & np.isfinite(x)
+    x, w = x[ok], w[ok]
+    if not len(x) or not w.sum() > 0:
+        return
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    ux, first = np.unique(x, return_index=True)
+    tail = np.cumsum(w[::-1])[::-1] / w.sum()  # P(X >= x[i])
+    ux, p = ux, tail[first]
+    if len(ux) > _MAX_POINTS:
+        pick = np.unique(np.geomspace(1, len(ux), _MAX_POINTS).astype(int) - 1)
+        ux, p = ux[pick], p[pick]
+    ax.step(ux, p, where="post", color=color, lw=1.2, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+
+
+def _section_tick(run, real_feed) -> str:
+    from abmm.analysis import feed as FD
+
+    try:
+        feed = real_feed if isinstance(real_feed, FD.Feed) else FD.read_binance_feed(real_feed)
+        sim = FD.tick_samples(*FD.run_tick_frames(run))
+        real = FD.tick_samples(*feed.tick_frames())
+    except (OSError, ValueError) as exc:
+        log.warning("tick-level comparison failed: %s", exc)
+        return _note(f"tick-level comparison unavailable: {type(exc).__name__}: {exc}")
+    s_stats, r_stats = FD.tick_stats(sim), FD.tick_stats(real)
+    lab_s = f"sim ({len(sim.sizes):,} fills)"
+    lab_r = f"real {feed.path.name if feed.path else 'feed'} ({len(real.sizes):,} fills)"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11.0, 10.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(3, 2).ravel()
+    # spread: fraction of time at 1..9 and >= 10 ticks
+    ax = axes[0]
+    k = np.arange(1, FD.SPREAD_BUCKETS + 1)
+    keys = [f"spread_frac_{i}" for i in k[:-1]] + [f"spread_frac_{FD.SPREAD_BUCKETS}plus"]
+    for off, st, color, lab in ((-0.2, s_stats, _SIM, "sim"), (0.2, r_stats, _REAL, "real")):
+        ax.bar(k + off, [st[key] for key in keys], width=0.4, color=color, label=lab)
+    ax.set_xticks(k, [str(i) for i in k[:-1]] + [f">={FD.SPREAD_BUCKETS}"])
+    ax.set_yscale("log")
+    ax.set_xlabel("spread (ticks)")
+    ax.set_ylabel("fraction of time")
+    ax.set_title(f"spread: mean {s_stats['spread_mean']:.2f} (sim) vs "
+                 f"{r_stats['spread_mean']:.2f} (real) ticks", fontsize=9)
+    # depth at the top (time-weighted CCDF)
+    ax = axes[1]
+    _ccdf(ax, sim.depth, lab_s, _SIM, sim.weight)
+    _ccdf(ax, real.depth, lab_r, _REAL, real.weight)
+    ax.set_xlabel("bid_qty + ask_qty at the top (lots)")
+    ax.set_ylabel("fraction of time >= x")
+    ax.set_title("top-of-book depth (time-weighted)", fontsize=9)
+    # trade sizes
+    ax = axes[2]
+    _ccdf(ax, sim.sizes, lab_s, _SIM)
+    _ccdf(ax, real.sizes, lab_r, _REAL)
+    ax.set_xlabel("trade size (lots)")
+    ax.set_ylabel("P(size >= x)")
+    ax.set_title(f"trade sizes: Hill tail {s_stats['size_tail']:.2f} (sim) vs "
+                 f"{r_stats['size_tail']:.2f} (real)", fontsize=9)
+    # inter-trade times: density on log bins (zero gaps left out and reported)
+    ax = axes[3]
+    pos = [g[g > 0] for g in (sim.gaps, real.gaps)]
+    both = np.concatenate(pos)
+    if len(both):
+        # log bins aligned on whole milliseconds (the resolution): no empty sub-ms bins
+        ms = np.unique(np.ceil(np.geomspace(1, both.max() * 1e3 + 1, 60)))
+        edges = (ms - 0.5) / 1e3
+        for g, st, color, lab in ((pos[0], s_stats, _SIM, "sim"), (pos[1], r_stats, _REAL,
+                                                                    "real")):
+            if len(g):
+                dens, _ = np.histogram(g, bins=edges, density=True)
+                ax.step(edges[:-1], np.where(dens > 0, dens, np.nan), where="post", color=color,
+                        lw=1.2, label=f"{lab}: CV {st['gap_cv']:.2f}, "
+                                      f"{st['gap_zero_frac']:.0%} zero gaps")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel("inter-trade time (s), gaps > 0")
+    ax.set_ylabel("density")
+    ax.set_title("inter-trade times (ms resolution)", fontsize=9)
+    # sign ACF
+    ax = axes[4]
+    for st, smp, color, lab in ((s_stats, sim, _SIM, "sim"), (r_stats, real, _REAL, "real")):
+        lags = np.arange(1, len(smp.acf))
+        ax.plot(lags, smp.acf[1:], color=color, lw=1.2,
+                label=f"{lab}: gamma {st['sign_gamma']:.2f}, {len(smp.signs):,} orders")
+        band = acf_band(len(smp.signs))
+        if np.isfinite(band):
+            ax.axhspan(-band, band, color=color, alpha=0.10)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xscale("log")
+    ax.set_xlabel("lag (taker orders)")
+    ax.set_ylabel("ACF of taker-order signs")
+    ax.set_title("trade-sign autocorrelation (bands: 95 % i.i.d.)", fontsize=9)
+    # inter-order times (CCDF)
+    ax = axes[5]
+    _ccdf(ax, sim.order_gaps, f"sim ({len(sim.signs):,} orders)", _SIM)
+    _ccdf(ax, real.order_gaps, f"real ({len(real.signs):,} orders)", _REAL)
+    ax.set_xlabel("time between taker orders (s)")
+    ax.set_ylabel("P(gap >= x)")
+    ax.set_title(f"inter-order times: CV {s_stats['order_gap_cv']:.2f} (sim) vs "
+                 f"{r_stats['order_gap_cv']:.2f} (real)", fontsize=9)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    table = pd.DataFrame({"sim": [s_stats[k] for k in FD.STAT_NAMES],
+                          "real": [r_stats[k] for k in FD.STAT_NAMES]},
+                         index=pd.Index(list(FD.STAT_NAMES.values()), name="statistic"))
+    c = feed.counts
+    note = _note(
+        f"Real: {feed.path} ({c.get('trades', 0):,} trades, {c.get('book_tickers', 0):,} "
+        f"book tickers, {c.get('malformed', 0)} malformed lines skipped), tick "
+        f"{feed.tick_size:g}, lot {feed.lot_size:g}; sim: the run after its warm-up, in its own "
+        "ticks and lots. A trade is one fill; times are read at 1 ms. Taker orders: the run's "
+        "order ids; the feed has none, so its fills with the same ms and side are one order. "
+        "Definitions: abmm.analysis.feed.")
+    return _png(fig) + note + _table(table, table_id="tick-table")
+
+
 # ---------------------------------------------------------------------------------- the report
-def write_report(run_dir, out=None, real=None, freq: str = "1min") -> Path:
+def write_report(run_dir, out=None, real=None, freq: str = "1min", real_feed=None) -> Path:
     """Write the HTML report of a run directory and return its path: ``out`` (a ``.html``
     file, or a folder to hold ``report.html``; default the run directory). ``real``: real OHLCV
     bars (a DataFrame, or a CSV/Parquet path read with :func:`abmm.analysis.bars.read_ohlcv`) for
-    the scorecard; ``freq``: the bar interval of the returns, ACF and scorecard."""
+    the scorecard; ``freq``: the bar interval of the returns, ACF and scorecard; ``real_feed``: a
+    recorded exchange feed (an :class:`abmm.analysis.feed.Feed`, or a Binance feed file read
+    with :func:`abmm.analysis.feed.read_binance_feed`) for the tick-level section ``tick``.
+    A feed file that cannot be read raises before anything is written (``ValueError``,
+    ``FileNotFoundError``)."""
     run_dir = Path(run_dir)
     if out is None:
         path = run_dir / "report.html"
     else:
         out = Path(out)
         path = out if out.suffix.lower() in (".html", ".htm") else out / "report.html"
+    if real_feed is not None:
+        from abmm.analysis.feed import Feed, read_binance_feed
+
+        if not isinstance(real_feed, Feed):
+            real_feed = read_binance_feed(real_feed)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = M.load_run(run_dir)
     ev = data.ev
@@ -426,17 +571,19 @@ def write_report(run_dir, out=None, real=None, freq: str = "1min") -> Path:
         "acf": lambda: _section_acf(stats),
         "agents": lambda: _section_agents(data, freq),
         "scorecard": lambda: _section_scorecard(bars, real, data.run),
+        FEED_SECTION: lambda: _section_tick(data.run, real_feed),
     }
-    for sid in SECTIONS:
+    sections_ = SECTIONS + ([FEED_SECTION] if real_feed is not None else [])
+    for sid in sections_:
         bodies[sid] = builders[sid]()
     s = data.summary
     title = f"abmm report: {s.get('scenario', data.scenario.get('name', run_dir.name))}"
     sub = (f"{html.escape(str(run_dir))} &middot; seed {s.get('seed', data.scenario.get('seed'))}"
            f" &middot; status {html.escape(str(s.get('status', '?')))} &middot; "
            f"{s.get('trades', len(trades))} trades, {s.get('volume_lots', '?')} lots")
-    nav = " ".join(f'<a href="#{sid}">{_TITLES[sid]}</a>' for sid in SECTIONS)
+    nav = " ".join(f'<a href="#{sid}">{_TITLES[sid]}</a>' for sid in sections_)
     sections = "\n".join(f'<section id="{sid}"><h2>{_TITLES[sid]}</h2>{bodies[sid]}</section>'
-                         for sid in SECTIONS)
+                         for sid in sections_)
     doc = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
            f"<header><h1>{html.escape(title)}</h1><p>{sub}</p></header><nav>{nav}</nav>\n"

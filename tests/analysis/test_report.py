@@ -108,3 +108,38 @@ def test_the_reports_acf_is_nan_past_the_data():
     n = len(stats["r"])
     assert n == 5 and np.isfinite(stats["acf_r"][1:n]).all()
     assert np.isnan(stats["acf_r"][n:]).all() and np.isnan(stats["kurtosis"])
+
+
+def test_report_with_a_real_feed(run, tmp_path):
+    """``real_feed`` adds the tick-level section: the figure and the table beside it."""
+    import gzip
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    lines = []
+    for i in range(400):
+        t = 1_700_000_000_000 + i * 50
+        bid = 60_000 + round(float(rng.normal()), 1)
+        lines.append(f"{t * 10**6} " + json.dumps({"stream": "btcusdt@bookTicker", "data": {
+            "u": i, "b": f"{bid:.1f}", "B": "1.5", "a": f"{bid + 0.1 * (1 + i % 3):.1f}",
+            "A": "0.8", "T": t}}))
+        lines.append(f"{t * 10**6} " + json.dumps({"stream": "btcusdt@trade", "data": {
+            "t": i, "p": f"{bid:.1f}", "q": f"{0.001 * (1 + i % 7):.3f}", "T": t,
+            "m": bool(rng.integers(2)), "X": "MARKET"}}))
+    feed = tmp_path / "feed.gz"
+    with gzip.open(feed, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    path = write_report(run, out=tmp_path / "tick.html", real_feed=feed)
+    text = path.read_text()
+    assert '<section id="tick">' in text and '<a href="#tick">' in text
+    section = text[text.index('<section id="tick">'):]
+    assert 'id="tick-table"' in section and "data:image/png;base64," in section
+    assert "trade size mean (lots)" in section and "feed.gz" in section
+    assert '<section id="tick">' not in write_report(run, out=tmp_path / "x.html").read_text()
+    bad = tmp_path / "bars.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n" * 200)
+    with pytest.raises(ValueError, match="not a Binance feed"):
+        write_report(run, out=tmp_path / "y.html", real_feed=bad)
+    assert not (tmp_path / "y.html").exists()
