@@ -115,6 +115,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         model = build_model(scenario, seed=seed, out=out)
+    except KeyboardInterrupt:  # Ctrl-C while building: nothing ran, leave no directory behind
+        shutil.rmtree(out, ignore_errors=True)
+        print("abmm run: interrupted while building the market; nothing was written",
+              file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - nothing ran: leave no run directory behind
         shutil.rmtree(out, ignore_errors=True)
         print(f"abmm run: cannot build the market: {exc}", file=sys.stderr)
