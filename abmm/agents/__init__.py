@@ -4,6 +4,7 @@ from abmm.agents.base import Latency, TraderAgent, Wake
 from abmm.agents.executor import ExecutorAgent, ExecutorGroup
 from abmm.agents.informed import InformedAgent, InformedGroup
 from abmm.agents.market_maker import MarketMakerAgent, MarketMakerGroup
+from abmm.agents.metaorder import MetaorderAgent, MetaorderGroup
 from abmm.agents.momentum import MomentumAgent, MomentumGroup
 from abmm.agents.noise import NoiseAgent, NoiseGroup
 from abmm.agents.policy import PolicyAgent, PolicyGroup
@@ -17,9 +18,10 @@ KINDS = {
     "momentum": (MomentumGroup, MomentumAgent),
     "executor": (ExecutorGroup, ExecutorAgent),
     "market_maker": (MarketMakerGroup, MarketMakerAgent),
+    "metaorder": (MetaorderGroup, MetaorderAgent),
     "policy": (PolicyGroup, PolicyAgent),
 }
 
 __all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
            "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
-           "MarketMakerAgent", "PolicyAgent"]
+           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent"]

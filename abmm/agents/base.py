@@ -239,3 +239,48 @@ class TraderAgent(mesa.Agent):
             "orders": self.n_orders, "cancels": self.n_cancels, "fills": self.n_fills,
             "traded": self.traded, "open_orders": len(self.open_orders),
         }
+
+
+class HorizonActivity:
+    """The market's activity seen over several horizons: for each half-life ``h`` the ratio
+    ``sqrt(EWMA_h / EWMA_ref)`` of squared mid moves per second (bias-corrected EWMAs, as
+    ``abmm.market.activity``), against a reference half-life ``ref_ns`` (a day by default).
+
+    One tracker is shared by every agent of a model (``horizon_activity(model, ...)``); it is
+    updated lazily, at most once per ``min_dt_ns`` of market time, from the current mid, when an
+    agent asks -- O(number of horizons) per update, one comparison otherwise."""
+
+    __slots__ = ("vols", "ref", "min_dt", "t_last", "values")
+
+    def __init__(self, horizons_ns: tuple, ref_ns: int, min_dt_ns: int = 1_000_000_000):
+        from abmm.signals.volatility import MidVolatility
+
+        self.vols = [MidVolatility(h, halflife_unit="ns", bias_correct=True) for h in horizons_ns]
+        self.ref = MidVolatility(ref_ns, halflife_unit="ns", bias_correct=True)
+        self.min_dt = min_dt_ns
+        self.t_last = -(1 << 62)
+        self.values = [1.0] * len(horizons_ns)
+
+    def update(self, model) -> list:
+        """The ratios per horizon (updated first when ``min_dt_ns`` has passed)."""
+        now = model.now
+        if now - self.t_last >= self.min_dt:
+            self.t_last = now
+            mid = model.mid()
+            if mid is not None:
+                self.ref.update(mid, now)
+                ref = self.ref.variance
+                for i, v in enumerate(self.vols):
+                    v.update(mid, now)
+                    self.values[i] = 1.0 if ref <= 0 else (v.variance / ref) ** 0.5
+        return self.values
+
+
+def horizon_activity(model, horizons_ns: tuple, ref_ns: int) -> HorizonActivity:
+    """The model's shared ``HorizonActivity`` for these horizons (created on first use)."""
+    key = (tuple(horizons_ns), ref_ns)
+    trackers = model.__dict__.setdefault("_horizon_activity", {})
+    tr = trackers.get(key)
+    if tr is None:
+        tr = trackers[key] = HorizonActivity(key[0], ref_ns)
+    return tr

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from abmm.agents.base import BUY, SELL, TraderAgent
+from abmm.agents.base import BUY, SELL, TraderAgent, horizon_activity
 from abmm.schema import Duration, GroupBase, WakeCfg
 
 
@@ -24,7 +24,23 @@ class NoiseGroup(GroupBase):
     With ``offset_feedback`` the placement band widens when the market is moving: ``k`` is
     scaled by ``activity() ** offset_feedback`` (clipped to [0.2, 5]; ``activity()`` is the
     short- over long-term volatility of the mid), so liquidity near the touch thins out in
-    turbulent times, as in real books."""
+    turbulent times, as in real books.
+
+    With ``attention_horizons`` (a list of EWMA half-lives) the traders have heterogeneous
+    horizons, as in the heterogeneous market hypothesis (Muller et al. 1997) and Chiarella, Iori
+    & Perello (2009): trader ``i`` watches horizon ``attention_horizons[i % len]`` and its
+    activity is ``sqrt(EWMA_h / EWMA_ref)`` of the squared mid moves (half-life ``h`` against the
+    long ``activity_reference``) instead of the market's single 2-minute/2-hour ratio. Both
+    ``attention`` and ``offset_feedback`` then use it. A crowd watching time scales from minutes
+    to hours feeds volatility back over all of them: the memory of volatility becomes a sum of
+    exponentials over a geometric range of scales, close to a power law (long memory).
+    ``feedback_clip`` bounds both multipliers to ``[1/feedback_clip, feedback_clip]``.
+
+    A short ``order_ttl`` (below the wake interval) makes a trader cancel its previous orders at
+    each wake: with fast wakes the book is *reactive* -- its liquidity is re-placed around the
+    current price within seconds instead of remembering where the price was minutes ago, so
+    the book exerts no restoring force (Toth et al. 2011's latent book; see
+    docs/stylized_facts.md)."""
 
     kind: Literal["noise"] = "noise"
     wake: WakeCfg = WakeCfg(kind="poisson", interval=300_000_000_000)
@@ -36,6 +52,9 @@ class NoiseGroup(GroupBase):
     order_ttl: Duration = 600_000_000_000
     size_alpha: float | None = Field(None, gt=0, le=10)
     offset_feedback: float = Field(0.0, ge=0, le=5)
+    attention_horizons: list[Duration] | None = Field(None, min_length=1)
+    activity_reference: Duration = 86_400_000_000_000
+    feedback_clip: float = Field(5.0, ge=1)
 
     @model_validator(mode="after")
     def _check(self):
@@ -48,6 +67,33 @@ class NoiseAgent(TraderAgent):
     """Zero-intelligence trader (see ``NoiseGroup``)."""
 
     kind = "noise"
+
+    def setup(self) -> None:
+        """Pick this trader's horizon (``attention_horizons``) and its activity tracker."""
+        p = self.params
+        self._tracker = None
+        self._h = 0
+        self._hi = p.feedback_clip
+        self._lo = 1.0 / p.feedback_clip
+        if p.attention_horizons:
+            hs = tuple(p.attention_horizons)
+            self._tracker = horizon_activity(self.model, hs, p.activity_reference)
+            self._h = self.index % len(hs)
+
+    def activity(self) -> float:
+        """The activity this trader reacts to: its horizon's ratio, else the market's."""
+        if self._tracker is not None:
+            return self._tracker.update(self.model)[self._h]
+        return self.model.activity()
+
+    def next_wake(self, now: int) -> int | None:
+        """The wake schedule, sped up or slowed down by ``activity() ** attention``."""
+        t = self.wake.next(self._gaps, now)
+        a = self._attention
+        if a and t is not None:
+            rate = min(self._hi, max(self._lo, self.activity() ** a))
+            t = now + 1 + int((t - now) / rate)
+        return t
 
     def on_wake(self) -> None:
         """Cancel orders older than ``order_ttl``, then send one random market or limit order."""
@@ -69,6 +115,6 @@ class NoiseAgent(TraderAgent):
         mid = self.mid()
         k = -p.cross_ticks + int(u[3] * (p.offset_ticks + p.cross_ticks + 1))
         if p.offset_feedback and k > 0:
-            k = max(1, round(k * min(5.0, max(0.2, self.model.activity() ** p.offset_feedback))))
+            k = max(1, round(k * min(self._hi, max(self._lo, self.activity() ** p.offset_feedback))))
         price = int(mid) - k if side == BUY else int(-(-mid // 1)) + k
         self.limit(side, price, qty)

@@ -12,6 +12,7 @@ from abmm.agents import KINDS
 from abmm.agents.executor import ExecutorGroup
 from abmm.agents.informed import InformedGroup
 from abmm.agents.market_maker import MarketMakerGroup
+from abmm.agents.metaorder import MetaorderGroup
 from abmm.agents.momentum import MomentumGroup
 from abmm.agents.noise import NoiseGroup
 from abmm.agents.policy import PolicyGroup
@@ -128,7 +129,7 @@ class FundamentalCfg(Strict):
 #: The discriminated union of every kind's group schema (one entry per ``abmm.agents.KINDS``).
 AgentGroup = Annotated[
     NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup
-    | PolicyGroup,
+    | MetaorderGroup | PolicyGroup,
     Field(discriminator="kind"),
 ]
 assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} == set(KINDS)

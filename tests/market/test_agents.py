@@ -835,3 +835,76 @@ def test_mid_fallback_is_also_seen_through_latency():
     model.run_until(t0 + 5 * MS)
     assert late.quote() == (9_990, 6, None, 0)
     assert late.mid() == 9_990
+
+
+# ------------------------------------------------------------------- price formation (issue 12)
+def test_noise_horizons_assign_trader_horizons_and_track_activity_per_horizon():
+    noise = {"kind": "noise", "name": "crowd", "count": 4, "attention": 2,
+             "attention_horizons": ["1min", "1h"], "activity_reference": "1d",
+             "wake": {"kind": "poisson", "interval": "5s"}, "order_ttl": "1ms"}
+    model = build([liquidity(), noise])
+    crowd = model.groups["crowd"]
+    assert [a._h for a in crowd] == [0, 1, 0, 1]
+    assert crowd[0]._tracker is crowd[1]._tracker  # one shared tracker per model
+    model.run_until(model.start + 10 * MINUTE)
+    vals = crowd[0]._tracker.values
+    assert len(vals) == 2 and all(v > 0 for v in vals)
+    # a calm book then a burst of mid moves: the short horizon reacts more than the long one
+    tr = crowd[0]._tracker
+    before = list(tr.values)
+    for i in range(30):
+        model.now += SECOND
+        model._top = (REF + 50 * (i % 2) - 1, 1, REF + 50 * (i % 2) + 1, 1)
+        tr.update(model)
+    assert tr.values[0] / before[0] > tr.values[1] / before[1] > 1
+    # the wake rate follows the trader's own horizon, clipped by feedback_clip (default 5)
+    a = crowd[0]
+    gaps = [a.next_wake(model.now) - model.now for _ in range(2000)]
+    assert np.mean(gaps) < 0.5 * 5 * SECOND
+
+
+def test_noise_short_ttl_keeps_one_live_order_per_trader():
+    noise = {"kind": "noise", "name": "crowd", "count": 20, "p_market": 0.0,
+             "wake": {"kind": "poisson", "interval": "10s"}, "order_ttl": "1ms"}
+    model = build([liquidity(), noise])
+    model.run_until(model.start + 5 * MINUTE)
+    assert max(len(a.open_orders) for a in model.groups["crowd"]) <= 1
+
+
+def test_metaorder_children_share_the_parent_side_and_lengths_follow_the_power_law():
+    g = {"kind": "metaorder", "name": "meta", "count": 1, "latency": 0, "child_qty": 3,
+         "size_alpha": 1.5, "max_children": 10**6, "wake": {"kind": "poisson", "interval": "1s"}}
+    model = build([liquidity(), g])
+    a = model.groups["meta"][0]
+    lengths = []
+    for _ in range(4000):
+        a.new_parent()
+        lengths.append(a.left)
+    x = np.asarray(lengths, float)
+    # P(L >= x) = x ** -1.5 (floor of a Pareto draw): 1/8 at 4, 1/64 at 16
+    assert abs(np.mean(x >= 4) - 1 / 8) < 0.02
+    assert abs(np.mean(x >= 16) - 1 / 64) < 0.007
+    sent = []
+    a.market_order = lambda side, qty: sent.append((side, qty))
+    a.left = 0
+    a.on_wake()  # draws a parent, sends nothing
+    assert sent == [] and a.left >= 1
+    n, side = a.left, a.side
+    for _ in range(n + 1):
+        a.on_wake()
+    assert sent == [(side, 3)] * n  # every child on the parent's side, then idle again
+    assert a.left >= 1  # the wake after the last child drew the next parent
+
+
+def test_metaorder_informed_parents_trade_toward_the_fundamental():
+    g = {"kind": "metaorder", "name": "meta", "count": 1, "latency": 0, "p_informed": 1.0,
+         "wake": {"kind": "poisson", "interval": "1h"}}
+    fundamental = {"sigma_1h": 0.0, "initial": 101.0}
+    model = build([liquidity(), g], fundamental=fundamental)
+    model.run_until(model.start + 5 * SECOND)
+    a = model.groups["meta"][0]
+    sides = set()
+    for _ in range(50):
+        a.new_parent()
+        sides.add(a.side)
+    assert sides == {BUY}
