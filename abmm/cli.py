@@ -313,6 +313,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     try:
         cfg, base = load_config(a.config)
         if a.updates is not None:
+            if a.updates < 1:
+                print(f"abmm train: --updates {a.updates}: expected a number of updates >= 1",
+                      file=sys.stderr)
+                return 2
             cfg = cfg.model_copy(update={"updates": a.updates})
         out = Path(a.out)
         if a.resume:
@@ -445,7 +449,11 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``abmm`` argument parser with every subcommand."""
-    ap = argparse.ArgumentParser(prog="abmm", description="abmm: agent-based market simulator")
+    ap = argparse.ArgumentParser(
+        prog="abmm", description="abmm: agent-based market simulator",
+        epilog="exit status: 0 success, 1 runtime fault, 2 bad input, 130 Ctrl-C, 143 SIGTERM")
+    ap.add_argument("--debug", action="store_true",
+                    help="show the traceback of a failure instead of a one-line message")
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="simulate a market from a scenario file")
     r.add_argument("scenario", help="scenario file (YAML or JSON), e.g. scenarios/default.yaml, "
@@ -521,17 +529,61 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: Exit statuses: success; a runtime fault; bad input (a file, a flag, a value); stopped by
+#: SIGINT (Ctrl-C) or SIGTERM after saving what could be saved.
+EXIT_OK, EXIT_FAULT, EXIT_INPUT, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: its message (a file error with its path), no traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
 def main(argv=None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``) and run the subcommand; returns the exit status."""
-    a = build_parser().parse_args(argv)
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the subcommand; returns the exit status.
+
+    The one error boundary of the command line: a failure the user caused (a bad file, flag or
+    value: ``AbmmError``, ``ValueError``, ``OSError``) prints one line ``abmm <command>:
+    <what was wrong>`` and exits 2; anything else is a runtime fault, printed as one line with
+    a hint, exit 1. ``abmm --debug ...`` shows the traceback instead. Ctrl-C exits 130."""
+    ap = build_parser()
+    a = ap.parse_args(argv)
     if getattr(a, "messages", 1) < 1 or getattr(a, "chunk", 1) < 1:
         print("abmm: --messages and --chunk must be positive", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    from abmm.errors import AbmmError
+
     try:
         return a.func(a)
     except BrokenPipeError:  # output piped into a reader that stopped early (`| head`)
         sys.stderr.close()
-        return 0
+        return EXIT_OK
+    except KeyboardInterrupt:
+        if a.debug:
+            raise
+        print(f"abmm {a.command}: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    except (AbmmError, ValueError, OSError, RecursionError) as exc:
+        if a.debug:
+            raise
+        print(f"abmm {a.command}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        if a.debug:
+            raise
+        print(f"abmm {a.command}: out of memory (is an input far larger than intended?); "
+              "rerun with abmm --debug for the traceback", file=sys.stderr)
+        return EXIT_FAULT
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line, not a traceback
+        if a.debug:
+            raise
+        print(f"abmm {a.command}: internal error: {type(exc).__name__}: {_one_line(exc)}; "
+              "rerun with abmm --debug for the traceback", file=sys.stderr)
+        return EXIT_FAULT
 
 
 if __name__ == "__main__":

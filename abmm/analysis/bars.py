@@ -21,6 +21,8 @@ from abmm.rundir import open_run
 
 BASE_DATE = pd.Timestamp("2024-01-01")  # a Monday
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+#: Most bars one call may build (guards a typo such as ``--freq 1ns``).
+MAX_BARS = 5_000_000
 
 
 def run_meta(run_dir) -> dict:
@@ -78,11 +80,17 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     if price not in ("mid", "trade"):
         raise ValueError(f"price must be 'mid' or 'trade', not {price!r}")
     try:
-        pd.tseries.frequencies.to_offset(freq)
-    except ValueError:
-        raise ValueError(f"freq {freq!r} is not a pandas frequency (e.g. '1s', '1min', '5min', "
-                         "'1h', '1D')") from None
+        step = pd.to_timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (ValueError, TypeError):
+        raise ValueError(f"freq {freq!r} is not a pandas frequency of fixed length (e.g. '1s', "
+                         "'1min', '5min', '1h', '1D')") from None
+    if step <= pd.Timedelta(0):
+        raise ValueError(f"freq {freq!r} must be a positive duration (e.g. '1min')")
     run = open_run(run_dir)
+    n_bars = (run.now_ns - run.start_ns) / step.value
+    if n_bars > MAX_BARS:
+        raise ValueError(f"freq {freq!r} gives {n_bars:,.0f} bars over the run; expected at most "
+                         f"{MAX_BARS:,} (a coarser freq, e.g. '1s' or '1min')")
     open_ns = run.start_ns + (run.warmup_ns if after_warmup else 0)
     start = BASE_DATE + pd.to_timedelta(open_ns, "ns")
     end = BASE_DATE + pd.to_timedelta(run.now_ns, "ns")

@@ -72,6 +72,10 @@ class TrainConfig(_Strict):
     eval: EvalCfg | None = None
 
 
+#: Most seeds one evaluation may ask for.
+MAX_SEEDS = 100_000
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"1000-1099"`` -> 1000..1099; ``"1,2,5-7"`` -> [1, 2, 5, 6, 7]."""
     out: list[int] = []
@@ -85,14 +89,20 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if hi - lo >= MAX_SEEDS or len(out) + hi - lo >= MAX_SEEDS:
+                    raise OverflowError
                 out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part))
+        except OverflowError:
+            raise ValueError(f"seeds {text!r}: more than {MAX_SEEDS:,} seeds") from None
         except ValueError:
             raise ValueError(f"seeds {text!r}: {part!r} is not an int or a range 'a-b' with "
                              "a <= b") from None
     if not out:
         raise ValueError(f"seeds {text!r}: no seeds")
+    if min(out) < 0:
+        raise ValueError(f"seeds {text!r}: seeds must be >= 0")
     return out
 
 
@@ -100,12 +110,20 @@ def load_config(path) -> tuple[TrainConfig, Path]:
     """The validated config and the folder relative paths are taken from (``path``: a file, or
     a shipped config's name such as ``train/mm_coevolve``)."""
     from abmm.resources import training_config_path
+    from abmm.schema.files import check_depth, read_config_text
 
     path = training_config_path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_config_text(path, "training config"))
+        check_depth(data, str(path))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

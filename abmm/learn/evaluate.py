@@ -120,6 +120,10 @@ def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
     from abmm.learn.policy import load_policy_file
 
     base_args: dict = {}
+    for p in policies:  # the baseline check first: a misplaced baseline is not a missing file
+        if p in EXEC_BASELINES:
+            raise ValueError(f"{p!r} is an execution baseline; this scenario's learnable agents "
+                             "are market makers (use as, glft, fixed, random or a checkpoint)")
     for p in policies:
         if p not in MM_BASELINES:
             base_args = {k: v for k, v in load_policy_file(p)["env"]["args"].items()

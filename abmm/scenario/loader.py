@@ -14,6 +14,7 @@ from abmm.agents import KINDS
 from abmm.errors import AbmmError
 from abmm.resources import scenario_path
 from abmm.scenario.schema import Scenario, _Problems
+from abmm.schema.files import MAX_DEPTH, check_depth, read_config_text
 
 __all__ = ["ScenarioError", "load_scenario", "apply_overrides", "yaml_load"]
 
@@ -114,6 +115,10 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
             problems.append((item, "an override must look like key.path=value"))
             continue
         path, raw = item.split("=", 1)
+        if not path.strip() or any(not k for k in path.strip().split(".")):
+            problems.append((item, "an override needs a key path before '=', e.g. "
+                                   "agents.noise.count=500"))
+            continue
         try:
             _set_path(data, path.strip(), yaml_load(raw))
         except (KeyError, yaml.YAMLError) as exc:
@@ -133,13 +138,22 @@ def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
         path = scenario_path(source)  # a file, else a shipped scenario's name
         name = str(path)
         try:
-            text = path.read_text()
+            text = read_config_text(path, "scenario file")
         except OSError as exc:
             raise ScenarioError(name, [("", f"cannot read the file: {exc.strerror}")]) from None
+        except ValueError as exc:
+            raise ScenarioError(name, [("", str(exc).removeprefix(f"{path}: "))]) from None
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml_load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise ScenarioError(name, [("", f"not valid YAML/JSON: {exc}")]) from None
+        except RecursionError:
+            raise ScenarioError(name, [("", f"nested too deeply (expected at most {MAX_DEPTH} "
+                                            "levels)")]) from None
+        try:
+            check_depth(data, name)
+        except ValueError as exc:
+            raise ScenarioError(name, [("", str(exc).removeprefix(f"{name}: "))]) from None
     if not isinstance(data, dict):
         raise ScenarioError(name, [("", f"expected a mapping at the top level, got "
                                         f"{type(data).__name__}")])
