@@ -133,8 +133,8 @@ def cmd_run(a: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         model.stop_requested = f"stopped by signal {signal.Signals(signum).name}"
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _stop)
     n = len(model._by_id) - 1
     print(f"abmm run: {scenario.name}, seed {seed}, {n:,} agents, {format_ns(model.start)} to "
           f"{format_ns(model.end)} -> {out}")
@@ -148,9 +148,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             summary = {"status": "incomplete"}
     if summary["status"] != "complete":
-        print(f"\nabmm run: interrupted; {out} holds the events so far (marked incomplete)",
+        why = model.stop_requested or "interrupted"
+        print(f"\nabmm run: {why}; {out} holds the events so far (summary.json: incomplete)",
               file=sys.stderr)
-        return 130
+        return EXIT_SIGTERM if "SIGTERM" in why else EXIT_SIGINT
     _print_summary(summary, model.tick_size)
     if not a.no_facts:
         _print_run_scorecard(out)
@@ -175,17 +176,26 @@ def _print_run_scorecard(run_dir) -> None:
             print(f"  fails: {r.name} = {r.value:.4g} (expected {r.expected})")
 
 
-def _check_run_dir(path: str):
-    """The run directory ``path``, or None (with a message) when it does not look like one."""
+def _check_run_dir(path: str, allow_incomplete: bool = False):
+    """The run directory ``path``, or None (with a message) when it does not look like one.
+
+    An unfinished run (stopped, killed, still running) raises ``IncompleteRunError`` saying how
+    far it got, unless ``allow_incomplete``: then a note labels the analysis, which covers
+    exactly what was logged."""
     from pathlib import Path
 
-    from abmm.rundir import layout
+    from abmm.rundir import layout, open_run
 
     p = Path(path)
     if not (p / layout.SCENARIO).exists() or not (p / layout.EVENTS).is_dir():
         print(f"abmm: {p} is not a run directory (no {layout.SCENARIO} / {layout.EVENTS}/)",
               file=sys.stderr)
         return None
+    run = open_run(p)
+    run.check_complete(allow_incomplete)
+    if run.state != "complete":
+        print(f"abmm: note: {p}: {run.describe_incomplete()}; analysing what was logged",
+              file=sys.stderr)
     return p
 
 
@@ -207,7 +217,7 @@ def cmd_facts(a: argparse.Namespace) -> int:
         return 2
     run = None
     if a.run_dir is not None:
-        run = _check_run_dir(a.run_dir)
+        run = _check_run_dir(a.run_dir, a.allow_incomplete)
         if run is None:
             return 2
     try:
@@ -263,7 +273,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     """``abmm report``: write a run's self-contained HTML report."""
     from abmm.analysis.report import write_report
 
-    run = _check_run_dir(a.run_dir)
+    run = _check_run_dir(a.run_dir, a.allow_incomplete)
     if run is None:
         return 2
     try:
@@ -284,7 +294,7 @@ def cmd_bars(a: argparse.Namespace) -> int:
     """``abmm bars``: export OHLCV bars of a run's mid (or trade) price as CSV."""
     from abmm.analysis.bars import run_bars
 
-    run = _check_run_dir(a.run_dir)
+    run = _check_run_dir(a.run_dir, a.allow_incomplete)
     if run is None:
         return 2
     try:
@@ -339,13 +349,28 @@ def cmd_train(a: argparse.Namespace) -> int:
             bar.update(1)
             keys = [k for k in row if k.endswith("/return")]
             bar.set_postfix({k.split("/")[0]: f"{row[k]:.3g}" for k in keys[:3]})
+        import signal
+
+        def _stop(signum, frame):  # Ctrl-C, SIGTERM, SIGHUP: stop after the current update
+            if trainer.stop_requested:  # a second one: stop now (checkpoint of the last update)
+                raise KeyboardInterrupt
+            trainer.stop_requested = signal.Signals(signum).name
+
+        trainer.stop_requested = None
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _stop)
         try:
             trainer.run(progress)
         except KeyboardInterrupt:
-            path = trainer.save_checkpoint()
-            print(f"\ninterrupted: checkpoint at update {trainer.update} in {path}; "
-                  f"continue with --resume", file=sys.stderr)
-            return 130
+            print("\nabmm train: stopped at once (a second signal) in the middle of an update; "
+                  f"the last saved checkpoint in {trainer.out} is kept; continue with --resume",
+                  file=sys.stderr)
+            return EXIT_SIGINT
+        if trainer.stop_requested:
+            path = trainer.out / "checkpoint.pt"
+            print(f"\nabmm train: stopped by {trainer.stop_requested}: checkpoint at update "
+                  f"{trainer.update} in {path}; continue with --resume", file=sys.stderr)
+            return EXIT_SIGTERM if trainer.stop_requested == "SIGTERM" else EXIT_SIGINT
     last = trainer.history[-1]
     print(f"trained {trainer.update} updates, {trainer.episodes} episodes, "
           f"{trainer.env_steps:,} env steps in {trainer.wall:.0f} s")
@@ -480,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--json", action="store_true")
     f.add_argument("--real-feed", metavar="FILE",
                    help="a recorded Binance websocket feed (.gz) to compare at the tick level")
+    f.add_argument("--allow-incomplete", action="store_true",
+                   help="analyse a run that did not finish (stopped, killed): exactly what "
+                        "was logged, labelled as such")
     f.set_defaults(func=cmd_facts)
     rp = sub.add_parser("report", help="write report.html for a run")
     rp.add_argument("run_dir")
@@ -487,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="output file (default RUN_DIR/report.html)")
     rp.add_argument("--real-feed", metavar="FILE",
                     help="a recorded Binance websocket feed (.gz): adds the tick-level section")
+    rp.add_argument("--allow-incomplete", action="store_true",
+                   help="analyse a run that did not finish (stopped, killed): exactly what "
+                        "was logged, labelled as such")
     rp.set_defaults(func=cmd_report)
     b = sub.add_parser("bars", help="export OHLCV bars of a run's mid price as CSV")
     b.add_argument("run_dir")
@@ -494,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output CSV file")
     b.add_argument("--price", choices=["mid", "trade"], default="mid",
                    help="close = last mid (default) or last trade price of the bar")
+    b.add_argument("--allow-incomplete", action="store_true",
+                   help="analyse a run that did not finish (stopped, killed): exactly what "
+                        "was logged, labelled as such")
     b.set_defaults(func=cmd_bars)
     t = sub.add_parser("train", help="train learning agents from a config (scenarios/train/)")
     t.add_argument("config")

@@ -77,3 +77,31 @@ def test_an_unexpected_fault_is_one_line_and_debug_shows_it(monkeypatch, capsys)
     assert "--debug" in err and "Traceback" not in err
     with pytest.raises(RuntimeError, match="something broke"):
         main(["--debug", "scenarios"])
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A run stopped a third of the way (as by SIGTERM): summary.json says incomplete."""
+    out = tmp_path_factory.mktemp("stopped") / "r"
+    model = build_model(TINY, out=out)
+    stop_at = model.start + (model.end - model.start) // 3
+
+    def progress(now):
+        if now >= stop_at:
+            model.stop_requested = "stopped by signal SIGTERM"
+
+    assert model.run(progress)["status"] == "incomplete"
+    return out
+
+
+@pytest.mark.parametrize("command", [["facts"], ["bars", "--out", "{tmp}/b.csv"],
+                                     ["report", "--out", "{tmp}/r.html"]])
+def test_readers_refuse_an_unfinished_run_unless_allowed(command, stopped_run, tmp_path, capsys):
+    argv = [command[0], str(stopped_run)] + [a.format(tmp=tmp_path) for a in command[1:]]
+    assert main(argv) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "stopped by signal SIGTERM" in err and "got to 09:33:20.000" in err
+    assert "--allow-incomplete" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing written
+    assert main(argv + ["--allow-incomplete"]) == 0
+    assert "analysing what was logged" in capsys.readouterr().err

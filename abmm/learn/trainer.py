@@ -234,10 +234,15 @@ class Trainer:
 
     def run(self, progress=None) -> list[dict]:
         """Train up to ``cfg.updates`` updates (from where a resumed run is), writing
-        ``curves.csv``, ``curves.png``, ``checkpoint.pt`` and ``policy.pt`` in the out dir."""
+        ``curves.csv``, ``curves.png``, ``checkpoint.pt`` and ``policy.pt`` in the out dir.
+        Setting ``stop_requested`` (a signal handler does) stops between two updates, after
+        writing the checkpoint; ``--resume`` continues exactly from there."""
         self.out.mkdir(parents=True, exist_ok=True)
         cfg = self.cfg
         while self.update < cfg.updates:
+            if getattr(self, "stop_requested", None):  # a signal asked to stop: a safe point
+                self.save_checkpoint()
+                return self.history
             row = self.train_update()
             self.write_curves()
             if self.update % cfg.checkpoint_every == 0 or self.update == cfg.updates:

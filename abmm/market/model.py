@@ -28,12 +28,15 @@ from abmm.market.accounts import apply_events
 from abmm.market.activity import Activity
 from abmm.market.eventlog import EventLog
 from abmm.market.marketdata import TopHistory
-from abmm.market.results import start_run_dir, summarize, write_run_dir
+from abmm.market.results import heartbeat, start_run_dir, summarize, write_run_dir
 from abmm.market.spec import MarketSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MarketModel"]
+__all__ = ["MarketModel", "HEARTBEAT_S"]
+
+#: Seconds of wall time between two heartbeats in a running run's ``summary.json``.
+HEARTBEAT_S = 5.0
 
 
 class _WarmupEnd:
@@ -178,7 +181,7 @@ class MarketModel(mesa.Model):
             if t is not None and t <= self.end:
                 self.queue.push(t, K.WAKE, agent)
         if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
-            start_run_dir(self.out_dir, self.record)
+            start_run_dir(self.out_dir, self.record, self)
             self.log = EventLog(self.out_dir, self.spec.chunk_rows, self.spec.top_of_book)
         self._wall0 = time.perf_counter()
         return self
@@ -352,11 +355,15 @@ class MarketModel(mesa.Model):
     def run(self, progress=None) -> dict:
         """Run to the session end; ``progress(now)`` is called after each step. Returns the
         summary (also written to the run directory, with the event log, when there is one)."""
+        beat = time.monotonic() + HEARTBEAT_S
         try:
             while self.now < self.end and not self.stop_requested:
                 self.step()
                 if progress is not None:
                     progress(self.now)
+                if self.out_dir is not None and time.monotonic() > beat:
+                    heartbeat(self.out_dir, self)
+                    beat = time.monotonic() + HEARTBEAT_S
         except BaseException as exc:
             self.finish(status="incomplete", error=repr(exc))
             raise

@@ -57,13 +57,28 @@ def summarize(model, status: str = "complete", error: str | None = None) -> dict
     }
 
 
-def start_run_dir(out_dir: Path, record: dict | None) -> None:
-    """Mark a run directory as running (``summary.json``) and record what built the run
-    (``scenario.yaml``, when given)."""
+def heartbeat(out_dir: Path, model) -> None:
+    """Write ``summary.json`` as ``running``: the writer's pid, the wall time (a heartbeat a
+    reader can age) and how far the run got, atomically."""
+    import os
+
+    state = {"status": "running", "pid": os.getpid(), "heartbeat": time.time(),
+             "start_ns": model.start, "end_ns": model.end, "now_ns": model.now}
+    tmp = out_dir / (layout.SUMMARY + ".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(out_dir / layout.SUMMARY)
+
+
+def start_run_dir(out_dir: Path, record: dict | None, model=None) -> None:
+    """Mark a run directory as running (``summary.json`` with the writer's pid and a heartbeat)
+    and record what built the run (``scenario.yaml``, when given)."""
     import yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / layout.SUMMARY).write_text(json.dumps({"status": "running"}))
+    if model is not None:
+        heartbeat(out_dir, model)
+    else:
+        (out_dir / layout.SUMMARY).write_text(json.dumps({"status": "running"}))
     if record is not None:
         (out_dir / layout.SCENARIO).write_text(yaml.safe_dump(record, sort_keys=False))
 

@@ -21,10 +21,10 @@ from abmm.rundir.layout import (
     TOP_DTYPE,
     TOP_SCHEMA,
 )
-from abmm.rundir.reader import RunDir, open_run, read_parts
+from abmm.rundir.reader import IncompleteRunError, RunDir, open_run, read_parts
 
 __all__ = [
-    "RunDir", "open_run", "read_parts",
+    "RunDir", "open_run", "read_parts", "IncompleteRunError",
     "SCENARIO", "SUMMARY", "EVENTS", "TOP", "AGENTS", "FUNDAMENTAL",
     "EVENT_LOG_DTYPE", "TOP_DTYPE", "EVENT_COLUMNS", "TOP_COLUMNS", "EVENT_SCHEMA", "TOP_SCHEMA",
 ]

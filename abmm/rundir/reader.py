@@ -17,28 +17,40 @@ Behaviours every caller shares:
   ``FileNotFoundError`` from ``agents()``. No ``fundamental.parquet``: ``fundamental()`` is None.
 * **Session.** ``start_ns`` (the open) and ``end_ns`` (the scheduled close of the last day) come
   from ``summary.json`` when it has them, else from the scenario's ``market.open``, ``close``
-  and ``days`` (the close of the last session, ``abmm.schema.timing.sessions``). ``now_ns`` is how far the run got: the
-  summary's ``now_ns`` (= ``end_ns`` for a complete run), else ``end_ns`` (a killed run's summary
-  says only ``"running"``). Every analysis covers ``[start_ns, now_ns]``.
+  and ``days`` (the close of the last session, ``abmm.schema.timing.sessions``). ``now_ns`` is
+  how far the run got: the summary's ``now_ns`` for a finished run (complete, or stopped and
+  marked incomplete), else -- a run still running or killed outright -- the last logged event's
+  time, so nothing is ever padded past what was logged. Every analysis covers ``[start_ns,
+  now_ns]``.
+* **State.** ``state`` is ``"complete"``, ``"incomplete"`` (stopped: by a signal, an error, a full
+  disk; ``summary["error"]`` says why), ``"running"`` (its writer, ``summary["pid"]``, is alive
+  and its heartbeat recent) or ``"killed"`` (the summary still says running but the writer is
+  gone), or ``"unknown"`` (no summary). ``check_complete()`` raises ``IncompleteRunError``,
+  saying how far the run got, unless ``allow_incomplete``: the command line's readers refuse an
+  unfinished run unless given ``--allow-incomplete``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from abmm.engine.types import EventKind
+from abmm.errors import AbmmError
 from abmm.rundir import layout
 from abmm.schema.timing import parse_duration, sessions
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["RunDir", "open_run", "read_parts"]
+__all__ = ["RunDir", "open_run", "read_parts", "IncompleteRunError", "STALE_HEARTBEAT_S"]
 
 
 def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Table:
@@ -62,6 +74,10 @@ def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Tabl
         empty = schema.empty_table()
         return empty if columns is None else empty.select(columns)
     return pa.concat_tables([pq.read_table(p, columns=columns) for _, p in parts])
+
+
+#: A running writer refreshes its heartbeat every few seconds; older than this, it is gone.
+STALE_HEARTBEAT_S = 120.0
 
 
 class RunDir:
@@ -124,6 +140,8 @@ class RunDir:
         """Start, scheduled end and reached end of the session, day length, warm-up (ns)."""
         s = self.summary
         out = {"start": s.get("start_ns"), "end": s.get("end_ns"), "now": s.get("now_ns")}
+        if self.state not in ("complete", "incomplete"):  # a writer that never finished
+            out["now"] = self.logged_until_ns
         if out["start"] is None or out["end"] is None:
             m = self.market
             open_ns, close_ns = parse_duration(m["open"]), parse_duration(m["close"])
@@ -150,6 +168,72 @@ class RunDir:
         """How far the run got (= ``end_ns`` for a complete run, or when the summary does not
         say): the end of every analysis window."""
         return self._session["now"]
+
+    @cached_property
+    def state(self) -> str:
+        """``complete``, ``incomplete``, ``running``, ``killed`` or ``unknown`` (module
+        docstring)."""
+        s = self.summary
+        status = s.get("status")
+        if status in ("complete", "incomplete"):
+            return status
+        if status != "running":
+            return "unknown"
+        pid, beat = s.get("pid"), s.get("heartbeat")
+        alive = False
+        if isinstance(pid, int) and pid > 0:
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:  # someone else's live process
+                alive = True
+        if alive and isinstance(beat, (int, float)) and time.time() - beat > STALE_HEARTBEAT_S:
+            alive = False  # the pid was reused, or the writer hangs
+        return "running" if alive else "killed"
+
+    @cached_property
+    def logged_until_ns(self) -> int:
+        """The time of the last logged event or top-of-book change (the session start when
+        nothing was logged)."""
+        last = self.start_ns_from_files
+        for folder in (layout.EVENTS, layout.TOP):
+            t = read_parts(self.path / folder, ["ts"])
+            if t.num_rows:
+                last = max(last, int(pa.compute.max(t.column("ts")).as_py()))
+        return last
+
+    @property
+    def start_ns_from_files(self) -> int:
+        """The session start from the summary or the scenario (no event needed)."""
+        s = self.summary.get("start_ns")
+        if s is not None:
+            return int(s)
+        return parse_duration(self.market["open"])
+
+    def check_complete(self, allow_incomplete: bool = False) -> None:
+        """Raise ``IncompleteRunError`` (how far the run got) unless the run is complete or
+        ``allow_incomplete``."""
+        st = self.state
+        if st == "complete" or allow_incomplete:
+            return
+        raise IncompleteRunError(f"{self.path}: {self.describe_incomplete()}; give "
+                                 "--allow-incomplete to analyse exactly what was logged")
+
+    def describe_incomplete(self) -> str:
+        """How far an unfinished run got, in one phrase."""
+        from abmm.schema.timing import format_ns
+
+        st = self.state
+        why = {"incomplete": f"stopped ({self.summary.get('error') or 'no reason recorded'})",
+               "running": f"still running (pid {self.summary.get('pid')})",
+               "killed": f"killed (its writer, pid {self.summary.get('pid')}, is gone)",
+               "unknown": "has no summary.json"}.get(st, st)
+        start, end, now = self.start_ns, self.end_ns, self.now_ns
+        frac = (now - start) / (end - start) if end > start else 0.0
+        return (f"the run {why}: it got to {format_ns(now)} of {format_ns(start)}-"
+                f"{format_ns(end)} ({frac:.0%} of the session)")
 
     @property
     def sessions(self) -> list[tuple[int, int]]:
@@ -208,6 +292,11 @@ class RunDir:
 
         path = self.path / layout.FUNDAMENTAL
         return pd.read_parquet(path) if path.exists() else None
+
+
+class IncompleteRunError(AbmmError, ValueError):
+    """An analysis asked for a complete run and got one that stopped, was killed or is still
+    running."""
 
 
 def open_run(run_dir) -> RunDir:

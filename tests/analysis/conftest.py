@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,16 @@ import yaml
 from abmm.rundir.layout import EVENT_LOG_DTYPE, TOP_DTYPE
 
 
-def _fake_run(tmp_path, top=None, fills=None, market=None) -> Path:
-    """A run directory with a scenario (09:30-09:31 unless ``market`` says otherwise), a top/
-    and rows of events/ (``{column: values}``; missing columns are 0)."""
+def _fake_run(tmp_path, top=None, fills=None, market=None, status="complete") -> Path:
+    """A finished run directory (``summary.json`` says ``status``) with a scenario (09:30-09:31
+    unless ``market`` says otherwise), a top/ and rows of events/ (``{column: values}``;
+    missing columns are 0)."""
     run = tmp_path / "run"
     run.mkdir()
     m = {"tick_size": 0.01, "open": "09:30", "close": "09:31", "days": 1} | (market or {})
     (run / "scenario.yaml").write_text(yaml.safe_dump({"market": m}))
+    if status is not None:
+        (run / "summary.json").write_text(json.dumps({"status": status}))
     for name, dtype, data in (("top", TOP_DTYPE, top), ("events", EVENT_LOG_DTYPE, fills)):
         if data is None:
             continue

@@ -181,3 +181,37 @@ def test_shipped_training_configs_load_and_build(path, tmp_path):
     assert t.learners and t.assign
     if cfg.eval is not None and cfg.eval.scenario:
         assert (base / cfg.eval.scenario).is_file()
+
+
+@pytest.mark.parametrize("sig,status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_stops_training_at_a_safe_point_with_a_checkpoint(files, tmp_path, sig, status):
+    """SIGTERM (as SIGINT) stops ``abmm train`` between two updates: the checkpoint holds the
+    finished updates, the exit status is 143 (130 for SIGINT), and --resume continues. The test
+    waits on a readiness marker (curves.csv, written after each update), not on a sleep."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cfg = yaml.safe_load((files / "train.yaml").read_text())
+    cfg["updates"] = 200
+    (files / "long.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.Popen([sys.executable, "-m", "abmm.cli", "train", str(files / "long.yaml"),
+                             "--out", str(out)], cwd=files, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "curves.csv").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "training never finished an update"
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == status, err
+    assert f"stopped by {sig}" in err and "Traceback" not in err
+    from abmm.learn import checkpoint as ckpt
+
+    saved = ckpt.load(out / "checkpoint.pt")
+    assert 1 <= saved["update"] < 200
+    assert main(["train", str(files / "long.yaml"), "--out", str(out), "--resume",
+                 "--updates", str(saved["update"] + 1)]) == 0

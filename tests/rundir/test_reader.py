@@ -22,6 +22,7 @@ from abmm.rundir import (
     TOP_COLUMNS,
     TOP_DTYPE,
     TOP_SCHEMA,
+    IncompleteRunError,
     RunDir,
     layout,
     open_run,
@@ -158,17 +159,40 @@ def test_missing_files(tmp_path):
 
 # ------------------------------------------------------------------------------ the session
 def test_session_from_the_scenario_when_the_summary_does_not_say(tmp_path):
-    # a killed run: summary.json only says "running"
-    r = open_run(_run(tmp_path, market={"warmup": "2min"}, summary={"status": "running"}))
-    assert r.start_ns == OPEN
-    assert r.end_ns == r.now_ns == OPEN + 30 * MINUTE
+    # a killed run: summary.json only says "running" (no pid: its writer cannot be alive)
+    run = _run(tmp_path, market={"warmup": "2min"}, summary={"status": "running"})
+    r = open_run(run)
+    assert r.start_ns == OPEN and r.end_ns == OPEN + 30 * MINUTE
     assert r.day_ns == 30 * MINUTE and r.warmup_ns == 2 * MINUTE
-    assert r.status == "running"
+    assert r.status == "running" and r.state == "killed"
+    # nothing is padded past what was logged (issue 13): nothing logged, so it ends at the open
+    assert r.now_ns == OPEN
+    _write_part(run / layout.TOP, 0, TOP_DTYPE, ts=[OPEN, OPEN + 3 * MINUTE], bid=[100, 100],
+                bid_qty=[1, 1], ask=[102, 104], ask_qty=[1, 1])
+    r = open_run(run)
+    assert r.now_ns == OPEN + 3 * MINUTE
+    with pytest.raises(IncompleteRunError, match=r"killed .* got to 09:33:00.000 .*10%"):
+        r.check_complete()
+    r.check_complete(allow_incomplete=True)
+
+
+def test_a_live_writer_is_running_and_a_stale_one_killed(tmp_path):
+    import os
+    import time
+
+    run = _run(tmp_path, summary={"status": "running", "pid": os.getpid(),
+                                  "heartbeat": time.time()})
+    assert open_run(run).state == "running"
+    (run / layout.SUMMARY).write_text(json.dumps(
+        {"status": "running", "pid": os.getpid(), "heartbeat": time.time() - 3600}))
+    assert open_run(run).state == "killed"  # a live pid whose heartbeat stopped: reused
 
 
 def test_session_over_several_days(tmp_path):
-    r = open_run(_run(tmp_path, market={"open": 0, "close": "24:00", "days": 3}))
-    assert (r.start_ns, r.end_ns, r.now_ns) == (0, 3 * 24 * HOUR, 3 * 24 * HOUR)
+    r = open_run(_run(tmp_path, market={"open": 0, "close": "24:00", "days": 3},
+                      summary={"status": "complete"}))
+    assert (r.start_ns, r.end_ns) == (0, 3 * 24 * HOUR)
+    assert r.state == "complete" and r.now_ns == 3 * 24 * HOUR
     assert r.day_ns == 24 * HOUR and r.warmup_ns == 0
 
 
