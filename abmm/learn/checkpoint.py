@@ -82,33 +82,91 @@ def save(path, payload: dict) -> Path:
     return path
 
 
+#: Largest checkpoint payload read (abmm's are a few MiB).
+MAX_BYTES = 1 << 30
+#: Largest hidden layer accepted in a network spec.
+MAX_HIDDEN = 16_384
+_REQUIRED = {
+    "training": ("algo", "config", "config_hash", "env", "learners", "update", "history"),
+    "policy": ("policies", "env", "config_hash"),
+}
+
+
+def _validate(path: Path, payload: dict) -> None:
+    """Refuse a payload whose header was fine but whose contents are not what abmm writes:
+    missing keys, wrong types, negative counters, absurd network sizes, non-finite weights."""
+    kind = payload["kind"]
+    if kind not in _REQUIRED:  # the container's own tests; callers check the kind they need
+        return
+    missing = [k for k in _REQUIRED[kind] if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: a {kind} checkpoint without {missing}")
+    if kind == "training":
+        upd = payload["update"]
+        if not isinstance(upd, int) or isinstance(upd, bool) or upd < 0:
+            raise CheckpointError(f"{path}: 'update' is {upd!r}; expected an int >= 0")
+        if not isinstance(payload["learners"], dict) or not payload["learners"]:
+            raise CheckpointError(f"{path}: 'learners' must be a non-empty mapping")
+    elif not isinstance(payload["policies"], dict) or not payload["policies"]:
+        raise CheckpointError(f"{path}: 'policies' must be a non-empty mapping")
+    env = payload.get("env")
+    pc = env.get("policy_config") if isinstance(env, dict) else None
+    if isinstance(pc, dict) and "decision_ns" in pc:
+        d = pc["decision_ns"]
+        if not isinstance(d, (int, float)) or not d > 0:
+            raise CheckpointError(f"{path}: env.policy_config.decision_ns is {d!r}; expected a "
+                                  "positive number of ns")
+    stack = [("", payload)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            hidden = node.get("hidden")
+            if hidden is not None and (not isinstance(hidden, (list, tuple)) or any(
+                    not isinstance(h, int) or not 0 < h <= MAX_HIDDEN for h in hidden)):
+                raise CheckpointError(f"{path}: {where}.hidden is {hidden!r}; expected layer "
+                                      f"sizes between 1 and {MAX_HIDDEN}")
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
+        elif isinstance(node, torch.Tensor) and node.is_floating_point() \
+                and not torch.isfinite(node).all():
+            raise CheckpointError(f"{path}: {where} holds NaN or infinite values")
+
+
 def load(path, expect_hash: str | None = None, map_location="cpu") -> dict:
     """Read and verify a checkpoint (see the module docstring for the errors)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    raw = path.read_bytes()
-    if len(raw) < _HEAD.size or raw[:8] != MAGIC:
-        raise CheckpointError(f"{path}: not an abmm checkpoint (no {MAGIC!r} header; "
-                              f"{len(raw)} bytes)")
-    _, version, n, digest = _HEAD.unpack(raw[:_HEAD.size])
-    if version > VERSION:
-        raise CheckpointError(f"{path}: format version {version} is newer than this abmm "
-                              f"reads ({VERSION}); upgrade abmm")
-    data = raw[_HEAD.size:]
-    if len(data) != n:
-        raise CheckpointError(f"{path}: truncated or padded: the header says {n} payload "
-                              f"bytes, the file has {len(data)}")
+    size = path.stat().st_size
+    with open(path, "rb") as f:  # the header first: a foreign file is refused unread
+        head = f.read(_HEAD.size)
+        if len(head) < _HEAD.size or head[:8] != MAGIC:
+            raise CheckpointError(f"{path}: not an abmm checkpoint (no {MAGIC!r} header; "
+                                  f"{size} bytes)")
+        _, version, n, digest = _HEAD.unpack(head)
+        if version > VERSION:
+            raise CheckpointError(f"{path}: format version {version} is newer than this abmm "
+                                  f"reads ({VERSION}); upgrade abmm")
+        if size - _HEAD.size != n:
+            raise CheckpointError(f"{path}: truncated or padded: the header says {n} payload "
+                                  f"bytes, the file has {size - _HEAD.size}")
+        if n > MAX_BYTES:
+            raise CheckpointError(f"{path}: {n / 2**20:,.0f} MiB of payload; abmm's checkpoints "
+                                  f"are far smaller (at most {MAX_BYTES / 2**20:,.0f} MiB read)")
+        data = f.read()
     if hashlib.sha256(data).digest() != digest:
         raise CheckpointError(f"{path}: corrupt: the payload's SHA-256 does not match its "
                               "header")
     try:
         payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file here
-        raise CheckpointError(f"{path}: unreadable payload ({type(exc).__name__}: {exc})") \
-            from None
+        # torch's own message suggests loading untrusted code; never relay that advice
+        raise CheckpointError(f"{path}: unreadable payload ({type(exc).__name__}): abmm loads "
+                              "only tensors and plain data from a checkpoint") from None
     if not isinstance(payload, dict) or "kind" not in payload:
         raise CheckpointError(f"{path}: payload is not an abmm checkpoint dict")
+    _validate(path, payload)
     if expect_hash is not None and payload.get("config_hash") != expect_hash:
         raise CheckpointError(
             f"{path}: written for another configuration (config hash "
