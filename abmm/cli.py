@@ -114,7 +114,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        model = build_model(scenario, seed=seed, out=out)
+        model = build_model(scenario, seed=seed, out=out, allow_large=a.allow_large)
     except KeyboardInterrupt:  # Ctrl-C while building: nothing ran, leave no directory behind
         shutil.rmtree(out, ignore_errors=True)
         print("abmm run: interrupted while building the market; nothing was written",
@@ -488,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a scenario value, e.g. --set agents.noise.count=500")
     r.add_argument("--force", action="store_true", help="replace an existing run directory")
+    r.add_argument("--allow-large", action="store_true",
+                   help="build a scenario even if its memory estimate exceeds what is available")
     r.add_argument("--no-facts", action="store_true", help="skip the stylized-facts summary")
     r.set_defaults(func=cmd_run)
     sc = sub.add_parser("scenarios", help="list the shipped scenarios")
@@ -604,8 +606,11 @@ def main(argv=None) -> int:
     except (AbmmError, ValueError, OSError, RecursionError) as exc:
         if a.debug:
             raise
+        import errno
+
+        fault = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
         print(f"abmm {a.command}: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_FAULT if fault else EXIT_INPUT
     except MemoryError:
         if a.debug:
             raise

@@ -37,6 +37,8 @@ CASES = [
     (["run", "{bad}/deep.yaml"], "nested too deeply", EXIT_INPUT),
     (["run", "{bad}/deep.json"], "nested too deeply", EXIT_INPUT),
     (["run", "default", "--set", "=5", "--out", "{tmp}/o"], "key path before '='", EXIT_INPUT),
+    (["run", "default", "--set", "agents.noise.count=100000000", "--out", "{tmp}/o"],
+     "--allow-large", EXIT_INPUT),
     (["train", "/dev/zero", "--out", "{tmp}/o"], "larger than 4 MiB", EXIT_INPUT),
     (["train", "train/mm_coevolve", "--out", "{tmp}/o", "--updates", "0"],
      "--updates 0: expected a number of updates >= 1", EXIT_INPUT),

@@ -28,7 +28,13 @@ from abmm.market.accounts import apply_events
 from abmm.market.activity import Activity
 from abmm.market.eventlog import EventLog
 from abmm.market.marketdata import TopHistory
-from abmm.market.results import heartbeat, start_run_dir, summarize, write_run_dir
+from abmm.market.results import (
+    heartbeat,
+    start_run_dir,
+    summarize,
+    write_final_summary,
+    write_run_dir,
+)
 from abmm.market.spec import MarketSpec
 
 log = logging.getLogger(__name__)
@@ -380,6 +386,12 @@ class MarketModel(mesa.Model):
         """Flush the log and write ``summary.json`` and ``agents.parquet``; idempotent."""
         summary = self.summary(status, error)
         if self.out_dir is not None and self.started and not self.finished:
-            write_run_dir(self, self.out_dir, summary)
+            try:
+                write_run_dir(self, self.out_dir, summary)
+            except OSError as exc:  # a full disk, a vanished directory: record the truth
+                before = summary["error"] or "writing the run directory failed"
+                summary = self.summary("incomplete", f"{before}; then: {exc!r}")
+                write_final_summary(self.out_dir, summary)  # best effort: a few hundred bytes
+                raise
         self.finished = status == "complete" or self.finished
         return summary

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from abmm.rundir import layout
 
-__all__ = ["summarize", "start_run_dir", "write_run_dir"]
+__all__ = ["summarize", "start_run_dir", "write_run_dir", "write_final_summary", "heartbeat"]
 
 
 def summarize(model, status: str = "complete", error: str | None = None) -> dict:
@@ -81,6 +81,18 @@ def start_run_dir(out_dir: Path, record: dict | None, model=None) -> None:
         (out_dir / layout.SUMMARY).write_text(json.dumps({"status": "running"}))
     if record is not None:
         (out_dir / layout.SCENARIO).write_text(yaml.safe_dump(record, sort_keys=False))
+
+
+def write_final_summary(out_dir: Path, summary: dict) -> bool:
+    """Write ``summary.json`` alone, atomically, if at all possible (returns whether it was);
+    used when the rest of the run directory could not be written."""
+    try:
+        tmp = out_dir / (layout.SUMMARY + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=1))
+        tmp.replace(out_dir / layout.SUMMARY)
+        return True
+    except OSError:
+        return False
 
 
 def write_run_dir(model, out_dir: Path, summary: dict) -> None:

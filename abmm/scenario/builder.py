@@ -16,7 +16,8 @@ from abmm.market.model import MarketModel
 from abmm.market.rng import stream
 from abmm.market.shocks import NewsJump, bind_shock
 from abmm.market.spec import MarketSpec
-from abmm.scenario.loader import load_scenario
+from abmm.scenario.budget import check_budget
+from abmm.scenario.loader import ScenarioError, load_scenario
 from abmm.scenario.schema import Scenario
 
 __all__ = ["build_model", "market_spec", "build_fundamental", "build_agents"]
@@ -87,15 +88,21 @@ def build_agents(model: MarketModel, scenario: Scenario, seed: int) -> list:
 
 
 def build_model(scenario, seed: int | None = None, out: str | Path | None = None,
-                overrides: list[str] | None = None) -> MarketModel:
+                overrides: list[str] | None = None, allow_large: bool = False) -> MarketModel:
     """A started :class:`MarketModel` from a scenario file path (or a shipped scenario's name),
     a dict, or a ``Scenario``; ``overrides`` are ``"key.path=value"`` strings (values parsed as
-    YAML); ``seed`` replaces the scenario's; ``out`` is a run directory for the event log."""
+    YAML); ``seed`` replaces the scenario's; ``out`` is a run directory for the event log. A
+    scenario that would not fit in the available memory is refused up front
+    (:mod:`abmm.scenario.budget`) unless ``allow_large``."""
     if isinstance(scenario, Scenario):
         if overrides:
             scenario = load_scenario(scenario.resolved(), overrides=overrides)
     else:
         scenario = load_scenario(scenario, overrides=overrides)
+    try:
+        check_budget(scenario, allow_large)
+    except ValueError as exc:
+        raise ScenarioError(scenario.name, [("", str(exc))]) from None
     seed = int(scenario.seed if seed is None else seed)
     record = scenario.resolved()
     record["seed"] = seed

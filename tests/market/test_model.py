@@ -520,3 +520,33 @@ def test_a_resting_order_survives_the_night(tmp_path):
     for oid, a in owners.items():
         if oid in a.open_orders:  # not cancelled by its owner since
             assert model.book.remaining(oid) > 0
+
+
+def test_a_full_disk_leaves_a_truthful_record(tmp_path, monkeypatch):
+    """ENOSPC while the log is written (an injected writer failure): the run stops, the parts
+    flushed before stay readable, and summary.json says incomplete with the reason -- never
+    "running" -- so readers refuse the run with that reason."""
+    import errno
+
+    from abmm.rundir import IncompleteRunError
+
+    real = pq.write_table
+    calls = []
+
+    def write_table(table, where, *args, **kwargs):
+        calls.append(where)
+        if len(calls) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(where))
+        return real(table, where, *args, **kwargs)
+
+    model = build_model(BASE, out=tmp_path)
+    monkeypatch.setattr(eventlog.pq, "write_table", write_table)
+    with pytest.raises(OSError, match="No space left"):
+        model.run()
+    monkeypatch.undo()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "incomplete" and "No space left" in summary["error"]
+    run = open_run(tmp_path)
+    assert run.state == "incomplete" and run.events().num_rows > 0
+    with pytest.raises(IncompleteRunError, match="No space left"):
+        run.check_complete()
