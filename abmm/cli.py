@@ -90,7 +90,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 def cmd_run(a: argparse.Namespace) -> int:
     """``abmm run``: simulate a scenario into a run directory and print its summary; returns
-    0, 2 (invalid scenario or run directory) or 130 (interrupted)."""
+    0, 2 (invalid scenario or run directory), 130 (Ctrl-C) or 143 (SIGTERM): a signal during
+    the build leaves no directory, one during the run stops it between two steps with the
+    events so far flushed and summary.json "incomplete"."""
     import shutil
     from pathlib import Path
 
@@ -112,19 +114,29 @@ def cmd_run(a: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         shutil.rmtree(out)
+    import signal
+
+    got: list[int] = []
+
+    def _during_build(signum, frame):  # a signal while building: nothing ran, undo it all
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _during_build)
     out.mkdir(parents=True, exist_ok=True)
     try:
         model = build_model(scenario, seed=seed, out=out, allow_large=a.allow_large)
-    except KeyboardInterrupt:  # Ctrl-C while building: nothing ran, leave no directory behind
+    except KeyboardInterrupt:  # nothing ran: leave no directory behind
         shutil.rmtree(out, ignore_errors=True)
-        print("abmm run: interrupted while building the market; nothing was written",
+        name = signal.Signals(got[0]).name if got else "SIGINT"
+        print(f"abmm run: stopped by {name} while building the market; nothing was written",
               file=sys.stderr)
-        return 130
+        return EXIT_SIGTERM if got and got[0] == signal.SIGTERM else EXIT_SIGINT
     except Exception as exc:  # noqa: BLE001 - nothing ran: leave no run directory behind
         shutil.rmtree(out, ignore_errors=True)
         print(f"abmm run: cannot build the market: {exc}", file=sys.stderr)
         return 2
-    import signal
 
     def _stop(signum, frame):
         # Ctrl-C or a kill (SIGTERM): stop between two steps, flush the log, mark incomplete;
