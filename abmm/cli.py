@@ -601,7 +601,10 @@ def main(argv=None) -> int:
     ap = build_parser()
     a = ap.parse_args(argv)
     if getattr(a, "messages", 1) < 1 or getattr(a, "chunk", 1) < 1:
-        print("abmm: --messages and --chunk must be positive", file=sys.stderr)
+        print(f"abmm {a.command}: --messages and --chunk must be positive", file=sys.stderr)
+        return EXIT_INPUT
+    if a.command == "demo" and a.seed < 0:
+        print(f"abmm demo: --seed {a.seed}: expected an integer >= 0", file=sys.stderr)
         return EXIT_INPUT
     from abmm.errors import AbmmError
 

@@ -27,6 +27,9 @@ def files(tmp_path_factory):
     (d / "binary.yaml").write_bytes(b"name: x\n\xff\xfe\x00\x81 binary")
     (d / "deep.yaml").write_text("a: " + "[" * 2000 + "]" * 2000 + "\n")
     (d / "deep.json").write_text('{"a": ' + "[" * 5000 + "]" * 5000 + "}")
+    (d / "unknown_keys.yaml").write_text(
+        "name: t\nenv: market\nenv_args: {scenario: mm_train, bogus: 1}\nalgo: ppo\n"
+        "algo_args: {nope: 2}\nupdates: 1\n")
     return d
 
 
@@ -42,6 +45,11 @@ CASES = [
     (["train", "/dev/zero", "--out", "{tmp}/o"], "larger than 4 MiB", EXIT_INPUT),
     (["train", "train/mm_coevolve", "--out", "{tmp}/o", "--updates", "0"],
      "--updates 0: expected a number of updates >= 1", EXIT_INPUT),
+    (["train", "{bad}/unknown_keys.yaml", "--out", "{tmp}/o"],
+     "env_args: unknown key(s) ['bogus'] for market", EXIT_INPUT),
+    (["demo", "--seed", "-3", "--messages", "100"], "--seed -3: expected an integer >= 0",
+     EXIT_INPUT),
+    (["demo", "--stream", "{bad}/missing.npz"], "No such file or directory", EXIT_INPUT),
     (["facts", "{run}", "--freq", "0min"], "must be a positive duration", EXIT_INPUT),
     (["facts", "{run}", "--freq", "1ns"], "expected at most 5,000,000", EXIT_INPUT),
     (["bars", "{run}", "--out", "{tmp}"], "Is a directory", EXIT_INPUT),

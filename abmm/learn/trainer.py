@@ -48,6 +48,45 @@ def _algos():
     return ALGOS
 
 
+def _env_class(kind: str):
+    if kind == "market":
+        from abmm.env.market_env import MarketEnv
+
+        return MarketEnv
+    if kind == "model_based":
+        from abmm.env.model_based_env import ModelBasedEnv
+
+        return ModelBasedEnv
+    from abmm.env.execution_env import ExecutionEnv
+
+    return ExecutionEnv
+
+
+def check_args(cfg: TrainConfig) -> None:
+    """Raise ``ConfigError`` naming every ``env_args`` or ``algo_args`` key that the
+    environment or the learner does not take (with the keys it does take)."""
+    import inspect
+
+    from abmm.learn.config import ConfigError
+
+    problems = []
+    for section, target, given, skip in (
+            ("env_args", _env_class(cfg.env), cfg.env_args, set()),
+            ("algo_args", _algos()[cfg.algo], cfg.algo_args,
+             {"obs_dim", "space", "action_space", "seed", "device"})):
+        params = inspect.signature(target.__init__).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            continue
+        known = sorted(k for k in params if k not in ("self", *skip))
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            owner = cfg.env if section == "env_args" else cfg.algo
+            problems.append(f"{section}: unknown key(s) {unknown} for {owner}; expected some "
+                            f"of {known}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def resolve_env_args(kind: str, args: dict, base_dir: Path) -> dict:
     """``args`` with a ``scenario`` path made absolute (relative to ``base_dir``)."""
     out = dict(args)
@@ -104,6 +143,8 @@ class Trainer:
         ``cfg.env`` (tests, custom environments); it is identified by its metadata name."""
         self.cfg = cfg
         self.out = Path(out_dir)
+        if env is None:
+            check_args(cfg)
         self.env_args = resolve_env_args(cfg.env, cfg.env_args, Path(base_dir))
         if env is None:
             self.env = make_env(cfg.env, self.env_args)
