@@ -1132,8 +1132,7 @@ cdef class OrderBook:
         target is unknown or finished is not an error here (it races with fills in any real
         feed): it yields a ``REJECTED`` event with reason ``UNKNOWN_ORDER`` or ``ORDER_NOT_LIVE``.
         """
-        if not isinstance(msgs, np.ndarray) or msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
-            raise InvalidTypeError("msgs", type(msgs).__name__, "a 1-d numpy array of MSG_DTYPE")
+        V.check_batch_array(msgs, MSG_DTYPE)
         cdef Py_ssize_t n = msgs.shape[0], i
         if n == 0:
             self.nev = 0

@@ -129,3 +129,20 @@ def check_message(tick, clock, m, index):
             raise InvalidValueError("owner", owner, EXPECT_OWNER, index)
     else:
         raise InvalidValueError("action", action, EXPECT_ACTION, index)
+
+
+def check_batch_array(arr, dtype, name: str = "msgs") -> None:
+    """A batch argument must be a plain 1-d numpy array of ``dtype``: anything else raises
+    ``InvalidTypeError`` saying what it got (type, dtype, shape). A masked array is refused --
+    its mask would be ignored by the compiled engine -- with what to do instead."""
+    if isinstance(arr, np.ma.MaskedArray):
+        raise InvalidTypeError(name, f"a masked array (shape {arr.shape})",
+                               "a plain 1-d numpy array of MSG_DTYPE; fill "
+                               "or drop the masked rows first (np.ma.compress_rows, .filled())")
+    if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.ndim != 1:
+        if isinstance(arr, np.ndarray):
+            kind = "MSG_DTYPE" if arr.dtype == dtype else arr.dtype
+            got = f"{type(arr).__name__} of dtype {kind} and shape {arr.shape}"
+        else:
+            got = type(arr).__name__
+        raise InvalidTypeError(name, got, "a 1-d numpy array of MSG_DTYPE")

@@ -274,8 +274,7 @@ class OrderBook:
         target is unknown or finished is not an error here (it races with fills in any real
         feed): it yields a ``REJECTED`` event with reason ``UNKNOWN_ORDER`` or ``ORDER_NOT_LIVE``.
         """
-        if not isinstance(msgs, np.ndarray) or msgs.dtype != MSG_DTYPE or msgs.ndim != 1:
-            raise InvalidTypeError("msgs", type(msgs).__name__, "a 1-d numpy array of MSG_DTYPE")
+        V.check_batch_array(msgs, MSG_DTYPE)
         rows = msgs[list(MSG_DTYPE.names)].tolist()
         clock = self.clock
         for i, m in enumerate(rows):
