@@ -31,7 +31,9 @@ Actions (``action_mode``)
     ``"continuous"``: ``Box(-1, 1, (4,))`` -- bid/ask offsets in [0.5, ``max_offset``] ticks and
     sizes in [0, ``max_size``] lots. Quotes are post-only; unchanged quotes keep their queue
     position (``abmm.env.actions``). A bad action (wrong type or shape, NaN, out of bounds) or
-    an action for an agent that is done raises ``InvalidActionError``.
+    an action for an agent that is done raises ``InvalidActionError``. A live agent left out
+    of a step's action dict is not re-quoted: its resting quotes stay as they are (send the
+    don't-quote action, or sizes 0, to pull them).
 
 Rewards (``reward=``, ``vector_reward=``)
     A weighted sum of spread capture, inventory PnL, inventory cost ``-gamma q^2 sigma^2 dt``,
