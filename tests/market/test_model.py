@@ -8,9 +8,12 @@ import json
 from collections import defaultdict
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from abmm.engine.types import EventKind, OrderStatus, OrderType
 from abmm.market import eventlog
@@ -550,3 +553,31 @@ def test_a_full_disk_leaves_a_truthful_record(tmp_path, monkeypatch):
     assert run.state == "incomplete" and run.events().num_rows > 0
     with pytest.raises(IncompleteRunError, match="No space left"):
         run.check_complete()
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(minutes=st.integers(3, 14))
+def test_a_run_stopped_at_t_reads_as_the_full_log_cut_at_t(tmp_path_factory, minutes):
+    """Property (issue 13): the bars and the scorecard's inputs of a run stopped at time t are
+    those of the same run's complete log cut at t -- nothing padded, nothing lost."""
+    from abmm.analysis.bars import run_bars
+
+    base_dir = tmp_path_factory.mktemp("cut")
+    full, cut = base_dir / "full", base_dir / "cut"
+    build_model(BASE, out=full).run()
+    model = build_model(BASE, out=cut)
+    t = OPEN + minutes * MINUTE
+
+    def progress(now):
+        if now >= t:
+            model.stop_requested = "stopped by signal SIGTERM"
+
+    assert model.run(progress)["status"] == "incomplete"
+    assert open_run(cut).now_ns == t
+    a = run_bars(full, "1min")
+    b = run_bars(cut, "1min")
+    a = a[a["timestamp"] < b["timestamp"].iloc[-1] + pd.Timedelta(minutes=1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    ev_full = open_run(full).events().to_pandas()
+    ev_cut = open_run(cut).events().to_pandas()
+    pd.testing.assert_frame_equal(ev_full[ev_full["ts"] <= t].reset_index(drop=True), ev_cut)
