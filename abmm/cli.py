@@ -582,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_OK, EXIT_FAULT, EXIT_INPUT, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 
 
+class _Terminated(BaseException):
+    """SIGTERM reached a command that has nothing to save: stop with exit status 143."""
+
+
 def _one_line(exc: BaseException) -> str:
     """An exception as one line: its message (a file error with its path), no traceback."""
     if isinstance(exc, OSError) and exc.strerror:
@@ -606,10 +610,19 @@ def main(argv=None) -> int:
     if a.command == "demo" and a.seed < 0:
         print(f"abmm demo: --seed {a.seed}: expected an integer >= 0", file=sys.stderr)
         return EXIT_INPUT
+    import signal
+
     from abmm.errors import AbmmError
 
+    def _terminated(signum, frame):  # commands with work to save install their own handlers
+        raise _Terminated(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         return a.func(a)
+    except _Terminated as exc:
+        print(f"abmm {a.command}: stopped by {exc}", file=sys.stderr)
+        return EXIT_SIGTERM
     except BrokenPipeError:  # output piped into a reader that stopped early (`| head`)
         sys.stderr.close()
         return EXIT_OK
