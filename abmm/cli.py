@@ -203,12 +203,12 @@ def _check_run_dir(path: str, allow_incomplete: bool = False):
         print(f"abmm: {p} is not a run directory (no {layout.SCENARIO} / {layout.EVENTS}/)",
               file=sys.stderr)
         return None
-    run = open_run(p)
+    run = open_run(p, allow_incomplete=allow_incomplete)
     run.check_complete(allow_incomplete)
     if run.state != "complete":
         print(f"abmm: note: {p}: {run.describe_incomplete()}; analysing what was logged",
               file=sys.stderr)
-    return p
+    return run
 
 
 def _real_bars(path):

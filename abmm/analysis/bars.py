@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abmm.rundir import open_run
+from abmm.rundir import open_run, require_complete
 
 BASE_DATE = pd.Timestamp("2024-01-01")  # a Monday
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -86,7 +86,7 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
                          "'1min', '5min', '1h', '1D')") from None
     if step <= pd.Timedelta(0):
         raise ValueError(f"freq {freq!r} must be a positive duration (e.g. '1min')")
-    run = open_run(run_dir)
+    run = require_complete(run_dir)
     n_bars = (run.now_ns - run.start_ns) / step.value
     if n_bars > MAX_BARS:
         raise ValueError(f"freq {freq!r} gives {n_bars:,.0f} bars over the run; expected at most "

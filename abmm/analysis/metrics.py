@@ -68,7 +68,7 @@ import pandas as pd
 
 from abmm.analysis.bars import BASE_DATE
 from abmm.engine.types import EventKind, OrderType, Side
-from abmm.rundir import RunDir, open_run
+from abmm.rundir import RunDir, require_complete
 from abmm.schema.timing import parse_duration
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def load_run(run_dir) -> LoadedRun:
     ``top/``) for the metric functions. ``agents.parquet`` is required (a killed run has none)."""
     if isinstance(run_dir, LoadedRun):
         return run_dir
-    run = open_run(run_dir)
+    run = require_complete(run_dir)
     market = run.market
     tick, lot = run.tick_size, run.lot_size
     ref_ticks = float(max(1, round(float(market.get("reference_price", 100.0)) / tick)))

@@ -48,6 +48,7 @@ from abmm.analysis.bars import BASE_DATE, read_ohlcv, run_bars
 from abmm.analysis.estimators import acf, acf_band, excess_kurtosis, log_returns
 from abmm.analysis.run_facts import book_facts
 from abmm.engine.types import EventKind, OrderType
+from abmm.rundir import open_run
 
 log = logging.getLogger(__name__)
 
@@ -541,6 +542,7 @@ def write_report(run_dir, out=None, real=None, freq: str = "1min", real_feed=Non
     with :func:`abmm.analysis.feed.read_binance_feed`) for the tick-level section ``tick``.
     A feed file that cannot be read raises before anything is written (``ValueError``,
     ``FileNotFoundError``)."""
+    run = open_run(run_dir)  # keeps how it was opened (allow_incomplete)
     run_dir = Path(run_dir)
     if out is None:
         path = run_dir / "report.html"
@@ -553,7 +555,7 @@ def write_report(run_dir, out=None, real=None, freq: str = "1min", real_feed=Non
         if not isinstance(real_feed, Feed):
             real_feed = read_binance_feed(real_feed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = M.load_run(run_dir)
+    data = M.load_run(run)
     ev = data.ev
     fills = ev["kind"] == int(EventKind.FILL)
     trades = pd.DataFrame({"ts": ev["ts"][fills], "price": ev["price"][fills],

@@ -21,10 +21,16 @@ from abmm.rundir.layout import (
     TOP_DTYPE,
     TOP_SCHEMA,
 )
-from abmm.rundir.reader import IncompleteRunError, RunDir, open_run, read_parts
+from abmm.rundir.reader import (
+    IncompleteRunError,
+    RunDir,
+    open_run,
+    read_parts,
+    require_complete,
+)
 
 __all__ = [
-    "RunDir", "open_run", "read_parts", "IncompleteRunError",
+    "RunDir", "open_run", "read_parts", "IncompleteRunError", "require_complete",
     "SCENARIO", "SUMMARY", "EVENTS", "TOP", "AGENTS", "FUNDAMENTAL",
     "EVENT_LOG_DTYPE", "TOP_DTYPE", "EVENT_COLUMNS", "TOP_COLUMNS", "EVENT_SCHEMA", "TOP_SCHEMA",
 ]

@@ -50,7 +50,8 @@ from abmm.schema.timing import parse_duration, sessions
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["RunDir", "open_run", "read_parts", "IncompleteRunError", "STALE_HEARTBEAT_S"]
+__all__ = ["RunDir", "open_run", "require_complete", "read_parts", "IncompleteRunError",
+           "STALE_HEARTBEAT_S"]
 
 
 def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Table:
@@ -83,9 +84,11 @@ STALE_HEARTBEAT_S = 120.0
 class RunDir:
     """A run directory, read lazily (see the module docstring); ``open_run`` makes one."""
 
-    def __init__(self, path):
-        """Open the run directory at ``path`` (``FileNotFoundError`` when there is none)."""
+    def __init__(self, path, allow_incomplete: bool = False):
+        """Open the run directory at ``path`` (``FileNotFoundError`` when there is none);
+        ``allow_incomplete``: analyses of an unfinished run proceed (``require_complete``)."""
         self.path = Path(path)
+        self.allow_incomplete = allow_incomplete
         if not self.path.is_dir():
             raise FileNotFoundError(f"no run directory at {self.path}")
 
@@ -299,7 +302,17 @@ class IncompleteRunError(AbmmError, ValueError):
     running."""
 
 
-def open_run(run_dir) -> RunDir:
+def open_run(run_dir, allow_incomplete: bool = False) -> RunDir:
     """The :class:`RunDir` of a path (a ``RunDir`` is returned as it is);
-    ``FileNotFoundError`` when there is no such directory."""
-    return run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    ``FileNotFoundError`` when there is no such directory. Opening never refuses a run; the
+    analyses (bars, facts, metrics, signals, the report) call :func:`require_complete`, which
+    refuses an unfinished one unless it was opened with ``allow_incomplete=True``."""
+    return run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, allow_incomplete)
+
+
+def require_complete(run_dir) -> RunDir:
+    """The run, opened; ``IncompleteRunError`` (how far it got) when it did not finish and was
+    not opened with ``allow_incomplete``."""
+    run = open_run(run_dir)
+    run.check_complete(run.allow_incomplete)
+    return run

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abmm.rundir import TOP_COLUMNS, open_run
+from abmm.rundir import TOP_COLUMNS, require_complete
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -58,7 +58,7 @@ def from_run(run_dir, last_per_ts: bool = False) -> RunData:
     docstring); ``FileNotFoundError`` when ``run_dir`` is not a directory."""
     import pandas as pd
 
-    run = open_run(run_dir)
+    run = require_complete(run_dir)
     top = _int64_columns(run.top(TOP_COLUMNS), TOP_COLUMNS)
     if last_per_ts and len(top["ts"]):
         last = np.r_[top["ts"][1:] != top["ts"][:-1], True]

@@ -218,6 +218,9 @@ def test_every_analysis_uses_the_readers_session(tmp_path):
                 kind=[int(EventKind.ACCEPTED)], price=[100], qty=[1], remaining=[1])
     pq.write_table(pa.table({"agent_id": [0, 1], "name": ["a/0", "b/0"], "group": ["a", "b"],
                              "kind": ["noise", "noise"]}), run / layout.AGENTS)
+    with pytest.raises(IncompleteRunError):
+        run_bars(run, "1min")  # an unfinished run is refused unless allowed
+    run = open_run(run, allow_incomplete=True)
     bars = run_bars(run, "1min")
     assert bars["timestamp"].iloc[-1] == BASE_DATE + np.timedelta64(stop - MINUTE, "ns")
     assert len(bars) == 5
