@@ -284,3 +284,45 @@ def horizon_activity(model, horizons_ns: tuple, ref_ns: int) -> HorizonActivity:
     if tr is None:
         tr = trackers[key] = HorizonActivity(key[0], ref_ns)
     return tr
+
+
+class FlowImbalance:
+    """The recent imbalance of the market's taker flow, in [-1, 1]: the EWMA of signed taker
+    volume (buys minus sells, lots) over the EWMA of taker volume, half-life ``halflife_ns``
+    (market time), from the model's cumulative ``signed_volume`` and ``volume``. > 0: buyers
+    have been taking liquidity. Shared by the agents of a model (``flow_imbalance``) and updated
+    lazily, at most once per ``min_dt_ns``: O(1) per call."""
+
+    __slots__ = ("halflife", "min_dt", "t_last", "signed", "vol", "s", "v", "value")
+
+    def __init__(self, halflife_ns: int, min_dt_ns: int = 1_000_000_000):
+        self.halflife = halflife_ns
+        self.min_dt = min_dt_ns
+        self.t_last = None
+        self.signed = 0
+        self.vol = 0
+        self.s = 0.0
+        self.v = 0.0
+        self.value = 0.0
+
+    def update(self, model) -> float:
+        """The imbalance (updated first when ``min_dt_ns`` has passed)."""
+        now = model.now
+        if self.t_last is None:
+            self.t_last, self.signed, self.vol = now, model.signed_volume, model.volume
+        elif now - self.t_last >= self.min_dt:
+            decay = 0.5 ** ((now - self.t_last) / self.halflife)
+            self.s = self.s * decay + (model.signed_volume - self.signed)
+            self.v = self.v * decay + (model.volume - self.vol)
+            self.t_last, self.signed, self.vol = now, model.signed_volume, model.volume
+            self.value = self.s / self.v if self.v > 0 else 0.0
+        return self.value
+
+
+def flow_imbalance(model, halflife_ns: int) -> FlowImbalance:
+    """The model's shared ``FlowImbalance`` for this half-life (created on first use)."""
+    trackers = model.__dict__.setdefault("_flow_imbalance", {})
+    tr = trackers.get(halflife_ns)
+    if tr is None:
+        tr = trackers[halflife_ns] = FlowImbalance(halflife_ns)
+    return tr

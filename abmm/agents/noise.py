@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from abmm.agents.base import BUY, SELL, TraderAgent, horizon_activity
+from abmm.agents.base import BUY, SELL, TraderAgent, flow_imbalance, horizon_activity
 from abmm.schema import Duration, GroupBase, WakeCfg
 
 
@@ -40,7 +40,15 @@ class NoiseGroup(GroupBase):
     each wake: with fast wakes the book is *reactive* -- its liquidity is re-placed around the
     current price within seconds instead of remembering where the price was minutes ago, so
     the book exerts no restoring force (Toth et al. 2011's latent book; see
-    docs/stylized_facts.md)."""
+    docs/stylized_facts.md).
+
+    With ``flow_lean`` the crowd's *limit* orders lean toward the side the taker flow is
+    consuming: a limit order is a sell with probability ``(1 + clip(flow_lean * I)) / 2``, ``I``
+    in [-1, 1] the imbalance of taker volume over the last ``flow_halflife``
+    (``FlowImbalance``). Persistent buying (split metaorders) is met by replenished asks, so
+    its impact per child order falls -- the asymmetric liquidity of Lillo & Farmer (2004) and
+    Bouchaud et al. (2004) that keeps prices diffusive although order signs have long memory.
+    Market orders keep a fair coin."""
 
     kind: Literal["noise"] = "noise"
     wake: WakeCfg = WakeCfg(kind="poisson", interval=300_000_000_000)
@@ -55,6 +63,8 @@ class NoiseGroup(GroupBase):
     attention_horizons: list[Duration] | None = Field(None, min_length=1)
     activity_reference: Duration = 86_400_000_000_000
     feedback_clip: float = Field(5.0, ge=1)
+    flow_lean: float = Field(0.0, ge=0, le=10)
+    flow_halflife: Duration = 60_000_000_000
 
     @model_validator(mode="after")
     def _check(self):
@@ -79,6 +89,7 @@ class NoiseAgent(TraderAgent):
             hs = tuple(p.attention_horizons)
             self._tracker = horizon_activity(self.model, hs, p.activity_reference)
             self._h = self.index % len(hs)
+        self._flow = flow_imbalance(self.model, p.flow_halflife) if p.flow_lean else None
 
     def activity(self) -> float:
         """The activity this trader reacts to: its horizon's ratio, else the market's."""
@@ -112,6 +123,9 @@ class NoiseAgent(TraderAgent):
         if u[2] < p.p_market:
             self.market_order(side, qty)
             return
+        if self._flow is not None:  # lean toward the side being consumed (see NoiseGroup)
+            lean = min(1.0, max(-1.0, p.flow_lean * self._flow.update(self.model)))
+            side = SELL if u[0] < 0.5 * (1.0 + lean) else BUY
         mid = self.mid()
         k = -p.cross_ticks + int(u[3] * (p.offset_ticks + p.cross_ticks + 1))
         if p.offset_feedback and k > 0:

@@ -908,3 +908,53 @@ def test_metaorder_informed_parents_trade_toward_the_fundamental():
         a.new_parent()
         sides.add(a.side)
     assert sides == {BUY}
+
+
+def test_flow_imbalance_tracks_the_sign_of_recent_taker_volume():
+    from abmm.agents.base import flow_imbalance
+
+    model = build([liquidity()])
+    tr = flow_imbalance(model, 10 * SECOND)
+    assert flow_imbalance(model, 10 * SECOND) is tr  # one shared tracker per half-life
+    assert tr.update(model) == 0.0
+    for _ in range(20):  # buyers take 3 lots a second, sellers 1
+        model.now += SECOND
+        model.volume += 4
+        model.signed_volume += 2
+        tr.update(model)
+    assert tr.value == pytest.approx(0.5)
+    for _ in range(60):  # then only sellers: the imbalance turns negative, bounded by -1
+        model.now += SECOND
+        model.volume += 2
+        model.signed_volume -= 2
+        tr.update(model)
+    assert -1.0 <= tr.value < -0.9
+    t, v = tr.t_last, tr.value
+    model.now += SECOND // 2  # updated at most once a second
+    model.signed_volume += 100
+    model.volume += 100
+    assert tr.update(model) == v and tr.t_last == t
+
+
+def test_noise_flow_lean_places_limit_orders_on_the_consumed_side():
+    noise = {"kind": "noise", "name": "crowd", "count": 1, "latency": 0, "p_market": 0.0,
+             "flow_lean": 2.0, "flow_halflife": "10s",
+             "wake": {"kind": "poisson", "interval": "1h"}, "order_ttl": "1ms"}
+    model = build([liquidity(), noise])
+    a = model.groups["crowd"][0]
+    sides = []
+    a.limit = lambda side, price, qty: sides.append(side)
+    a._flow.value, a._flow.t_last = 0.0, model.now  # balanced flow: a fair coin
+    for _ in range(2000):
+        a.on_wake()
+    assert abs(np.mean(np.asarray(sides) == SELL) - 0.5) < 0.05
+    sides.clear()
+    a._flow.value = 0.25  # buyers consuming the asks: lean 0.5 -> 75 % sell limit orders
+    for _ in range(2000):
+        a.on_wake()
+    assert abs(np.mean(np.asarray(sides) == SELL) - 0.75) < 0.04
+    sides.clear()
+    a._flow.value = -0.9  # sellers: lean clipped at -1 -> only buy limit orders
+    for _ in range(500):
+        a.on_wake()
+    assert set(sides) == {BUY}
