@@ -5,11 +5,12 @@ Runs ``--scenario`` for each seed of ``--seeds`` (parallel processes) over ``--d
 samples the mid every minute after the warm-up (no event log is written), and compares the
 moment vector of each seed's 1-minute log returns (``abmm.analysis.moments``: sd, robust
 kurtosis, Hill index, ACF at lags 1-20, ACF of |r| at 1/5/10/20 and its decay exponent,
-variance ratios at 5 and 30 minutes) with the real file's (``--real``, an OHLCV CSV; default
-the FTX BTC-PERP month in ../shared/data). The distance is weighted by the inverse of the
-combined covariance (moving-block bootstrap of the real series, one-day blocks, plus the
-seed-to-seed covariance of the simulated mean) and tested against the 95 % chi-squared
-quantile; each moment's z-score is printed. Also prints the ratio of the return standard
+variance ratios at 5 and 30 minutes) with those of the real file's consecutive pieces of the
+same length (``--real``, an OHLCV CSV; default the FTX BTC-PERP month in ../shared/data). Each
+moment's z-score uses the variance of one piece (moving-block bootstrap of the real series,
+one-day blocks, raised to the pooled piece and seed variance) times 1/pieces + 1/seeds; the
+distance, the sum of squared z-scores, is tested against the 95 % chi-squared quantile
+(``abmm.analysis.moments.joint_test``). Also prints the ratio of the return standard
 deviations (the calibration target: within 25 %), simulated days per wall-clock minute and
 kernel events per second.
 
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from abmm.analysis.bars import read_ohlcv
     from abmm.analysis.estimators import log_returns
-    from abmm.analysis.moments import block_bootstrap, joint_test, moment_vector
+    from abmm.analysis.moments import joint_test, moment_vector, real_reference
 
     if not Path(a.real).is_file():
         print(f"moment_match: --real {a.real}: no such file", file=sys.stderr)
@@ -90,11 +91,12 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(a.workers) as pool:
         runs = pool.map(simulate, [(a.scenario, s, a.days, a.set) for s in _seeds(a.seeds)])
-    sims = [moment_vector(np.asarray(r["returns"])) for r in runs]
-    real = moment_vector(real_r)
-    boot = block_bootstrap(real_r, n_boot=a.boot)
-    res = joint_test(sims, real, boot)
-    sd_ratio = float(np.mean([s["sd"] for s in sims]) / real["sd"])
+    length = min(len(r["returns"]) for r in runs)  # compare like with like: same length
+    sims = [moment_vector(np.asarray(r["returns"][:length])) for r in runs]
+    pieces, boot = real_reference(real_r, length, n_boot=a.boot)
+    res = joint_test(sims, pieces, boot)
+    real_sd = float(np.mean([p["sd"] for p in pieces]))
+    sd_ratio = float(np.mean([s["sd"] for s in sims]) / real_sd)
     wall = sum(r["wall_s"] for r in runs)
     sim_days = sum(r["sim_days"] for r in runs)
     res.update(scenario=a.scenario, seeds=[r["seed"] for r in runs], days=a.days,
