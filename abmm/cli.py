@@ -108,6 +108,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 2
     seed = scenario.seed if a.seed is None else a.seed
     out = Path(a.out) if a.out else Path("runs") / f"{scenario.name}-seed{seed}"
+    if out.exists() and not out.is_dir():
+        print(f"abmm run: --out {out} is a file; expected a run directory (new or empty)",
+              file=sys.stderr)
+        return 2
     if out.exists() and any(out.iterdir()):
         if not a.force:
             print(f"abmm run: {out} exists and is not empty (use --out DIR or --force)",
@@ -341,6 +345,10 @@ def cmd_train(a: argparse.Namespace) -> int:
                 return 2
             cfg = cfg.model_copy(update={"updates": a.updates})
         out = Path(a.out)
+        if out.exists() and not out.is_dir():
+            print(f"abmm train: --out {out} is a file; expected a directory for the run",
+                  file=sys.stderr)
+            return 2
         if a.resume:
             trainer = Trainer.resume(cfg, base, out)
         else:
