@@ -30,13 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
+from abmm.learn.config import parse_seeds  # one seed syntax: "1-20", "1,5,9-12"
 
 
 def _key(row: dict) -> str:
@@ -99,7 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    seeds = _seeds(a.seeds)
+    seeds = parse_seeds(a.seeds)
     real = None
     if a.real:
         from abmm.analysis.bars import read_ohlcv

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from abmm.learn.config import parse_seeds  # one seed syntax: "1-20", "1,5,9-12"
+
 ROOT = Path(__file__).resolve().parent.parent
 MINUTE = 60_000_000_000
 
@@ -101,14 +103,6 @@ def _metaorder(args) -> dict:
     return out
 
 
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
-
-
 def fit_delta(fractions: np.ndarray, impact: np.ndarray) -> float:
     """OLS slope of ``log impact`` on ``log fraction`` (NaN if an impact is not positive)."""
     if np.any(impact <= 0):
@@ -132,7 +126,7 @@ def main(argv=None) -> int:
 
     t_wall = time.perf_counter()
     data = _scenario_dict(a.scenario)
-    seeds = _seeds(a.seeds)
+    seeds = parse_seeds(a.seeds)
     fr = np.array([float(x) for x in a.fractions.split(",")])
     duration, slice_ns = parse_duration(a.duration), parse_duration(a.slice)
     from abmm.scenario import load_scenario

@@ -28,17 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from abmm.learn.config import parse_seeds  # one seed syntax: "1-20", "1,5,9-12"
+
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "ftx_btc_perp_1m_2022-01.csv"
 MINUTE = 60_000_000_000
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b or a) + 1))
-    return out
 
 
 def simulate(args) -> dict:
@@ -90,7 +84,7 @@ def main(argv=None) -> int:
     real_r = real_r[np.isfinite(real_r)]
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(a.workers) as pool:
-        runs = pool.map(simulate, [(a.scenario, s, a.days, a.set) for s in _seeds(a.seeds)])
+        runs = pool.map(simulate, [(a.scenario, s, a.days, a.set) for s in parse_seeds(a.seeds)])
     length = min(len(r["returns"]) for r in runs)  # compare like with like: same length
     sims = [moment_vector(np.asarray(r["returns"][:length])) for r in runs]
     pieces, boot = real_reference(real_r, length, n_boot=a.boot)

@@ -53,17 +53,6 @@ SIGN_LAGS = 100
 ABS_LAGS = 100
 
 
-def _seeds(spec: str) -> list[int]:
-    out: list[int] = []
-    for part in spec.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
-
-
 def simulate(args: tuple) -> dict:
     """One seed: per-minute mids (ticks) and volumes after the warm-up, taker signs, timing."""
     scenario, seed, overrides = args
@@ -264,7 +253,9 @@ def main(argv=None) -> int:
         open_min = sc.market.open // MINUTE
         close_min = open_min + int(round(a.hours * 60))
         overrides.append(f"market.close='{close_min // 60:02d}:{close_min % 60:02d}'")
-    seeds = _seeds(a.seeds)
+    from abmm.learn.config import parse_seeds
+
+    seeds = parse_seeds(a.seeds)
     jobs = [(a.scenario, s, tuple(overrides)) for s in seeds]
     t0 = time.perf_counter()
     if a.workers > 1 and len(jobs) > 1:
