@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import struct
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from abmm.errors import AbmmError
+from abmm.schema.files import write_atomic
 
 MAGIC = b"ABMMCKPT"
 VERSION = 1
@@ -62,24 +62,11 @@ def _to_saveable(x):
 
 def save(path, payload: dict) -> Path:
     """Write ``payload`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(_to_saveable(payload), buf)
     data = buf.getvalue()
     head = _HEAD.pack(MAGIC, VERSION, len(data), hashlib.sha256(data).digest())
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(head)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, head + data)
 
 
 #: Largest checkpoint payload read (abmm's are a few MiB).

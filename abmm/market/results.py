@@ -57,6 +57,13 @@ def summarize(model, status: str = "complete", error: str | None = None) -> dict
     }
 
 
+def _write_summary(out_dir: Path, summary: dict) -> None:
+    """``summary.json``, atomically (a reader sees the old or the new one, never half)."""
+    tmp = out_dir / (layout.SUMMARY + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(out_dir / layout.SUMMARY)
+
+
 def heartbeat(out_dir: Path, model) -> None:
     """Write ``summary.json`` as ``running``: the writer's pid, the wall time (a heartbeat a
     reader can age) and how far the run got, atomically."""
@@ -64,9 +71,7 @@ def heartbeat(out_dir: Path, model) -> None:
 
     state = {"status": "running", "pid": os.getpid(), "heartbeat": time.time(),
              "start_ns": model.start, "end_ns": model.end, "now_ns": model.now}
-    tmp = out_dir / (layout.SUMMARY + ".tmp")
-    tmp.write_text(json.dumps(state))
-    tmp.replace(out_dir / layout.SUMMARY)
+    _write_summary(out_dir, state)
 
 
 def start_run_dir(out_dir: Path, record: dict | None, model=None) -> None:
@@ -87,9 +92,7 @@ def write_final_summary(out_dir: Path, summary: dict) -> bool:
     """Write ``summary.json`` alone, atomically, if at all possible (returns whether it was);
     used when the rest of the run directory could not be written."""
     try:
-        tmp = out_dir / (layout.SUMMARY + ".tmp")
-        tmp.write_text(json.dumps(summary, indent=1))
-        tmp.replace(out_dir / layout.SUMMARY)
+        _write_summary(out_dir, summary)
         return True
     except OSError:
         return False
@@ -110,6 +113,4 @@ def write_run_dir(model, out_dir: Path, summary: dict) -> None:
     keep = times <= model.now
     pq.write_table(pa.table({"ts": times[keep], "value": model.fundamental.path[keep]
                              * model.tick_size}), out_dir / layout.FUNDAMENTAL)
-    tmp = out_dir / f"{layout.SUMMARY}.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(out_dir / layout.SUMMARY)
+    _write_summary(out_dir, summary)

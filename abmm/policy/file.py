@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from abmm.errors import AbmmError
 from abmm.policy.base import ObsNorm, Policy
 from abmm.policy.numpy_net import ActorCriticPolicy, NumpyActorCritic, QNetPolicy
 from abmm.policy.tabular import TabularPolicy
+from abmm.schema.files import write_atomic
 
 __all__ = ["FORMAT", "VERSION", "PolicyFileError", "save_policy", "load_policy",
            "read_policy_file", "build_policy", "learner_arrays"]
@@ -224,18 +224,7 @@ def save_policy(path, learners: dict[str, tuple[dict, dict]], env: dict,
     text = json.dumps(config, sort_keys=True, indent=1, default=_json_default)
     buf = io.BytesIO()
     np.savez(buf, config=np.array(text), **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, buf.getvalue())
 
 
 def _json_default(x):

@@ -5,9 +5,10 @@ instead of exhausting memory or the stack."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-__all__ = ["MAX_CONFIG_BYTES", "MAX_DEPTH", "read_config_text", "check_depth"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_DEPTH", "read_config_text", "check_depth", "write_atomic"]
 
 #: A scenario or training config is a small text file: larger ones are refused unread.
 MAX_CONFIG_BYTES = 4 * 2**20
@@ -43,3 +44,21 @@ def check_depth(data, source: str, max_depth: int = MAX_DEPTH) -> None:
                                  "a scenario or config a person wrote")
             children = node.values() if isinstance(node, dict) else node
             stack.extend((c, depth + 1) for c in children)
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: to ``PATH.tmp-PID``, fsync'd, then renamed over
+    ``path`` (``os.replace``). A killed writer leaves the old file whole and no temporary."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
