@@ -644,7 +644,8 @@ def main(argv=None) -> int:
             raise
         import errno
 
-        fault = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
+        fault = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT)
+                 or bool(getattr(exc, "fault", False)))
         print(f"abmm {a.command}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAULT if fault else EXIT_INPUT
     except MemoryError:

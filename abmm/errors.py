@@ -18,7 +18,10 @@ Hierarchy::
     ├── UnknownOrderError         (also a KeyError)  the order id was never issued
     ├── OrderNotLiveError         the order id is finished (filled, cancelled, ...)
     ├── UnknownSymbolError        (also a KeyError)
-    └── CorruptStateError         (also a ValueError) a saved state (pickle, checkpoint) is damaged
+    ├── CorruptStateError         (also a ValueError) a saved state (pickle, checkpoint) is damaged
+    └── DataError                 a real-data file, store or service answered something unusable
+        └── FetchError            a data service failed (banned, retries exhausted): a runtime
+                                  fault (``fault = True``: the CLI exits 1, not 2)
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ __all__ = [
     "OrderNotLiveError",
     "UnknownSymbolError",
     "CorruptStateError",
+    "DataError",
+    "FetchError",
 ]
 
 
@@ -147,3 +152,18 @@ class CorruptStateError(AbmmError, ValueError):
     def __init__(self, detail: str):
         self.detail = detail
         super().__init__(f"corrupt saved state: {detail}")
+
+
+class DataError(AbmmError):
+    """A real-data input is unusable: a file in an unknown layout, a store file that is not
+    abmm's, a service reply that names a bad parameter. The message says what, where and what
+    was expected."""
+
+    fault = False
+
+
+class FetchError(DataError):
+    """A data service failed for reasons outside the request: the IP is banned (HTTP 403),
+    retries were exhausted, the reply was malformed. A runtime fault (the CLI exits 1)."""
+
+    fault = True
