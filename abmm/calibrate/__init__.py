@@ -1,0 +1,1 @@
+"""Calibration of a scenario to real data: the simulated method of moments (``abmm calibrate``)."""
