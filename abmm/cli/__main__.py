@@ -1,0 +1,7 @@
+"""``python -m abmm.cli``: the same as the ``abmm`` command."""
+
+import sys
+
+from abmm.cli import main
+
+sys.exit(main())
