@@ -488,10 +488,11 @@ def _resolve(path: Path, fmt: str, info: dict, venue, category, symbol) -> tuple
     need = {"symbol": symbol, "category": category}
     if fmt not in ("klines_1m", "bybit_orderbook"):
         need["venue"] = venue
-    for name, value in need.items():
-        if not value:
-            raise DataError(f"{path}: a {FORMATS[fmt].split(':')[0]} file does not say its "
-                            f"{name}; give --{name}")
+    lacking = [name for name, value in need.items() if not value]
+    if lacking:
+        raise DataError(f"{path}: a {FORMATS[fmt].split(':')[0]} file does not say its "
+                        f"{' or '.join(lacking)}; give "
+                        f"{' and '.join('--' + n for n in lacking)}")
     return venue, category, symbol
 
 
