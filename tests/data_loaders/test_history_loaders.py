@@ -348,3 +348,26 @@ def test_explicit_symbol_that_contradicts_the_file(tmp_path):
     with pytest.raises(DataError, match="'BTCUSDT', not 'ETHUSDT'"):
         L.import_file(f, tmp_path / "store", symbol="ETHUSDT")
     assert L.import_file(f, tmp_path / "store", symbol="btcusdt")["symbol"] == "BTCUSDT"
+
+
+def test_failed_import_leaves_the_store_untouched_and_progress(tmp_path):
+    good = _write(tmp_path / "good.csv", [DERIV_HEADER, *DERIV_ROWS[:2]])
+    said: list[str] = []
+    out = L.import_file(good, tmp_path / "store", progress=said.append)
+    assert said and "bybit_trades" in said[0] and any("wrote" in s for s in said)
+    before = {p: Path(p).read_bytes() for p in out["paths"]}
+    bad = _write(tmp_path / "bad.csv.gz", [DERIV_HEADER, DERIV_ROWS[2],
+                                           DERIV_ROWS[0].replace("96000.5", "x")], gz=True)
+    with pytest.raises(DataError, match=r"bad\.csv\.gz, line 3: bad price 'x'"):
+        L.import_file(bad, tmp_path / "store")
+    assert {p: Path(p).read_bytes() for p in out["paths"]} == before
+    assert len(list((tmp_path / "store").rglob("*.parquet"))) == 1
+
+
+def test_gzipped_book(tmp_path):
+    f = _write(tmp_path / "ob.data.gz", [
+        _book_msg("snapshot", 1000, 1, b=[("1.0", "5")], a=[("1.1", "2")]),
+        _book_msg("delta", 2000, 2, a=[("1.05", "3")])], gz=True)
+    assert L.detect_format(f) == "bybit_orderbook"
+    b = L.read_bybit_orderbook(f)
+    assert _levels(b, 2000, -1) == [(1.05, 3), (1.1, 2)]
