@@ -315,7 +315,7 @@ def _parse_klines(path: Path) -> tuple[pd.DataFrame, dict]:
 
 
 # ------------------------------------------------------------------ order book
-def _levels(path: Path, n: int, rows, book: dict, delete: bool, what: str) -> None:
+def _levels(path: Path, n: int, rows, book: dict, what: str) -> None:
     if not isinstance(rows, list):
         raise DataError(f"{path}, line {n}: bad {what} {rows!r}; expected a list of "
                         "[price, size] pairs")
@@ -374,8 +374,8 @@ def _parse_bybit_orderbook(path: Path, depth: int = 50) -> tuple[pd.DataFrame, d
                                     "'snapshot' or 'delta'")
                 if data.get("s"):
                     symbols.add(str(data["s"]))
-                _levels(path, n, b, bids, kind == "delta", "bid")
-                _levels(path, n, a, asks, kind == "delta", "ask")
+                _levels(path, n, b, bids, "bid")
+                _levels(path, n, a, asks, "ask")
                 if ts == last_ts:  # one state a millisecond: the last one holds
                     for v in cols.values():
                         del v[last_start:]
