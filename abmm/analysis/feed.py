@@ -10,7 +10,8 @@ trades are counted and left out) and ``@bookTicker`` (``b``/``B`` best bid and i
 (``{"lastUpdateId": ...}``) are counted, not used: ``bookTicker`` is the top of book. A line
 that does not parse is skipped and counted; a file none of whose first lines is such a message
 -- or that holds no trade and no book ticker -- raises ``ValueError``. ``orjson`` is used when it
-is installed, else the standard ``json``.
+is installed, else the standard ``json``. The parsing itself is
+:func:`abmm.data.binance.parse_binance_feed` (shared with the store's loaders).
 
 **The statistics** (:func:`tick_stats`) are computed by one function from normalized frames, the
 same way for the feed (:meth:`Feed.tick_frames`) and for a run (:func:`run_tick_frames`):
@@ -52,8 +53,6 @@ sizes are compared in ticks and lots, each market in its own (``tick_size``, ``l
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import math
 from dataclasses import dataclass, field
@@ -64,20 +63,12 @@ import pandas as pd
 
 from abmm.analysis.estimators import hill_tail_index
 from abmm.analysis.run_facts import book_states, order_starts, sign_memory, weighted_summary
+from abmm.data.binance import HEAD_LINES, parse_binance_feed  # the parsing lives in abmm.data
 from abmm.rundir import open_run
 
 log = logging.getLogger(__name__)
 
-try:  # optional: about three times faster than json on this feed
-    import orjson as _json
-
-    _JSON_ERRORS: tuple = (_json.JSONDecodeError,)
-except ImportError:  # pragma: no cover - depends on the environment
-    import json as _json
-
-    _JSON_ERRORS = (ValueError,)
-
-__all__ = ["Feed", "TickSamples", "read_binance_feed", "run_tick_frames", "tick_samples",
+__all__ = ["HEAD_LINES", "Feed", "TickSamples", "read_binance_feed", "run_tick_frames", "tick_samples",
            "tick_stats", "tick_comparison", "tick_comparison_records",
            "format_tick_comparison", "STAT_NAMES",
            "SIGN_LAGS", "BINANCE_BTCUSDT_TICK", "BINANCE_BTCUSDT_LOT"]
@@ -87,10 +78,6 @@ BINANCE_BTCUSDT_LOT = 0.001  # and its quantity step (BTC)
 SIGN_LAGS = (1, 2, 5, 10, 20, 50, 100)
 SPREAD_BUCKETS = 10  # fractions of time at 1..9 ticks and >= 10
 TIME_RESOLUTION_NS = 1_000_000  # Binance trade times are in ms
-HEAD_LINES = 100  # the first non-blank lines that must hold one feed message
-_EXPECTED = ("a Binance websocket capture: gzip text, one message a line, "
-             "<receive time ns> {\"stream\": ..., \"data\": {...}}")
-
 
 # ------------------------------------------------------------------------------- the feed
 @dataclass(eq=False)
@@ -156,23 +143,6 @@ def _last(s: pd.Series) -> float:
     return float(s.iloc[-1]) if len(s) else -math.inf
 
 
-def _open_text(path: Path):
-    """A text stream of ``path``: gunzipped when it starts with the gzip magic."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
-    return open(path, encoding="utf-8", errors="strict")
-
-
-def _ms(data: dict, *keys: str) -> int:
-    for k in keys:
-        v = data.get(k)
-        if v is not None:
-            return int(v) * 1_000_000
-    raise KeyError(keys[0])
-
-
 def read_binance_feed(path, tick_size: float = BINANCE_BTCUSDT_TICK,
                       lot_size: float = BINANCE_BTCUSDT_LOT) -> Feed:
     """Parse a recorded Binance websocket feed (see the module docstring) into a :class:`Feed`.
@@ -188,52 +158,9 @@ def read_binance_feed(path, tick_size: float = BINANCE_BTCUSDT_TICK,
         raise FileNotFoundError(f"no feed file at {path}")
     if not (tick_size > 0 and lot_size > 0):
         raise ValueError(f"tick_size and lot_size must be > 0, not {tick_size}, {lot_size}")
-    counts = dict.fromkeys(["lines", "trades", "book_tickers", "depth_diffs", "snapshots",
-                            "other_streams", "non_market_trades", "malformed", "blank",
-                            "off_grid_prices", "truncated"], 0)
-    trades: list[tuple] = []
-    tops: list[tuple] = []
-    good = 0
-    loads = _json.loads
-    try:
-        fh = _open_text(path)
-        with fh:
-            for line in fh:
-                counts["lines"] += 1
-                line = line.strip()
-                if not line:
-                    counts["blank"] += 1
-                    continue
-                kind = _parse_line(line, trades, tops, counts, loads)
-                if kind is None:
-                    counts["malformed"] += 1
-                    if good == 0 and counts["malformed"] >= HEAD_LINES:
-                        raise ValueError(f"{path} is not a Binance feed: none of its first "
-                                         f"{HEAD_LINES} lines is a feed message; expected "
-                                         f"{_EXPECTED}")
-                else:
-                    good += 1
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a Binance feed (not text); expected {_EXPECTED}") \
-            from None
-    except gzip.BadGzipFile as exc:
-        raise ValueError(f"{path} is not a Binance feed ({exc}); expected {_EXPECTED}") \
-            from None
-    except EOFError as exc:  # a truncated download: keep what was read
-        log.warning("%s: %s; keeping the %d lines read", path, exc, counts["lines"])
-        counts["truncated"] = 1
-    if not trades and not tops:
-        raise ValueError(f"{path} is not a Binance feed: no @trade or @bookTicker message in "
-                         f"{counts['lines']} lines ({counts['malformed']} malformed); expected "
-                         f"{_EXPECTED}")
-    tr = pd.DataFrame(trades, columns=["ts", "recv_ns", "price", "qty", "side", "trade_id"])
-    tr = tr.astype({"ts": np.int64, "recv_ns": np.int64, "price": float, "qty": float,
-                    "side": np.int8, "trade_id": np.int64})
-    tr = tr.sort_values(["ts", "trade_id"], kind="stable").reset_index(drop=True)
-    top = pd.DataFrame(tops, columns=["ts", "recv_ns", "bid", "bid_qty", "ask", "ask_qty", "u"])
-    top = top.astype({"ts": np.int64, "recv_ns": np.int64, "bid": float, "bid_qty": float,
-                      "ask": float, "ask_qty": float, "u": np.int64})
-    top = top.sort_values(["ts", "u"], kind="stable").drop(columns="u").reset_index(drop=True)
+    parsed = parse_binance_feed(path)
+    counts, tr = parsed.counts, parsed.trades
+    top = parsed.top.drop(columns="u")
     prices = np.concatenate([tr["price"].to_numpy(), top["bid"].to_numpy(),
                              top["ask"].to_numpy()])
     off = np.abs(prices / tick_size - np.rint(prices / tick_size)) > 1e-6
@@ -241,58 +168,7 @@ def read_binance_feed(path, tick_size: float = BINANCE_BTCUSDT_TICK,
     if off.any():
         log.warning("%s: %d prices are not multiples of tick_size=%g (rounded to ticks)",
                     path, int(off.sum()), tick_size)
-    if counts["malformed"]:
-        log.warning("%s: %d malformed lines skipped", path, counts["malformed"])
     return Feed(path, tr, top, float(tick_size), float(lot_size), counts)
-
-
-def _parse_line(line: str, trades: list, tops: list, counts: dict, loads) -> str | None:
-    """Parse one line into ``trades``/``tops`` and count it; the message's kind, or None when
-    the line is malformed."""
-    recv, sep, payload = line.partition(" ")
-    if not sep:
-        return None
-    try:
-        recv_ns = int(recv)
-        msg = loads(payload)
-    except (ValueError, *_JSON_ERRORS):
-        return None
-    if not isinstance(msg, dict):
-        return None
-    stream, data = msg.get("stream"), msg.get("data")
-    if stream is None:
-        if "lastUpdateId" in msg:
-            counts["snapshots"] += 1
-            return "snapshot"
-        return None
-    if not isinstance(stream, str) or not isinstance(data, dict):
-        return None
-    try:
-        if stream.endswith("@trade"):
-            if data.get("X", "MARKET") != "MARKET":
-                counts["non_market_trades"] += 1
-                return "trade"
-            p, q, m = float(data["p"]), float(data["q"]), data["m"]
-            if not (p > 0 and q > 0) or not isinstance(m, bool):
-                return None
-            trades.append((_ms(data, "T", "E"), recv_ns, p, q, 1 if m else 0,
-                           int(data.get("t", -1))))
-            counts["trades"] += 1
-            return "trade"
-        if stream.endswith("@bookTicker"):
-            b, bq, a, aq = (float(data[k]) for k in ("b", "B", "a", "A"))
-            if not (b >= 0 and a >= 0 and bq >= 0 and aq >= 0):
-                return None
-            tops.append((_ms(data, "T", "E"), recv_ns, b, bq, a, aq, int(data.get("u", 0))))
-            counts["book_tickers"] += 1
-            return "bookTicker"
-    except (KeyError, TypeError, ValueError):
-        return None
-    if "@depth" in stream:
-        counts["depth_diffs"] += 1
-        return "depth"
-    counts["other_streams"] += 1
-    return "other"
 
 
 # ------------------------------------------------------------------------------- a run
