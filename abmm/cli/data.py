@@ -128,8 +128,9 @@ def cmd_import(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(res, default=str))
         return 0
-    print(f"{res['format']}: {res['rows']:,} rows of {res['venue']} {res['category']} "
-          f"{res['symbol']}, {res['added']:,} new, in {len(res['paths'])} file(s) under {a.out}")
+    what = " ".join(str(res[k]) for k in ("venue", "category", "symbol") if res.get(k))
+    print(f"{res['format']}: {res['rows']:,} rows of {what}, {res['added']:,} new, in "
+          f"{len(res['paths'])} file(s) under {a.out}")
     return 0
 
 
