@@ -45,6 +45,7 @@ __all__ = [
     "CATEGORIES",
     "BybitClient",
     "interval_ms",
+    "stamps_ms",
     "gaps",
     "fetch_klines_to_store",
     "fetch_instruments_to_store",
@@ -121,6 +122,13 @@ def interval_ms(interval) -> int | None:
     if iv.isdigit():
         return int(iv) * _MINUTE
     return {"D": _DAY, "W": 7 * _DAY}.get(iv)
+
+
+def stamps_ms(frame: pd.DataFrame) -> np.ndarray:
+    """The ``timestamp`` column of a store frame as int64 epoch ms."""
+    if not len(frame):
+        return np.array([], dtype=np.int64)
+    return frame["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
 
 
 def _float(value, what: str, path: str) -> float:
@@ -480,10 +488,7 @@ def gaps(frame: pd.DataFrame, start_ms: int, end_ms: int, interval) -> list[tupl
     if step is None or iv == "W":
         raise DataError(f"interval {iv!r}: gaps are computed for minute intervals and D only")
     expected = np.arange(-(-start // step) * step, end, step, dtype=np.int64)
-    if len(frame):
-        have = frame["timestamp"].to_numpy().astype("datetime64[ms]").astype(np.int64)
-    else:
-        have = np.array([], dtype=np.int64)
+    have = stamps_ms(frame)
     missing = expected[~np.isin(expected, have)]
     out: list[tuple[int, int]] = []
     for t in missing.tolist():
@@ -538,7 +543,7 @@ def fetch_klines_to_store(client: BybitClient, root, category: str, symbol: str,
             progress(done, total)
     stored, _ = read_table(path)
     if len(stored):
-        ts = stored["timestamp"].to_numpy().astype("datetime64[ms]").astype(np.int64)
+        ts = stamps_ms(stored)
         inside = stored[(ts >= start) & (ts < end)]
     else:
         inside = stored
@@ -575,15 +580,17 @@ def poll_orderbook_to_store(client: BybitClient, root, category: str, symbol: st
                         f"{flush_every!r}: expected every_s > 0, duration_s >= 0, flush_every >= 1")
     total = max(1, math.ceil(duration_s / every_s)) if duration_s > 0 else 1
     pending: dict[str, list[pd.DataFrame]] = {}
+    first: dict[str, int] = {}  # the first snapshot's ms of each day: coverage is the span
     written: list[str] = []
     count = 0
 
     def flush() -> None:
         for day, frames in sorted(pending.items()):
             frame = pd.concat(frames, ignore_index=True)
-            ts = frame["timestamp"].to_numpy().astype("datetime64[ms]").astype(np.int64)
+            ts = stamps_ms(frame)
             path = orderbook_path(root, category, symbol, day)
-            merge_into(path, "orderbook", frame, [[int(ts.min()), int(ts.max()) + 1]])
+            first.setdefault(day, int(ts.min()))
+            merge_into(path, "orderbook", frame, [[first[day], int(ts.max()) + 1]])
             if str(path) not in written:
                 written.append(str(path))
         pending.clear()
