@@ -273,6 +273,9 @@ class BybitClient:
             try:
                 body = resp.json()
             except ValueError:
+                if status >= 400:
+                    raise DataError(f"bybit {path}: HTTP {status} "
+                                    f"({resp.text[:80]!r}); request {params}") from None
                 problem = f"malformed JSON (HTTP {status}, {len(resp.content)} bytes)"
                 continue
             if not isinstance(body, dict) or not isinstance(body.get("retCode"), int):
@@ -511,11 +514,28 @@ def _bars_in(a: int, b: int, step: int | None) -> int:
     return max(0, -(-b // step) - (-(-a // step)))
 
 
+def _forming_open(interval: str, now_ms: int) -> int:
+    """The open (ms) of the bar of ``interval`` that is forming at ``now_ms``: weekly bars
+    open on Mondays 00:00 UTC, monthly ones on the 1st."""
+    if interval == "M":
+        stamp = pd.Timestamp(now_ms, unit="ms", tz="UTC")
+        return int(pd.Timestamp(year=stamp.year, month=stamp.month, day=1, tz="UTC").value
+                   // 1_000_000)
+    step = interval_ms(interval)
+    offset = 4 * _DAY if interval == "W" else 0  # 1970-01-01 was a Thursday
+    return (now_ms - offset) // step * step + offset
+
+
 def fetch_klines_to_store(client: BybitClient, root, category: str, symbol: str, interval,
                           start_ms: int, end_ms: int,
-                          progress: Callable[[int, int], None] | None = None) -> dict:
+                          progress: Callable[[int, int], None] | None = None,
+                          now: Callable[[], float] = time.time) -> dict:
     """Fetch the bars of ``[start_ms, end_ms)`` that the store lacks into
     ``klines_path(root, category, symbol, interval)``.
+
+    Only closed bars are fetched: ``end_ms`` is cut to the open of the bar forming at
+    ``now()`` (epoch seconds), so a bar still forming, or one not yet begun, is never stored
+    or marked as covered.
 
     Only the ranges the file's coverage lacks are asked for, in chunks of ``CHUNK_BARS`` bars,
     each committed (rows and coverage together) in one atomic write: an interrupt between
@@ -528,6 +548,11 @@ def fetch_klines_to_store(client: BybitClient, root, category: str, symbol: str,
     path = klines_path(root, category, symbol, interval)
     _, covered = read_table(path)
     step = interval_ms(interval)
+    forming = _forming_open(interval, int(now() * 1000))
+    if end > forming:
+        log.info("bybit klines %s %s %s: end %d cut to %d, the open of the bar still forming",
+                 category, symbol, interval, end, forming)
+        end = max(start, forming)
     chunks = [c for a, b in missing_ranges(covered, start, end) for c in _chunks(a, b, step)]
     total = sum(_bars_in(a, b, step) for a, b in chunks)
     done = added = 0
@@ -547,7 +572,7 @@ def fetch_klines_to_store(client: BybitClient, root, category: str, symbol: str,
         inside = stored[(ts >= start) & (ts < end)]
     else:
         inside = stored
-    holes = [] if step is None or interval == "W" else \
+    holes = [] if step is None or interval == "W" or end <= start else \
         [list(g) for g in gaps(inside, start, end, interval)]
     return {"path": str(path), "bars_added": int(added), "bars": int(len(stored)),
             "gaps": holes}

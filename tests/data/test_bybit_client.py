@@ -127,6 +127,26 @@ def test_extended_range_fetches_only_the_new_part(fake_bybit, tmp_path, small_ch
     assert list(ms(frame)) == minutes(-10, 35)
 
 
+def test_the_forming_bar_is_never_stored_or_covered(fake_bybit, tmp_path, small_chunks):
+    fake_bybit.add_klines("linear", "BTCUSDT", "1", minutes(0, 25))  # bar 24 is forming
+    clock = [(T0 + 24 * MINUTE + 30_000) / 1000]
+    with make_client(fake_bybit) as client:
+        out = fetch_klines_to_store(client, tmp_path, "linear", "BTCUSDT", "1", T0,
+                                    T0 + 60 * MINUTE, now=lambda: clock[0])
+        assert out["bars"] == 24 and out["gaps"] == []
+        assert read_table(out["path"])[1] == [[T0, T0 + 24 * MINUTE]]
+        fake_bybit.add_klines("linear", "BTCUSDT", "1", minutes(24, 40), price=200.0)
+        clock[0] += 20 * 60
+        n = fake_bybit.count()
+        out = fetch_klines_to_store(client, tmp_path, "linear", "BTCUSDT", "1", T0,
+                                    T0 + 60 * MINUTE, now=lambda: clock[0])
+    assert [int(p["start"]) for _, p in fake_bybit.requests[n:]] == [T0 + 24 * MINUTE,
+                                                                     T0 + 34 * MINUTE]
+    assert out["bars"] == 40 and out["bars_added"] == 16 and out["gaps"] == []
+    frame, cov = read_table(out["path"])
+    assert cov == [[T0, T0 + 44 * MINUTE]] and list(ms(frame)) == minutes(0, 40)
+
+
 def _check_whole_chunks(path, data_stamps):
     frame, cov = read_table(path)
     t = ms(frame)
@@ -279,7 +299,8 @@ def test_connection_refused_is_a_fetch_error(fake_bybit):
 
 
 def test_404_and_other_codes_are_data_errors(fake_bybit):
-    fake_bybit.script("/v5/market/orderbook", ("code", 170001, "Internal error."))
+    fake_bybit.script("/v5/market/orderbook", ("code", 170001, "Internal error."),
+                      ("raw", 400, b"<html>bad request</html>"))
     fake_bybit.symbols.add("BTCUSDT")
     with make_client(fake_bybit) as client:
         with pytest.raises(DataError, match="HTTP 404.*category='linear'") as err:
@@ -288,7 +309,10 @@ def test_404_and_other_codes_are_data_errors(fake_bybit):
         with pytest.raises(DataError, match="retCode 170001.*Internal error") as err:
             client.orderbook("linear", "BTCUSDT")
         assert not isinstance(err.value, FetchError)
-    assert fake_bybit.count() == 2
+        with pytest.raises(DataError, match="HTTP 400") as err:
+            client.orderbook("linear", "BTCUSDT")
+        assert not isinstance(err.value, FetchError)
+    assert fake_bybit.count() == 3
 
 
 def test_client_side_validation_sends_nothing(fake_bybit, tmp_path):
