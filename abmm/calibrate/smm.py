@@ -37,6 +37,7 @@ import logging
 import math
 import multiprocessing as mp
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -196,8 +197,9 @@ class Target:
         var = np.nanvar(boot, axis=0, ddof=1)
         if len(rp) > 1:
             var = np.fmax(var, np.nanvar(rp, axis=0, ddof=1))
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(rp, axis=0) if np.isfinite(rp).any() else rp[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN moment stays NaN
+            mean = np.nanmean(rp, axis=0)
         return cls(dict(zip(MOMENTS, map(float, mean), strict=True)),
                    dict(zip(MOMENTS, map(float, var), strict=True)), len(rp), length, source)
 
@@ -218,7 +220,8 @@ class Target:
         a = np.array([[v[k] for k in MOMENTS] for v in vectors], float)
         if len(a) < 2:
             raise ValueError("a target from moment vectors needs at least two of them")
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN moment stays NaN
             mean, var = np.nanmean(a, axis=0), np.nanvar(a, axis=0, ddof=1)
         return cls(dict(zip(MOMENTS, map(float, mean), strict=True)),
                    dict(zip(MOMENTS, map(float, var), strict=True)), len(a), None, source)
