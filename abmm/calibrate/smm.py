@@ -194,11 +194,11 @@ class Target:
         the pieces', whichever is larger."""
         pieces, boot = real_reference(r, length, n_boot=n_boot, seed=seed)
         rp = np.array([[p[k] for k in MOMENTS] for p in pieces], float)
-        var = np.nanvar(boot, axis=0, ddof=1)
-        if len(rp) > 1:
-            var = np.fmax(var, np.nanvar(rp, axis=0, ddof=1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN moment stays NaN
+            var = np.nanvar(boot, axis=0, ddof=1)
+            if len(rp) > 1:
+                var = np.fmax(var, np.nanvar(rp, axis=0, ddof=1))
             mean = np.nanmean(rp, axis=0)
         return cls(dict(zip(MOMENTS, map(float, mean), strict=True)),
                    dict(zip(MOMENTS, map(float, var), strict=True)), len(rp), length, source)
