@@ -569,9 +569,10 @@ def calibrate(scenario, real, params: Sequence[Param | str], budget: int,
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    study = optuna.load_study(study_name=_STUDY, storage=storage) if (
-        out / "study.db").exists() else None
-    n_done = len(_finished(study)) if study is not None else 0
+    try:  # the trials already finished (to seed the sampler past them)
+        n_done = len(_finished(optuna.load_study(study_name=_STUDY, storage=storage)))
+    except KeyError:  # no study yet (a new calibration, or one killed before its first trial)
+        n_done = 0
     study = optuna.create_study(study_name=_STUDY, storage=storage, direction="minimize",
                                 sampler=_sampler(sampler, seed + n_done), load_if_exists=True)
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
