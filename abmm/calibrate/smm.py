@@ -461,6 +461,15 @@ def _plot(path: Path, losses: list[tuple[int, float]], rows: list[dict]) -> None
     write_atomic(path, buf.getvalue())
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML out with clock times quoted (``"10:30"``), so that YAML 1.1 readers do not take
+    them for base-60 integers."""
+
+
+_Dumper.add_representer(str, lambda d, v: d.represent_scalar(
+    "tag:yaml.org,2002:str", v, style='"' if ":" in v else None))
+
+
 def _yaml_bytes(data: dict, params: list[Param], best: dict, loss: float, df: int,
                 command: str | None, days) -> bytes:
     """The calibrated scenario (``data`` with the best values set) under a header comment."""
@@ -472,7 +481,7 @@ def _yaml_bytes(data: dict, params: list[Param], best: dict, loss: float, df: in
             + (f", {days}-day runs)" if days else ")")]
     head += [f"#   {p.key} = {best[p.key]!r}  (searched {p.lo:g} .. {p.hi:g}"
              + (", log)" if p.log else ")") for p in params]
-    body = yaml.safe_dump(new, sort_keys=False, allow_unicode=True)
+    body = yaml.dump(new, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     return ("\n".join(head) + "\n" + body).encode()
 
 

@@ -44,7 +44,9 @@ def test_recovers_sigma_within_15_percent(tiny, target, true_sigma, tmp_path):
     assert text.startswith("# calibrated by abmm.calibrate")
     assert "# command: abmm calibrate tiny_market.yaml (test)" in text
     assert f"{KEY} = {got!r}" in text
+    assert 'close: "02:00"' in text  # clock times stay strings for any YAML reader
     sc = load_scenario(yaml_load(text))
+    assert sc == load_scenario(tiny, overrides=[f"{KEY}={got!r}"])
     assert sc.fundamental.sigma_1h == pytest.approx(got)
     with open(p["csv"]) as f:
         rows = list(csv.DictReader(f))
