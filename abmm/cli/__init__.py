@@ -582,9 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also replay through the pure-Python reference and compare")
     d.add_argument("--json", action="store_true", help="also print a JSON summary")
     d.set_defaults(func=cmd_demo)
+    from abmm.cli import calibrate as calibrate_cli
     from abmm.cli import data as data_cli
 
     data_cli.add_parser(sub)
+    calibrate_cli.add_parser(sub)
     return ap
 
 
