@@ -8,6 +8,9 @@ columns are those of :mod:`abmm.rundir.layout`; read them with :func:`abmm.rundi
   type), fills, cancels, expiries, rejects, modifies, iceberg refills -- with ns timestamps and
   agent ids (see ``docs/event_log.md``).
 * ``top/``: every change of the top of book (best bid/ask and their displayed sizes).
+
+Each part carries a ``time`` column (``timestamp[ns, UTC]``: the session date + ``ts``) and the
+run's ``abmm.*`` schema metadata (:func:`abmm.rundir.layout.file_meta`).
 """
 
 from __future__ import annotations
@@ -19,18 +22,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abmm.rundir import layout, open_run
-from abmm.rundir.layout import EVENT_LOG_DTYPE, TOP_DTYPE
+from abmm.rundir.layout import EVENT_LOG_DTYPE, EVENT_SCHEMA, TIME_TYPE, TOP_DTYPE, TOP_SCHEMA
 
 __all__ = ["EventLog", "EVENT_LOG_DTYPE", "TOP_DTYPE", "read_events", "read_top"]
 
 
 class _PartWriter:
-    """Buffers rows (tuples) and writes every ``chunk_rows`` of them as one Parquet file."""
+    """Buffers rows (tuples) and writes every ``chunk_rows`` of them as one Parquet file (with a
+    ``time`` column, ``origin_ns`` + ``ts``, and the schema ``schema``)."""
 
-    def __init__(self, folder: Path, dtype: np.dtype, chunk_rows: int):
+    def __init__(self, folder: Path, dtype: np.dtype, chunk_rows: int, schema: pa.Schema,
+                 origin_ns: int):
         self.folder = folder
         self.dtype = dtype
         self.chunk_rows = chunk_rows
+        self.schema = schema
+        self.origin_ns = np.int64(origin_ns)
         self.rows: list = []
         self.parts = 0
         self.written = 0
@@ -41,7 +48,13 @@ class _PartWriter:
         if not self.rows:
             return
         arr = np.array(self.rows, self.dtype)
-        table = pa.table({name: arr[name] for name in self.dtype.names})
+        cols = []
+        for name in self.dtype.names:
+            cols.append(arr[name])
+            if name == "ts":
+                cols.append(pa.array((arr["ts"] + self.origin_ns).view("datetime64[ns]"),
+                                     TIME_TYPE))
+        table = pa.Table.from_arrays(cols, schema=self.schema)
         path = self.folder / layout.part_name(self.parts)
         tmp = self.folder / layout.part_tmp_name(self.parts)  # hidden: readers skip it
         pq.write_table(table, tmp, compression="zstd")
@@ -54,13 +67,24 @@ class _PartWriter:
 class EventLog:
     """Collects events and top-of-book changes; ``folder=None`` keeps nothing on disk (counts only)."""
 
-    def __init__(self, folder: Path | None, chunk_rows: int = 250_000, top_of_book: bool = True):
-        """Write parts of ``chunk_rows`` rows under ``folder`` (``top_of_book``: log top/)."""
+    def __init__(self, folder: Path | None, chunk_rows: int = 250_000, top_of_book: bool = True,
+                 meta: dict | None = None):
+        """Write parts of ``chunk_rows`` rows under ``folder`` (``top_of_book``: log top/);
+        ``meta``: the keyword arguments of :func:`abmm.rundir.layout.file_meta` but ``file``
+        and ``columns`` (tick and lot size, scenario, seed, symbol, date); default: a scenario
+        ``"scenario"``, seed 0, tick 0.01, lot 1, symbol ``ABM``, ``layout.DEFAULT_DATE``."""
         self.folder = Path(folder) if folder is not None else None
         self.top_of_book = top_of_book
         if self.folder is not None:
-            self.events = _PartWriter(self.folder / layout.EVENTS, EVENT_LOG_DTYPE, chunk_rows)
-            self.top = _PartWriter(self.folder / layout.TOP, TOP_DTYPE, chunk_rows)
+            meta = {"tick_size": 0.01, "lot_size": 1.0, "scenario": "scenario", "seed": 0,
+                    "symbol": "ABM", "date": layout.DEFAULT_DATE} | (meta or {})
+            origin = layout.date_ns(meta["date"])
+            self.events = _PartWriter(
+                self.folder / layout.EVENTS, EVENT_LOG_DTYPE, chunk_rows, EVENT_SCHEMA.with_metadata(
+                    layout.file_meta("events", EVENT_SCHEMA.names, **meta)), origin)
+            self.top = _PartWriter(
+                self.folder / layout.TOP, TOP_DTYPE, chunk_rows, TOP_SCHEMA.with_metadata(
+                    layout.file_meta("top", TOP_SCHEMA.names, **meta)), origin)
         self.n_events = 0
         self.n_top = 0
 

@@ -188,9 +188,17 @@ class MarketModel(mesa.Model):
                 self.queue.push(t, K.WAKE, agent)
         if self.out_dir is not None:  # until finish() says otherwise, the run is incomplete
             start_run_dir(self.out_dir, self.record, self)
-            self.log = EventLog(self.out_dir, self.spec.chunk_rows, self.spec.top_of_book)
+            self.log = EventLog(self.out_dir, self.spec.chunk_rows, self.spec.top_of_book,
+                                self.file_meta_args())
         self._wall0 = time.perf_counter()
         return self
+
+    def file_meta_args(self) -> dict:
+        """What the run's Parquet files record in their ``abmm.*`` metadata (the keyword
+        arguments of :func:`abmm.rundir.layout.file_meta` but ``file`` and ``columns``)."""
+        return {"tick_size": self.tick_size, "lot_size": self.lot_size,
+                "scenario": self.spec.name, "seed": self.seed_value, "symbol": self.symbol,
+                "date": self.spec.date}
 
     def release(self) -> None:
         """Drop what keeps a finished model alive: Mesa's registry of its agents (mesa#3179)

@@ -104,13 +104,23 @@ def write_run_dir(model, out_dir: Path, summary: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    import numpy as np
+
     model.log.flush()
+    meta = model.file_meta_args()
     rows = [a.summary() for a in model._by_id.values()]
     keys = list(dict.fromkeys(k for r in rows for k in r))  # kinds add their own columns
     table = pa.table({k: [r.get(k) for r in rows] for k in keys})
+    table = table.replace_schema_metadata(layout.file_meta("agents", keys, **meta))
     pq.write_table(table, out_dir / layout.AGENTS)
     times = model.fundamental.times()
     keep = times <= model.now
-    pq.write_table(pa.table({"ts": times[keep], "value": model.fundamental.path[keep]
-                             * model.tick_size}), out_dir / layout.FUNDAMENTAL)
+    ts = np.asarray(times[keep], dtype=np.int64)
+    ticks = np.asarray(model.fundamental.path[keep], dtype=np.float64)
+    time = pa.array((ts + np.int64(layout.date_ns(meta["date"]))).view("datetime64[ns]"),
+                    layout.TIME_TYPE)
+    schema = layout.FUNDAMENTAL_SCHEMA.with_metadata(
+        layout.file_meta("fundamental", layout.FUNDAMENTAL_COLUMNS, **meta))
+    pq.write_table(pa.Table.from_arrays([ts, time, ticks * model.tick_size, ticks],
+                                        schema=schema), out_dir / layout.FUNDAMENTAL)
     _write_summary(out_dir, summary)

@@ -31,3 +31,5 @@ class MarketSpec:
     #: Between two sessions the market is closed: nothing happens, every pending event (wake-ups,
     #: orders and notices in flight) moves to the next open by the length of the night.
     sessions: tuple = ()
+    #: the calendar date (ISO, UTC) of the first session: ``ts`` counts ns from its midnight
+    date: str = "2024-01-02"

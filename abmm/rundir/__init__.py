@@ -13,7 +13,11 @@ from abmm.rundir.layout import (
     EVENT_LOG_DTYPE,
     EVENT_SCHEMA,
     EVENTS,
+    DEFAULT_DATE,
     FUNDAMENTAL,
+    FUNDAMENTAL_COLUMNS,
+    FUNDAMENTAL_SCHEMA,
+    LEGACY_DATE,
     SCENARIO,
     SUMMARY,
     TOP,
@@ -24,13 +28,15 @@ from abmm.rundir.layout import (
 from abmm.rundir.reader import (
     IncompleteRunError,
     RunDir,
+    file_metadata,
     open_run,
     read_parts,
     require_complete,
 )
 
 __all__ = [
-    "RunDir", "open_run", "read_parts", "IncompleteRunError", "require_complete",
+    "RunDir", "open_run", "file_metadata", "read_parts", "IncompleteRunError", "require_complete",
     "SCENARIO", "SUMMARY", "EVENTS", "TOP", "AGENTS", "FUNDAMENTAL",
     "EVENT_LOG_DTYPE", "TOP_DTYPE", "EVENT_COLUMNS", "TOP_COLUMNS", "EVENT_SCHEMA", "TOP_SCHEMA",
+    "FUNDAMENTAL_COLUMNS", "FUNDAMENTAL_SCHEMA", "DEFAULT_DATE", "LEGACY_DATE",
 ]

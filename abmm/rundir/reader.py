@@ -28,6 +28,14 @@ Behaviours every caller shares:
   gone), or ``"unknown"`` (no summary). ``check_complete()`` raises ``IncompleteRunError``,
   saying how far the run got, unless ``allow_incomplete``: the command line's readers refuse an
   unfinished run unless given ``--allow-incomplete``.
+* **Dates and old runs.** ``date`` is the session date: the scenario's ``market.date``, else the
+  ``abmm.date`` of the files' metadata, else ``layout.LEGACY_DATE`` (2024-01-01, where runs
+  written before ``market.date`` were always put). ``events()``, ``top()`` and
+  ``fundamental()`` always have a ``time`` column (``date + ts``, ``timestamp[ns, UTC]``) and
+  ``fundamental()`` a ``value_ticks``: files of older runs, which hold neither, get them
+  computed on reading.
+* **Metadata.** ``metadata(name)`` (and :func:`file_metadata` for any file) returns a file's
+  ``abmm.*`` schema metadata decoded (``{}`` for an old run's files).
 """
 
 from __future__ import annotations
@@ -51,15 +59,34 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["RunDir", "open_run", "require_complete", "read_parts", "IncompleteRunError",
-           "STALE_HEARTBEAT_S"]
+           "STALE_HEARTBEAT_S", "file_metadata"]
 
 
-def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Table:
-    """Every complete ``part-NNNNN.parquet`` of ``folder``, in part-number order, as one Arrow
-    table (``columns``: only those). A missing or empty folder gives a table with no rows and the
-    columns of ``schema`` (those in ``columns``; no columns without a schema)."""
+def file_metadata(path) -> dict:
+    """The ``abmm.*`` schema metadata of one Parquet file (a part of ``events/`` or ``top/``,
+    ``agents.parquet``, ``fundamental.parquet``), JSON decoded and keyed without the prefix:
+    ``file``, ``tick_size``, ``lot_size``, ``units`` (``{column: unit}``), ``codes`` (``{column:
+    {int code: name}}``), ``scenario``, ``seed``, ``symbol``, ``date``. ``{}`` for a file
+    without any (written before abmm recorded it); ``FileNotFoundError`` when missing."""
     import pyarrow.parquet as pq
 
+    return layout.decode_meta(pq.read_schema(path).metadata)
+
+
+def _add_time(table: pa.Table, origin_ns: int, at: int | None = None) -> pa.Table:
+    """``table`` with a ``time`` column (``origin_ns + ts``) inserted at ``at`` (after ``ts``
+    when None)."""
+    import numpy as np
+
+    ts = table.column("ts").to_numpy().astype(np.int64, copy=False)
+    time = pa.array((ts + np.int64(origin_ns)).view("datetime64[ns]"), layout.TIME_TYPE)
+    if at is None:
+        at = table.column_names.index("ts") + 1
+    return table.add_column(at, "time", time)
+
+
+def _parts(folder) -> list:
+    """The complete parts of a dataset folder, in part-number order."""
     folder = Path(folder)
     parts = []
     if folder.is_dir():
@@ -68,13 +95,23 @@ def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Tabl
             if m and p.is_file():
                 parts.append((int(m.group(1)), p))
     parts.sort()
+    return [p for _, p in parts]
+
+
+def read_parts(folder, columns=None, schema: pa.Schema | None = None) -> pa.Table:
+    """Every complete ``part-NNNNN.parquet`` of ``folder``, in part-number order, as one Arrow
+    table (``columns``: only those). A missing or empty folder gives a table with no rows and the
+    columns of ``schema`` (those in ``columns``; no columns without a schema)."""
+    import pyarrow.parquet as pq
+
+    parts = _parts(folder)
     columns = None if columns is None else list(columns)
     if not parts:
         if schema is None:
             return pa.table({})
         empty = schema.empty_table()
         return empty if columns is None else empty.select(columns)
-    return pa.concat_tables([pq.read_table(p, columns=columns) for _, p in parts])
+    return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
 
 
 #: A running writer refreshes its heartbeat every few seconds; older than this, it is gone.
@@ -121,6 +158,48 @@ class RunDir:
     def status(self) -> str | None:
         """The summary's ``status``: ``"complete"``, ``"incomplete"``, ``"running"`` or None."""
         return self.summary.get("status")
+
+    @cached_property
+    def date(self) -> str:
+        """The session date (ISO, UTC; ``ts`` counts ns from its midnight): the scenario's
+        ``market.date``, else the files' ``abmm.date``, else ``layout.LEGACY_DATE`` (a run
+        written before abmm recorded a date)."""
+        path = self.path / layout.SCENARIO
+        date = self.market.get("date") if path.exists() else None
+        if date is None:
+            for f in self._data_files():
+                date = file_metadata(f).get("date")
+                if date is not None:
+                    break
+        return layout.as_date(date or layout.LEGACY_DATE).isoformat()
+
+    @property
+    def date_ns(self) -> int:
+        """Nanoseconds from the Unix epoch to midnight UTC of ``date``: ``time = date_ns + ts``."""
+        return layout.date_ns(self.date)
+
+    def _data_files(self) -> list:
+        """The run's Parquet files: the first part of ``events/`` and ``top/``, ``agents.parquet``
+        and ``fundamental.parquet``, those present."""
+        files = [p[0] for p in (_parts(self.path / layout.EVENTS), _parts(self.path / layout.TOP))
+                 if p]
+        files += [self.path / f for f in (layout.AGENTS, layout.FUNDAMENTAL)
+                  if (self.path / f).is_file()]
+        return files
+
+    def metadata(self, name: str = "events") -> dict:
+        """The decoded ``abmm.*`` metadata (:func:`file_metadata`) of one of the run's files:
+        ``name`` is ``events`` or ``top`` (their first part), ``agents`` or ``fundamental``;
+        ``{}`` when the file is missing or has none (an old run)."""
+        if name in (layout.EVENTS, layout.TOP):
+            parts = _parts(self.path / name)
+            path = parts[0] if parts else None
+        elif name in ("agents", "fundamental"):
+            path = self.path / {"agents": layout.AGENTS, "fundamental": layout.FUNDAMENTAL}[name]
+        else:
+            raise ValueError(f"metadata({name!r}): expected one of 'events', 'top', 'agents', "
+                             "'fundamental'")
+        return file_metadata(path) if path is not None and path.is_file() else {}
 
     @property
     def market(self) -> dict:
@@ -261,13 +340,31 @@ class RunDir:
         return parse_duration(self.market.get("warmup", 0) or 0)
 
     # ------------------------------------------------------------------ the logs
+    def _dataset(self, name: str, columns, schema: pa.Schema) -> pa.Table:
+        """``read_parts`` of a dataset folder, with ``time`` computed for parts without it."""
+        folder = self.path / name
+        parts = _parts(folder)
+        if not parts:
+            return read_parts(folder, columns, schema)
+        import pyarrow.parquet as pq
+
+        if "time" in pq.read_schema(parts[0]).names or (columns is not None
+                                                        and "time" not in columns):
+            return read_parts(folder, columns, schema)
+        # a run written before the time column: add it from ts
+        wanted = list(schema.names if columns is None else columns)
+        read = [c for c in wanted if c != "time"]
+        table = read_parts(folder, list(dict.fromkeys([*read, "ts"])), schema)
+        table = _add_time(table, self.date_ns, at=table.num_columns)
+        return table.select(wanted)
+
     def events(self, columns=None) -> pa.Table:
         """Rows of ``events/`` (``columns``: only those) as one Arrow table."""
-        return read_parts(self.path / layout.EVENTS, columns, layout.EVENT_SCHEMA)
+        return self._dataset(layout.EVENTS, columns, layout.EVENT_SCHEMA)
 
     def top(self, columns=None) -> pa.Table:
         """Rows of ``top/`` (``columns``: only those) as one Arrow table."""
-        return read_parts(self.path / layout.TOP, columns, layout.TOP_SCHEMA)
+        return self._dataset(layout.TOP, columns, layout.TOP_SCHEMA)
 
     def fills(self, columns=None) -> pa.Table:
         """The ``FILL`` rows of ``events/`` (``columns``: only those), in log order."""
@@ -290,11 +387,21 @@ class RunDir:
             .reset_index(drop=True)
 
     def fundamental(self) -> pd.DataFrame | None:
-        """``fundamental.parquet`` (``ts``, ``value`` in price units), or None when missing."""
+        """``fundamental.parquet`` (``ts``; ``time``; ``value`` in price units; ``value_ticks``
+        in ticks), or None when missing. An old run's file (``ts`` and ``value`` only) gets
+        ``time`` and ``value_ticks`` (``value / tick_size``) computed."""
         import pandas as pd
 
         path = self.path / layout.FUNDAMENTAL
-        return pd.read_parquet(path) if path.exists() else None
+        if not path.exists():
+            return None
+        df = pd.read_parquet(path)
+        if "time" not in df.columns:
+            df.insert(1, "time", pd.to_datetime(df["ts"].to_numpy() + self.date_ns, unit="ns",
+                                                utc=True))
+        if "value_ticks" not in df.columns:
+            df["value_ticks"] = df["value"] / self.tick_size
+        return df[list(layout.FUNDAMENTAL_COLUMNS)]
 
 
 class IncompleteRunError(AbmmError, ValueError):

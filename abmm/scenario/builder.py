@@ -40,7 +40,8 @@ def market_spec(scenario: Scenario) -> MarketSpec:
         name=scenario.name, symbol=m.symbol, tick_size=m.tick_size, lot_size=m.lot_size,
         reference_price_ticks=m.reference_price_ticks, start_ns=m.start_ns, end_ns=m.end_ns,
         warmup_ns=m.warmup_ns, step_ns=m.step_ns, chunk_rows=scenario.logging.chunk_rows,
-        top_of_book=scenario.logging.top_of_book, sessions=tuple(m.sessions))
+        top_of_book=scenario.logging.top_of_book, sessions=tuple(m.sessions),
+        date=m.date.isoformat())
 
 
 def build_fundamental(scenario: Scenario, seed: int) -> Fundamental:

@@ -4,9 +4,17 @@ checks that span several sections. Documented key by key in ``scenarios/README.m
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from abmm.agents import KINDS
 from abmm.agents.executor import ExecutorGroup
@@ -40,6 +48,16 @@ class Market(Strict):
     days: PositiveInt = 1
     warmup: Duration = 0
     step: Duration = SECOND  #: decision interval of MarketModel.step()
+    #: the (first) session's calendar date, UTC: ``ts`` counts ns from its midnight, the logs'
+    #: ``time`` column and ``abmm bars`` are dated by it
+    date: datetime.date = datetime.date(2024, 1, 2)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_date(cls, v):
+        if isinstance(v, datetime.datetime) or not isinstance(v, (str, datetime.date)):
+            raise ValueError(f"expected an ISO date such as 2024-01-02, got {v!r}")
+        return v
 
     @model_validator(mode="after")
     def _check(self):

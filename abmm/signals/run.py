@@ -22,13 +22,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abmm.rundir import TOP_COLUMNS, require_complete
+from abmm.rundir import require_complete
+from abmm.rundir.layout import TOP_DTYPE
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["RunData", "from_run", "TOP_COLUMNS", "TRADE_COLUMNS"]
 
+#: Columns of ``RunData.top`` (those of ``top/`` but its ``time``: all int64).
+TOP_COLUMNS: tuple[str, ...] = tuple(TOP_DTYPE.names)
 #: Columns of ``RunData.trades``.
 TRADE_COLUMNS = ("ts", "price", "qty", "side")
 
