@@ -22,7 +22,13 @@ from abmm.agents import KINDS
 from abmm.cli import main
 from abmm.errors import AbmmError
 from abmm.market.shocks import FatFinger, FlashCrash, LiquidityWithdrawal, NewsJump
-from abmm.rundir.layout import EVENT_LOG_DTYPE, TOP_DTYPE
+from abmm.rundir.layout import (
+    EVENT_COLUMNS,
+    EVENT_LOG_DTYPE,
+    FUNDAMENTAL_COLUMNS,
+    TOP_COLUMNS,
+    TOP_DTYPE,
+)
 from abmm.scenario import (
     FundamentalCfg,
     Jumps,
@@ -431,14 +437,14 @@ def test_cli_good_run(tmp_path, capsys):
     assert summary["scenario"] == "tiny" and summary["orders"] > 0 and summary["trades"] > 0
     assert list((out / "events").glob("part-*.parquet"))
     events = pq.read_table(out / "events")
-    assert events.column_names == list(EVENT_LOG_DTYPE.names)
+    assert events.column_names == list(EVENT_COLUMNS)
     assert events.num_rows == summary["events_logged"]
-    assert pq.read_table(out / "top").column_names == list(TOP_DTYPE.names)
+    assert pq.read_table(out / "top").column_names == list(TOP_COLUMNS)
     agents = pq.read_table(out / "agents.parquet").to_pylist()
     assert len(agents) == 40 + 1 + 1  # noise, market maker, the shock pseudo-agent
     assert sum(a["orders"] for a in agents) >= summary["orders"]
     fundamental = pq.read_table(out / "fundamental.parquet")
-    assert fundamental.column_names == ["ts", "value"]
+    assert fundamental.column_names == list(FUNDAMENTAL_COLUMNS)
     # the recorded scenario is the resolved one and validates as it is
     assert load_scenario(out / "scenario.yaml") == load_scenario(write(tmp_path, GOOD))
     assert "run directory" in capsys.readouterr().out

@@ -4,7 +4,9 @@ A run's mid-price is a step function that changes at the rows of ``top/``; a bar
 the mid in force at the bar's start, ``high``/``low`` the extremes it takes during the bar,
 ``close`` the last mid of the bar, and ``volume`` the lots traded in the bar (``FILL`` rows of
 ``events/``). Bar timestamps are bar starts: simulated nanoseconds since midnight of the first
-session day, placed on the calendar at ``BASE_DATE`` (a Monday) so pandas tools work. The run is
+session day, placed on the calendar at the run's date (:func:`run_date`: the scenario's
+``market.date``, default 2024-01-02; a run written before that key existed falls back to
+``BASE_DATE``, 2024-01-01) as tz-naive UTC timestamps, like real bars. The run is
 read through :func:`abmm.rundir.open_run`; bars cover its session window (``start_ns`` to
 ``now_ns``: the close, or where an interrupted run stopped).
 """
@@ -17,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abmm.rundir import open_run, require_complete
+from abmm.rundir import LEGACY_DATE, open_run, require_complete
 
-BASE_DATE = pd.Timestamp("2024-01-01")  # a Monday
+#: The date of a run that records none (written before ``market.date``): 2024-01-01, a Monday.
+BASE_DATE = pd.Timestamp(LEGACY_DATE)
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 #: Most bars one call may build (guards a typo such as ``--freq 1ns``).
 MAX_BARS = 5_000_000
@@ -30,13 +33,19 @@ def run_meta(run_dir) -> dict:
     return open_run(run_dir).scenario
 
 
+def run_date(run_dir) -> pd.Timestamp:
+    """Midnight (tz-naive, UTC) of the run's first day: ``RunDir.date`` -- the scenario's
+    ``market.date``, else the files' ``abmm.date``, else ``BASE_DATE``."""
+    return pd.Timestamp(open_run(run_dir).date)
+
+
 def mid_series(run_dir) -> pd.Series:
     """The mid price (price units) at each top-of-book change with both sides present.
 
     Raises ``ValueError`` when the run has no top-of-book log (``logging.top_of_book: false``):
     use trade-price bars (``run_bars(..., price="trade")``) for such a run."""
     run = open_run(run_dir)
-    top = run.top().to_pandas()
+    top = run.top(["ts", "bid", "ask"]).to_pandas()
     if top.empty:
         raise ValueError(f"{run.path} has no top-of-book log (top/ is empty: the run had "
                          "logging.top_of_book: false); use trade-price bars instead "
@@ -45,7 +54,7 @@ def mid_series(run_dir) -> pd.Series:
     both = (top["bid"] > 0) & (top["ask"] > 0)
     top = top[both]
     mid = (top["bid"].to_numpy() + top["ask"].to_numpy()) * (0.5 * tick)
-    return pd.Series(mid, index=BASE_DATE + pd.to_timedelta(top["ts"].to_numpy(), "ns"),
+    return pd.Series(mid, index=run_date(run) + pd.to_timedelta(top["ts"].to_numpy(), "ns"),
                      name="mid")
 
 
@@ -56,7 +65,7 @@ def trades(run_dir) -> pd.DataFrame:
     f = run.fills(["ts", "price", "qty", "side", "other_id"]).to_pandas()
     tick = run.tick_size
     return pd.DataFrame({
-        "timestamp": BASE_DATE + pd.to_timedelta(f["ts"].to_numpy(), "ns"),
+        "timestamp": run_date(run) + pd.to_timedelta(f["ts"].to_numpy(), "ns"),
         "price": f["price"].to_numpy() * tick, "qty": f["qty"].to_numpy(),
         "side": f["side"].to_numpy(), "taker_id": f["other_id"].to_numpy(),
     })
@@ -92,8 +101,9 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
         raise ValueError(f"freq {freq!r} gives {n_bars:,.0f} bars over the run; expected at most "
                          f"{MAX_BARS:,} (a coarser freq, e.g. '1s' or '1min')")
     open_ns = run.start_ns + (run.warmup_ns if after_warmup else 0)
-    start = BASE_DATE + pd.to_timedelta(open_ns, "ns")
-    end = BASE_DATE + pd.to_timedelta(run.now_ns, "ns")
+    base = run_date(run)
+    start = base + pd.to_timedelta(open_ns, "ns")
+    end = base + pd.to_timedelta(run.now_ns, "ns")
     mid = mid_series(run) if price == "mid" else trade_series(run)
     mid = mid[~mid.index.duplicated(keep="last")]
     sessions = run.sessions
@@ -104,8 +114,8 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
         lo, hi = max(s_open, open_ns), min(s_close, run.now_ns)
         if hi <= lo:
             continue
-        e = pd.date_range(BASE_DATE + pd.to_timedelta(lo, "ns"),
-                          BASE_DATE + pd.to_timedelta(hi, "ns"), freq=freq, inclusive="left")
+        e = pd.date_range(base + pd.to_timedelta(lo, "ns"),
+                          base + pd.to_timedelta(hi, "ns"), freq=freq, inclusive="left")
         edges.append(e)
         session_of.append(np.full(len(e), i))
     edges = edges[0].append(edges[1:]) if edges else pd.DatetimeIndex([])

@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abmm.analysis.bars import BASE_DATE
+from abmm.analysis.bars import run_date
 from abmm.engine.types import EventKind, OrderType, Side
 from abmm.rundir import RunDir, require_complete
 from abmm.schema.timing import parse_duration
@@ -246,7 +246,7 @@ def load_run(run_dir) -> LoadedRun:
     tick, lot = run.tick_size, run.lot_size
     ref_ticks = float(max(1, round(float(market.get("reference_price", 100.0)) / tick)))
     agents = run.agents()
-    table = run.events()
+    table = run.events(list(_EVENT_COLS))
     ev = {c: table.column(c).to_numpy() for c in _EVENT_COLS if c in table.column_names}
     top = run.top().to_pandas()
     mark_t, mark_v = _mark_path(top, ev, ref_ticks)
@@ -664,22 +664,23 @@ def _group_paths(data: LoadedRun, freq):
     return g, names, C, Q
 
 
-def _time_index(g: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(BASE_DATE + pd.to_timedelta(g, "ns"), name="timestamp")
+def _time_index(data: LoadedRun, g: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(run_date(data.run) + pd.to_timedelta(g, "ns"), name="timestamp")
 
 
 def pnl_paths(run_dir, freq="1min") -> pd.DataFrame:
     """Each group's mark-to-market PnL (price units) every ``freq`` from the session start to
-    its end (end included): one column per group, indexed by timestamp (``BASE_DATE`` + ns)."""
+    its end (end included): one column per group, indexed by timestamp (the run's date + ns,
+    :func:`abmm.analysis.bars.run_date`)."""
     data = load_run(run_dir)
     g, names, C, Q = _group_paths(data, freq)
     pnl = (C + Q * data.mark(g)[None, :]) * data.unit
-    return pd.DataFrame(pnl.T, index=_time_index(g), columns=pd.Index(names, name="group"))
+    return pd.DataFrame(pnl.T, index=_time_index(data, g), columns=pd.Index(names, name="group"))
 
 
 def inventory_paths(run_dir, freq="1min") -> pd.DataFrame:
     """Each group's summed position (lots) every ``freq``, like :func:`pnl_paths`."""
     data = load_run(run_dir)
     g, names, _, Q = _group_paths(data, freq)
-    return pd.DataFrame(Q.T.round().astype(np.int64), index=_time_index(g),
+    return pd.DataFrame(Q.T.round().astype(np.int64), index=_time_index(data, g),
                         columns=pd.Index(names, name="group"))

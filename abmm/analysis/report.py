@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from abmm.analysis import metrics as M
-from abmm.analysis.bars import BASE_DATE, read_ohlcv, run_bars
+from abmm.analysis.bars import read_ohlcv, run_bars, run_date
 from abmm.analysis.estimators import acf, acf_band, excess_kurtosis, log_returns
 from abmm.analysis.run_facts import book_facts
 from abmm.engine.types import EventKind, OrderType
@@ -105,8 +105,10 @@ def _figure(rows: int = 1, height: float = 3.2, width: float = 11.0, sharex: boo
     return fig, list(axes)
 
 
-def _times(ns: np.ndarray) -> np.ndarray:
-    return (np.datetime64(BASE_DATE.to_datetime64(), "ns") + np.asarray(ns).astype("timedelta64[ns]"))
+def _times(data: M.LoadedRun, ns: np.ndarray) -> np.ndarray:
+    """``ns`` (since midnight of the run's first day) on the run's date (``run_date``)."""
+    base = np.datetime64(run_date(data.run).to_datetime64(), "ns")
+    return base + np.asarray(ns).astype("timedelta64[ns]")
 
 
 def _time_axis(ax) -> None:
@@ -208,21 +210,21 @@ def _section_summary(data: M.LoadedRun) -> str:
 def _section_price(data: M.LoadedRun, trades: pd.DataFrame, fundamental: pd.DataFrame | None):
     g = _grid(data)
     fig, (ax, ax2) = _figure(2, height=3.0)
-    x = _times(g)
+    x = _times(data, g)
     ax.plot(x, data.mark(g) * data.tick, drawstyle="steps-post", lw=0.9, color="#1f3a5f",
             label="mid")
     if fundamental is not None and len(fundamental):
         f = fundamental
         if len(f) > _MAX_POINTS:
             f = f.iloc[np.linspace(0, len(f) - 1, _MAX_POINTS).astype(int)]
-        ax.plot(_times(f["ts"].to_numpy()), f["value"].to_numpy(), lw=0.9, color="#d4a017",
+        ax.plot(_times(data, f["ts"].to_numpy()), f["value"].to_numpy(), lw=0.9, color="#d4a017",
                 label="fundamental")
     if len(trades):
         tr = trades
         if len(tr) > _MAX_TRADES:
             tr = tr.iloc[np.linspace(0, len(tr) - 1, _MAX_TRADES).astype(int)]
         buy = tr["side"].to_numpy() == 0
-        tx = _times(tr["ts"].to_numpy())
+        tx = _times(data, tr["ts"].to_numpy())
         px = tr["price"].to_numpy() * data.tick
         ax.scatter(tx[buy], px[buy], s=3, color="#1a7f37", alpha=0.5, label="buyer-initiated")
         ax.scatter(tx[~buy], px[~buy], s=3, color="#cf222e", alpha=0.5,
@@ -254,7 +256,7 @@ def _section_depth(data: M.LoadedRun) -> str:
     fig, (ax, ax2) = _figure(2, height=3.2)
     ts = top["ts"].to_numpy()
     keep = np.r_[ts[1:] != ts[:-1], True]
-    x = _times(g)
+    x = _times(data, g)
     for col, color in (("bid_qty", "#1a7f37"), ("ask_qty", "#cf222e")):
         v = M.step_lookup(ts[keep], top[col].to_numpy()[keep], g, default=0)
         ax.plot(x, v, drawstyle="steps-post", lw=0.7, color=color, label=col)
@@ -264,10 +266,10 @@ def _section_depth(data: M.LoadedRun) -> str:
     grid, edges, mat = depth_heatmap(data)
     vmax = float(np.nanpercentile(np.abs(mat), 99)) if mat.size else 1.0
     vmax = vmax if vmax > 0 else 1.0
-    tx = _times(np.append(grid, grid[-1] + max(1, (grid[-1] - grid[0]) // max(len(grid) - 1, 1))))
+    tx = _times(data, np.append(grid, grid[-1] + max(1, (grid[-1] - grid[0]) // max(len(grid) - 1, 1))))
     mesh = ax2.pcolormesh(tx, edges * data.tick, mat.T, cmap="RdBu", vmin=-vmax, vmax=vmax,
                           shading="flat")
-    ax2.plot(_times(g), data.mark(g) * data.tick, color="k", lw=0.6)
+    ax2.plot(_times(data, g), data.mark(g) * data.tick, color="k", lw=0.6)
     ax2.set_ylabel("price")
     ax2.set_title("resting lots by price (bids > 0, asks < 0) and the mid", fontsize=9)
     fig.colorbar(mesh, ax=[ax, ax2], shrink=0.45, pad=0.01, anchor=(0.0, 0.05), label="lots")
