@@ -24,7 +24,6 @@ import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 
-
 SCENARIO = {
     "name": "query_example",
     "market": {"open": "09:30", "close": "09:45", "date": "2024-03-05"},

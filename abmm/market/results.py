@@ -101,10 +101,9 @@ def write_final_summary(out_dir: Path, summary: dict) -> bool:
 def write_run_dir(model, out_dir: Path, summary: dict) -> None:
     """Flush the event log, write ``agents.parquet`` and ``fundamental.parquet``, then
     ``summary.json`` (atomically, last: a reader that sees the final status sees everything)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    import numpy as np
 
     model.log.flush()
     meta = model.file_meta_args()

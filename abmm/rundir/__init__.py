@@ -9,11 +9,11 @@ the signals and the analysis all share it.
 
 from abmm.rundir.layout import (
     AGENTS,
+    DEFAULT_DATE,
     EVENT_COLUMNS,
     EVENT_LOG_DTYPE,
     EVENT_SCHEMA,
     EVENTS,
-    DEFAULT_DATE,
     FUNDAMENTAL,
     FUNDAMENTAL_COLUMNS,
     FUNDAMENTAL_SCHEMA,
