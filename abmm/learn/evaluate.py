@@ -297,9 +297,9 @@ def resolve_policy(spec) -> tuple[str, object]:
         return "shipped", shipped[spec]
     if Path(spec).is_file():
         return "file", Path(spec)
-    raise ValueError(f"policy {spec!r} is neither sb3:PATH or torchscript:PATH, nor a baseline "
-                     f"({', '.join(MM_BASELINES + EXEC_BASELINES)}), nor a shipped policy "
-                     f"({', '.join(shipped)}), nor a policy file")
+    raise ValueError(f"policy {spec!r} is neither a checkpoint file nor a baseline "
+                     f"({', '.join(MM_BASELINES + EXEC_BASELINES)}) nor a shipped policy "
+                     f"({', '.join(shipped)}) nor sb3:PATH / torchscript:PATH")
 
 
 def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,

@@ -138,7 +138,7 @@ def test_resolve_order(tmp_path):
     f = tmp_path / "p.npz"
     f.write_bytes(b"x")
     assert resolve_policy(str(f)) == ("file", f)
-    with pytest.raises(ValueError, match="neither sb3:PATH"):
+    with pytest.raises(ValueError, match="neither a checkpoint file nor a baseline"):
         resolve_policy("no_such_policy")
 
 
