@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from abmm.engine.types import OrderType, SelfTrade, Side
+from abmm.market._mesa import mesa
 
 if TYPE_CHECKING:  # pragma: no cover
     from abmm.market.model import MarketModel

@@ -11,7 +11,8 @@
 * ``abmm evaluate --scenario S --policy P [--policy P ...] --seeds 1000-1099 [--json]``:
   policies (checkpoints or baselines) on the same held-out seeds.
 * ``abmm export CHECKPOINT OUT.npz [--learner NAME]``: a torch checkpoint to the torch-free
-  policy file (``abmm.policy``) that ``kind: policy`` agents load.
+  policy file (``abmm.policy``) that ``kind: policy`` agents load; ``abmm export sb3:MODEL.zip
+  OUT.npz`` and ``torchscript:FILE`` convert outside policies (``abmm.learn.importers``).
 * ``abmm demo``: replay an order-message stream through the matching engine.
 """
 
@@ -449,10 +450,15 @@ def cmd_export(a: argparse.Namespace) -> int:
     """``abmm export``: a torch policy file or training checkpoint to a ``.npz`` policy."""
     from abmm.errors import AbmmError
     from abmm.learn.export import export_policy
-    from abmm.resources import policy_path
+    from abmm.learn.importers import export_external, is_external
+    from abmm.resources import policy_path, scenario_path
 
     try:
-        path = export_policy(policy_path(a.checkpoint), a.out, a.learner)
+        if is_external(a.checkpoint):
+            scen = None if a.scenario is None else str(scenario_path(a.scenario))
+            path = export_external(a.checkpoint, a.out, scenario=scen)
+        else:
+            path = export_policy(policy_path(a.checkpoint), a.out, a.learner)
     except (AbmmError, ValueError, OSError, KeyError) as exc:
         print(f"abmm export: {exc}", file=sys.stderr)
         return 2
@@ -561,17 +567,21 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate policies on held-out seeds")
     e.add_argument("--scenario", required=True)
     e.add_argument("--policy", action="append", required=True,
-                   help="a policy file (.npz or .pt), a shipped policy's name (mm_coevolved) "
-                        "or a baseline (as, glft, fixed, random; twap, ac for executors); "
-                        "repeat to compare")
+                   help="sb3:MODEL.zip or torchscript:FILE (outside policies), a baseline (as, "
+                        "glft, fixed, random; twap, ac for executors), a shipped policy's name "
+                        "(mm_coevolved) or a policy file (.npz or .pt), resolved in that "
+                        "order (docs/policies.md); repeat to compare")
     e.add_argument("--seeds", default="1000-1099", help="e.g. 1000-1099 or 1,2,5-9")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
     x = sub.add_parser("export", help="export a torch checkpoint to a torch-free .npz policy")
-    x.add_argument("checkpoint", help="policy.pt, checkpoint.pt or a shipped policy's name")
+    x.add_argument("checkpoint", help="policy.pt, checkpoint.pt, a shipped policy's name, or "
+                                      "sb3:MODEL.zip / torchscript:FILE to convert")
     x.add_argument("out", help="the .npz policy file to write")
     x.add_argument("--learner", action="append", metavar="NAME",
                    help="export only this learner (repeat for several; default all)")
+    x.add_argument("--scenario", help="for sb3:/torchscript: the market_v0 scenario whose spaces "
+                                      "and conventions the policy gets (default market_v0's)")
     x.set_defaults(func=cmd_export)
     d = sub.add_parser("demo", help="replay an order stream through the matching engine")
     d.add_argument("--messages", type=int, default=1_000_000, help="random stream length")

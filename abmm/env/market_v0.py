@@ -60,12 +60,20 @@ Arguments
     ``log_dir``.
 
 Vectorized training
-    SuperSuit's ``pettingzoo_env_to_vec_env_v1`` and ``concat_vec_envs_v1`` work with the
-    parallel env (each learner becomes one sub-env; infos come back as a list)::
+    ``abmm.env.vector`` builds N independent copies, each playing its own markets from its own
+    reproducible seed stream (plain copies would all replay the scenario's seed in lockstep),
+    for Stable-Baselines3 or Gymnasium's vector API (each learner of each copy is one sub-env;
+    infos come back as a list). It works as a plain script, worker processes included::
 
-        import supersuit as ss
-        vec = ss.pettingzoo_env_to_vec_env_v1(parallel_env(max_cycles=600))
-        vec = ss.concat_vec_envs_v1(vec, 4, num_cpus=2, base_class="gymnasium")
+        from abmm.env import vector
+        vec = vector.vec_env("market_v0", 4, num_cpus=2, seed=1, max_cycles=600,
+                             base_class="gymnasium")   # or "stable_baselines3"
+        obs, infos = vec.reset(seed=1)
+
+    SuperSuit's own ``concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(parallel_env()), 4,
+    num_cpus=2)`` also runs as a plain script (abmm keeps ``import mesa`` from making
+    ``spawn`` the start method; a script that imports mesa itself first needs an ``if
+    __name__ == "__main__":`` guard), but its copies share one seed sequence.
 
 Version history
     v0 (abmm 0.1): first version.

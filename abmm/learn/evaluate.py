@@ -1,11 +1,14 @@
 """Evaluation on held-out seeds (``abmm evaluate``): every policy plays the same episodes.
 
-A policy is a policy file (a torch-free ``.npz``, a torch ``policy.pt`` or a training
-``checkpoint.pt``: its learner ``i`` drives the scenario's learnable agent ``i``, cycling), a
-shipped policy's name (``mm_coevolved``; ``abmm.resources``) or a baseline name: ``as``,
-``glft``, ``fixed``, ``random`` for market makers (``abmm.env.baselines``), ``twap`` and ``ac``
-(Almgren-Chriss) for executors -- those run the scenario's own rule-based executor with that
-schedule (market child orders) on the same seeds.
+A ``--policy`` value resolves in this order (``resolve_policy``): ``sb3:PATH`` and
+``torchscript:PATH`` (outside policies, converted on the fly by ``abmm.learn.importers``), a
+baseline name: ``as``, ``glft``, ``fixed``, ``random`` for market makers
+(``abmm.env.baselines``), ``twap`` and ``ac`` (Almgren-Chriss) for executors -- those run the
+scenario's own rule-based executor with that schedule (market child orders) on the same seeds --,
+a shipped policy's name (``mm_coevolved``; ``abmm.resources``), then a policy file (a torch-free
+``.npz``, a torch ``policy.pt`` or a training ``checkpoint.pt``). A saved policy's learner
+``i`` drives the scenario's learnable agent ``i``, cycling. ``evaluate_policy`` evaluates one
+policy -- also any Python callable ``observation -> action`` -- the same way (docs/policies.md).
 
 Market makers (``abmm.env.market_v0``; one sample = one learnable agent in one episode):
 ``pnl`` (mark-to-market at the end, price units), ``sharpe`` (mean PnL / std PnL over the
@@ -100,40 +103,49 @@ def _mm_episode(env, act, seed: int) -> list[dict]:
     return out
 
 
-def _checkpoint_actor(path: str, agents: list[str]):
+def _resolved(p, scenario, cache: dict):
+    """``(env args, policies)`` of a non-baseline ``--policy`` value (outside policies are
+    converted once per call and cached in ``cache``)."""
+    from abmm.learn.importers import import_external, is_external
     from abmm.learn.policy import load_policies
 
-    pols, payload = load_policies(path)
+    if p not in cache:
+        if is_external(p):
+            pols, config = import_external(p, scenario=scenario)
+        else:
+            pols, config = load_policies(resolve_policy(p)[1])
+        cache[p] = ({k: v for k, v in ((config.get("env") or {}).get("args") or {}).items()
+                     if k in POLICY_ARGS}, pols)
+    return cache[p]
+
+
+def _actor(pols: dict, agents: list[str]):
     names = sorted(pols)
     mapping = {a: pols[names[i % len(names)]] for i, a in enumerate(agents)}
 
     def act(obs, live):
         return {a: mapping[a](obs[a])[0] for a in live}
 
-    return act, payload
+    return act
 
 
 def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
                            progress=None) -> dict:
     """Market-making policies and baselines on the same seeds."""
     from abmm.env import baselines, market_v0
-    from abmm.learn.policy import load_policy_file
 
     base_args: dict = {}
+    cache: dict = {}
     for p in policies:  # the baseline check first: a misplaced baseline is not a missing file
         if p in EXEC_BASELINES:
             raise ValueError(f"{p!r} is an execution baseline; this scenario's learnable agents "
                              "are market makers (use as, glft, fixed, random or a checkpoint)")
     for p in policies:
         if p not in MM_BASELINES:
-            base_args = {k: v for k, v in load_policy_file(p)["env"]["args"].items()
-                         if k in POLICY_ARGS}
+            base_args = _resolved(p, scenario, cache)[0]
             break
     results = {}
     for p in policies:
-        if p in EXEC_BASELINES:
-            raise ValueError(f"{p!r} is an execution baseline; this scenario's learnable agents "
-                             "are market makers (use as, glft, fixed, random or a checkpoint)")
         if p in MM_BASELINES:
             env = market_v0.parallel_env(scenario=scenario, **base_args)
             pol = baselines.make(p, env)
@@ -142,21 +154,44 @@ def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
                 return {a: pol(obs[a], a) for a in live}
             name = p
         else:
-            args = {k: v for k, v in load_policy_file(p)["env"]["args"].items()
-                    if k in POLICY_ARGS}
+            args, pols = _resolved(p, scenario, cache)
             env = market_v0.parallel_env(scenario=scenario, **args)
-            act, _ = _checkpoint_actor(p, env.possible_agents)
+            _check_spaces(pols, env, p)
+            act = _actor(pols, env.possible_agents)
             name = str(p)
-        samples = []
-        for s in seeds:
-            samples += _mm_episode(env, act, s)
-            if progress:
-                progress(name, s)
-        env.close()
-        results[name] = summarize(samples, ["pnl", "map", "final_inventory", "realized_spread",
-                                            "quoting_ratio", "traded"])
+        results[name] = _mm_run(env, act, seeds, progress, name)
     return {"kind": "market_making", "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]],
             "episodes": len(seeds), "policies": results}
+
+
+def _mm_run(env, act, seeds, progress, name) -> dict:
+    samples = []
+    for s in seeds:
+        samples += _mm_episode(env, act, s)
+        if progress:
+            progress(name, s)
+    env.close()
+    return summarize(samples, ["pnl", "map", "final_inventory", "realized_spread",
+                               "quoting_ratio", "traded"])
+
+
+def _check_spaces(pols: dict, env, where: str) -> None:
+    """One line naming both shapes when a policy does not fit the env's spaces."""
+    agent = env.possible_agents[0]
+    obs_shape = env.observation_space(agent).shape
+    act_space = env.action_space(agent)
+    for name, pol in pols.items():
+        pol = getattr(pol, "policy", pol)
+        obs_dim, action = getattr(pol, "obs_dim", None), getattr(pol, "action", None) or {}
+        bad_obs = obs_dim is not None and (obs_dim,) != tuple(obs_shape)
+        n = getattr(act_space, "n", None)
+        bad_act = ("discrete" in action and action["discrete"] != n) or \
+            ("box" in action and (n is not None or action["box"] != act_space.shape[0]))
+        if bad_obs or bad_act:
+            raise ValueError(f"{where}: learner {name!r} takes observations of shape "
+                             f"({obs_dim},) and actions {action.get('discrete', action)}; the "
+                             f"environment has observations of shape {tuple(obs_shape)} and "
+                             f"actions {act_space}")
 
 
 # ------------------------------------------------------------------------------ executors
@@ -196,6 +231,8 @@ def _rule_execution(scenario, algo: str, seed: int) -> list[dict]:
 def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
     """Execution policies and TWAP/AC baselines on the same seeds."""
     from abmm.env import execution_v0
+    from abmm.learn.importers import import_external, is_external
+    from abmm.learn.policy import load_policies
 
     results = {}
     for p in policies:
@@ -212,34 +249,110 @@ def evaluate_executors(scenario, policies: list[str], seeds: list[int], progress
             raise ValueError(f"{p!r} is a market-making baseline; this scenario's learnable "
                              "agents are executors (use twap, ac or a checkpoint)")
         env = execution_v0.parallel_env(scenario=scenario)
-        act, _ = _checkpoint_actor(p, env.possible_agents)
-        for s in seeds:
-            obs, _ = env.reset(seed=s)
-            last = {}
-            while env.agents:
-                obs, _, _, _, infos = env.step(act(obs, env.agents))
-                last.update(infos)
-            for a in env.possible_agents:
-                q = env.ex[a].params.quantity
-                samples.append({"shortfall_bps": last[a]["shortfall_bps"],
-                                "completion": last[a]["executed"] / q})
-            if progress:
-                progress(p, s)
-        env.close()
-        results[str(p)] = summarize(samples, ["shortfall_bps", "completion"])
+        if is_external(p):
+            pols = import_external(p, env=env)[0]
+        else:
+            pols = load_policies(resolve_policy(p)[1])[0]
+        _check_spaces(pols, env, p)
+        results[str(p)] = _exec_run(env, _actor(pols, env.possible_agents), seeds, progress,
+                                    str(p))
     return {"kind": "execution", "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]],
             "episodes": len(seeds), "policies": results}
 
 
-def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
-    """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring)."""
-    from abmm.resources import policy_path, shipped_policies
+def _exec_run(env, act, seeds, progress, name) -> dict:
+    samples = []
+    for s in seeds:
+        obs, _ = env.reset(seed=s)
+        last = {}
+        while env.agents:
+            obs, _, _, _, infos = env.step(act(obs, env.agents))
+            last.update(infos)
+        for a in env.possible_agents:
+            q = env.ex[a].params.quantity
+            samples.append({"shortfall_bps": last[a]["shortfall_bps"],
+                            "completion": last[a]["executed"] / q})
+        if progress:
+            progress(name, s)
+    env.close()
+    return summarize(samples, ["shortfall_bps", "completion"])
 
+
+def resolve_policy(spec) -> tuple[str, object]:
+    """What a ``--policy`` value names, in this order: ``("external", spec)`` for the
+    ``sb3:`` and ``torchscript:`` prefixes, ``("baseline", name)`` for a baseline,
+    ``("shipped", path)`` for a shipped policy's name, ``("file", path)`` for an existing file
+    (a training checkpoint, a torch policy file or a torch-free ``.npz``); ``ValueError``
+    (one line, naming the choices) otherwise."""
+    from abmm.learn.importers import is_external
+    from abmm.resources import shipped_policies
+
+    spec = str(spec)
+    if is_external(spec):
+        return "external", spec
+    if spec in MM_BASELINES + EXEC_BASELINES:
+        return "baseline", spec
+    shipped = shipped_policies()
+    if spec in shipped:
+        return "shipped", shipped[spec]
+    if Path(spec).is_file():
+        return "file", Path(spec)
+    raise ValueError(f"policy {spec!r} is neither a checkpoint file nor a baseline "
+                     f"({', '.join(MM_BASELINES + EXEC_BASELINES)}) nor a shipped policy "
+                     f"({', '.join(shipped)}) nor sb3:PATH / torchscript:PATH")
+
+
+def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
+                    env_args: dict | None = None, progress=None) -> dict:
+    """Evaluate one policy on ``scenario`` over ``seeds`` with ``abmm evaluate``'s episodes and
+    metrics (the same result dict as ``evaluate``; ``format_table`` prints it).
+
+    ``policy`` is a ``--policy`` value (see ``resolve_policy``), an ``abmm.policy.Policy``
+    (acts on batches) or any callable ``policy(observation) -> action`` (one agent's
+    observation, a float32 array; the action as the env takes it), which drives every learnable
+    agent. ``env_args`` are the environment's arguments for a callable (e.g.
+    ``{"action_mode": "continuous"}``); ``name`` labels the row (default the value, or the
+    callable's name)."""
+    from abmm.policy.base import Policy
+
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("evaluate_policy: seeds is empty")
+    if isinstance(policy, (str, Path)):
+        res = evaluate(scenario, [str(policy)], seeds, progress)
+        if name is not None:
+            res["policies"] = {name: next(iter(res["policies"].values()))}
+        return res
+    if not callable(policy):
+        raise ValueError(f"evaluate_policy: policy must be a --policy value or a callable "
+                         f"observation -> action, not {type(policy).__name__}")
+    name = name or getattr(policy, "__name__", type(policy).__name__)
+    kind = _scenario_kind(scenario)
+    if kind == "execution":
+        from abmm.env import execution_v0 as mod
+    else:
+        from abmm.env import market_v0 as mod
+    env = mod.parallel_env(scenario=scenario, **(env_args or {}))
+    if isinstance(policy, Policy):
+        _check_spaces({name: policy}, env, name)
+
+        def act(obs, live):
+            return {a: policy(obs[a])[0] for a in live}
+    else:
+        def act(obs, live):
+            return {a: policy(obs[a]) for a in live}
+    run = _exec_run if kind == "execution" else _mm_run
+    res = run(env, act, seeds, progress, name)
+    return {"kind": "execution" if kind == "execution" else "market_making",
+            "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]], "episodes": len(seeds),
+            "policies": {name: res}}
+
+
+def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
+    """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring; each
+    value resolves as ``resolve_policy`` says)."""
     for p in policies:
-        if p not in MM_BASELINES + EXEC_BASELINES and not policy_path(p).is_file():
-            raise ValueError(f"policy {p!r} is neither a checkpoint file nor a baseline "
-                             f"({', '.join(MM_BASELINES + EXEC_BASELINES)}) nor a shipped "
-                             f"policy ({', '.join(shipped_policies())})")
+        resolve_policy(p)
     if _scenario_kind(scenario) == "execution":
         return evaluate_executors(scenario, policies, seeds, progress)
     return evaluate_market_makers(scenario, policies, seeds, progress)

@@ -19,11 +19,10 @@ import logging
 import time
 from pathlib import Path
 
-import mesa
-
 from abmm.engine import Exchange
 from abmm.errors import AbmmError
 from abmm.market import kernel as K
+from abmm.market._mesa import mesa
 from abmm.market.accounts import apply_events
 from abmm.market.activity import Activity
 from abmm.market.eventlog import EventLog

@@ -5,7 +5,9 @@
 ``abmm train`` writes ``policy.npz`` beside ``policy.pt``. Layout:
 
 ``config``
-    a 0-d unicode array holding JSON: ``format`` (``"abmm.policy"``), ``version`` (1),
+    a 0-d unicode array holding JSON: ``format`` (``"abmm.policy"``), ``version`` (1, or 2
+    when a learner uses a version-2 field below: older abmm then refuses the file instead of
+    misreading it),
     ``kind`` (``"policy"``), ``learners`` (``{name: learner config}``), ``env`` (``kind``:
     ``market``, ``execution`` or ``model_based``; ``args``: the environment arguments;
     ``policy_config``: the conventions a policy needs to act elsewhere, for ``market``
@@ -24,9 +26,19 @@ A learner config has ``algo`` and ``kind``, and per kind (arrays named ``NAME/..
 ``qnet`` (DQN)
     ``obs_dim``, ``action`` (``{"discrete": n}``), ``hidden``, ``norm``; arrays
     ``NAME/q/I/w``, ``NAME/q/I/b`` and the normalizer's.
+``mlp`` (version 2: a deterministic network, e.g. an imported TorchScript file)
+    ``obs_dim``, ``action``, ``hidden``, ``norm``; arrays ``NAME/pi/I/w``, ``NAME/pi/I/b``
+    and the normalizer's. It acts with the largest output (discrete) or the output clipped to
+    the box.
 ``tabular`` (tabular Q)
     ``obs_dim`` (may be null), ``features`` (the binned feature indices); arrays ``NAME/Q``
     ``(n_states, n_actions)`` and ``NAME/bins/K`` (the edges of feature ``K``).
+
+Version-2 fields of ``actor_critic``, ``qnet`` and ``mlp`` learners (both optional):
+``activation`` (the hidden layers' activation: ``tanh``, the default and all version 1 has,
+``relu``, ``elu``, ``sigmoid``, ``identity``) and, for ``actor_critic``, ``critic_hidden``
+(the critic's layer widths when they differ from ``hidden``). Stable-Baselines3 imports
+(``abmm.learn.importers``) use them.
 
 Loading checks everything and raises ``PolicyFileError`` naming the file and the problem: a
 missing file, not a zip/npz, no ``config`` (a foreign ``.npz``), a torch checkpoint, a newer
@@ -45,15 +57,15 @@ import numpy as np
 
 from abmm.errors import AbmmError
 from abmm.policy.base import ObsNorm, Policy
-from abmm.policy.numpy_net import ActorCriticPolicy, NumpyActorCritic, QNetPolicy
+from abmm.policy.numpy_net import ActorCriticPolicy, MLPPolicy, NumpyActorCritic, QNetPolicy
 from abmm.policy.tabular import TabularPolicy
 from abmm.schema.files import write_atomic
 
 __all__ = ["FORMAT", "VERSION", "PolicyFileError", "save_policy", "load_policy",
-           "read_policy_file", "build_policy", "learner_arrays"]
+           "read_policy_file", "build_policy", "learner_arrays", "format_version"]
 
 FORMAT = "abmm.policy"
-VERSION = 1
+VERSION = 2
 _TORCH_MAGIC = b"ABMMCKPT"
 
 
@@ -69,12 +81,14 @@ def learner_arrays(name: str, cfg: dict) -> dict[str, tuple]:
     """The arrays a learner config declares: ``{key: shape}`` (``None`` for a free length)."""
     kind = cfg.get("kind")
     out: dict[str, tuple] = {}
-    if kind in ("actor_critic", "qnet"):
+    if kind in ("actor_critic", "qnet", "mlp"):
         obs_dim, action, hidden = int(cfg["obs_dim"]), cfg["action"], list(cfg["hidden"])
         n_out = int(action["discrete"]) if "discrete" in action else int(action["box"])
-        heads = {"actor": n_out, "critic": 1} if kind == "actor_critic" else {"q": n_out}
-        for head, n in heads.items():
-            for i, (ws, bs) in enumerate(_layer_shapes([obs_dim, *hidden, n])):
+        heads = {"actor": (n_out, hidden), "critic": (1, list(cfg.get("critic_hidden")
+                                                               or hidden))} \
+            if kind == "actor_critic" else {"q" if kind == "qnet" else "pi": (n_out, hidden)}
+        for head, (n, widths) in heads.items():
+            for i, (ws, bs) in enumerate(_layer_shapes([obs_dim, *widths, n])):
                 out[f"{name}/{head}/{i}/w"] = ws
                 out[f"{name}/{head}/{i}/b"] = bs
         if kind == "actor_critic" and "box" in action:
@@ -89,7 +103,18 @@ def learner_arrays(name: str, cfg: dict) -> dict[str, tuple]:
         for k in feats:
             out[f"{name}/bins/{k}"] = (None,)
         return out
-    raise KeyError(f"unknown learner kind {kind!r} (expected actor_critic, qnet or tabular)")
+    raise KeyError(f"unknown learner kind {kind!r} (expected actor_critic, qnet, mlp or "
+                   "tabular)")
+
+
+def format_version(learners: dict) -> int:
+    """The format version a file with these learner configs needs: 2 if one uses a version-2
+    kind or field (see the module docstring), else 1."""
+    for cfg in learners.values():
+        if cfg.get("kind") == "mlp" or cfg.get("critic_hidden") is not None \
+                or cfg.get("activation", "tanh") != "tanh":
+            return 2
+    return 1
 
 
 def build_policy(name: str, cfg: dict, arrays: dict, policy_config: dict | None = None,
@@ -117,8 +142,9 @@ def build_policy(name: str, cfg: dict, arrays: dict, policy_config: dict | None 
     kind = cfg["kind"]
     pc = policy_config or {}
     algo = str(cfg.get("algo", kind))
+    act = cfg.get("activation", "tanh")
     norm = None
-    if kind in ("actor_critic", "qnet") and cfg.get("norm") is not None:
+    if kind in ("actor_critic", "qnet", "mlp") and cfg.get("norm") is not None:
         n = cfg["norm"]
         norm = ObsNorm(arrays[f"{name}/norm/mean"], arrays[f"{name}/norm/var"],
                        n.get("clip", 10.0), n.get("eps", 1e-8))
@@ -134,11 +160,13 @@ def build_policy(name: str, cfg: dict, arrays: dict, policy_config: dict | None 
         if kind == "actor_critic":
             action = cfg["action"]
             net = NumpyActorCritic(layers("actor"), layers("critic"), action,
-                                   arrays.get(f"{name}/log_std"))
+                                   arrays.get(f"{name}/log_std"), act)
             return ActorCriticPolicy(net, cfg["obs_dim"], action, norm, algo, pc)
         if kind == "qnet":
             return QNetPolicy(layers("q"), cfg["obs_dim"], cfg["action"]["discrete"], norm,
-                              algo, pc)
+                              algo, pc, act)
+        if kind == "mlp":
+            return MLPPolicy(layers("pi"), cfg["obs_dim"], cfg["action"], norm, algo, pc, act)
         bins = {int(k): arrays[f"{name}/bins/{k}"] for k in cfg["features"]}
         return TabularPolicy(arrays[f"{name}/Q"], bins, algo, pc, cfg.get("obs_dim"))
     except (KeyError, TypeError, ValueError) as exc:
@@ -213,7 +241,8 @@ def save_policy(path, learners: dict[str, tuple[dict, dict]], env: dict,
     arrays keyed as the module docstring says. Everything is checked (by building the
     policies) before the file is written, atomically; returns the path."""
     path = Path(path)
-    config = {"format": FORMAT, "version": VERSION, "kind": "policy",
+    config = {"format": FORMAT, "version": format_version({k: v[0] for k, v in learners.items()}),
+              "kind": "policy",
               "learners": {k: v[0] for k, v in learners.items()}, "env": env,
               "config_hash": config_hash, "meta": meta or {}, "provenance": provenance or {}}
     _check_config(config, str(path))

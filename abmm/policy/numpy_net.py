@@ -4,7 +4,9 @@
 At these sizes (a 64x64 MLP, one to a few rows) numpy beats torch's per-call overhead several
 times, so training acts through ``NumpyActorCritic`` too (``abmm.learn.nets`` builds it from
 the torch network's weights). A layer is ``(w, b)`` with ``w`` of shape ``(in, out)``:
-``x @ w + b``, ``tanh`` between layers, none after the last. Weights are kept in Fortran
+``x @ w + b``, an activation between layers (``tanh`` unless the file says otherwise: ``relu``,
+``elu``, ``sigmoid`` or ``identity``, for imported Stable-Baselines3 and TorchScript networks),
+none after the last. Weights are kept in Fortran
 order (the transpose of torch's ``(out, in)`` layout), whatever their source, so a policy gives
 the same bits whether built from a torch network or read from a file (BLAS rounds a matrix
 product differently for the two layouts).
@@ -16,7 +18,8 @@ import numpy as np
 
 from abmm.policy.base import ObsNorm, Policy
 
-__all__ = ["as_layers", "mlp_forward", "NumpyActorCritic", "ActorCriticPolicy", "QNetPolicy"]
+__all__ = ["ACTIVATIONS", "as_layers", "mlp_forward", "NumpyActorCritic", "ActorCriticPolicy",
+           "QNetPolicy", "MLPPolicy"]
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2 * np.pi))
 
@@ -27,13 +30,34 @@ def as_layers(layers) -> list[tuple[np.ndarray, np.ndarray]]:
             for w, b in layers]
 
 
-def mlp_forward(layers: list, x: np.ndarray) -> np.ndarray:
-    """The MLP's output for ``x``: ``tanh`` hidden layers, a linear last one."""
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+#: The hidden-layer activations a policy file may name (``activation``; default ``tanh``).
+ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0),
+               "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+               "sigmoid": _sigmoid, "identity": lambda x: x}
+
+
+def activation(name: str):
+    """The numpy function of an activation's name (``ValueError`` naming the known ones)."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {name!r} (expected one of "
+                         f"{', '.join(ACTIVATIONS)})") from None
+
+
+def mlp_forward(layers: list, x: np.ndarray, act: str = "tanh") -> np.ndarray:
+    """The MLP's output for ``x``: ``act`` hidden layers (default ``tanh``), a linear last
+    one."""
+    f = activation(act)
     last = len(layers) - 1
     for i, (w, b) in enumerate(layers):
         x = x @ w + b
         if i < last:
-            x = np.tanh(x)
+            x = f(x)
     return x
 
 
@@ -45,7 +69,10 @@ class NumpyActorCritic:
     acting is needed). ``act`` is the deterministic action, ``sample`` draws from a numpy
     ``Generator``."""
 
-    def __init__(self, actor: list, critic: list, action: dict, log_std=None):
+    def __init__(self, actor: list, critic: list, action: dict, log_std=None,
+                 act: str = "tanh"):
+        activation(act)
+        self.act_fn = act
         self.discrete = "discrete" in action
         self.actor = as_layers(actor)
         self.critic = as_layers(critic)
@@ -57,11 +84,11 @@ class NumpyActorCritic:
 
     def value(self, x: np.ndarray) -> np.ndarray:
         """The critic's value of each row of ``x``."""
-        return mlp_forward(self.critic, x)[:, 0]
+        return mlp_forward(self.critic, x, self.act_fn)[:, 0]
 
     def sample(self, x: np.ndarray, rng: np.random.Generator):
         """``(raw action, log prob, value)`` for a batch of normalized observations."""
-        out = mlp_forward(self.actor, x).astype(np.float64)
+        out = mlp_forward(self.actor, x, self.act_fn).astype(np.float64)
         n = len(x)
         if self.discrete:
             z = out - out.max(axis=1, keepdims=True)
@@ -78,7 +105,7 @@ class NumpyActorCritic:
 
     def act(self, x: np.ndarray) -> np.ndarray:
         """The deterministic action: the most likely one, or the mean clipped to the box."""
-        out = mlp_forward(self.actor, x)
+        out = mlp_forward(self.actor, x, self.act_fn)
         if self.discrete:
             return out.argmax(axis=1)
         return np.minimum(np.maximum(out, self.low), self.high)
@@ -113,8 +140,9 @@ class QNetPolicy(Policy):
 
     def __init__(self, layers: list, obs_dim: int, n_actions: int,
                  norm: ObsNorm | None = None, algo: str = "dqn",
-                 policy_config: dict | None = None):
-        self.layers = as_layers(layers)
+                 policy_config: dict | None = None, act: str = "tanh"):
+        activation(act)
+        self.layers, self.act_fn = as_layers(layers), act
         self.norm = norm
         self.obs_dim, self.action, self.algo = int(obs_dim), {"discrete": int(n_actions)}, algo
         self.policy_config = dict(policy_config or {})
@@ -124,8 +152,34 @@ class QNetPolicy(Policy):
         x = self._batch(obs)
         if self.norm is not None:
             x = self.norm.normalize(x)
-        return mlp_forward(self.layers, x)
+        return mlp_forward(self.layers, x, self.act_fn)
 
     def __call__(self, obs) -> np.ndarray:
         """Deterministic actions for a batch of observations."""
         return self.q_values(obs).argmax(axis=1)
+
+
+class MLPPolicy(Policy):
+    """A deterministic MLP policy (an imported TorchScript network): normalize, run the MLP,
+    then the largest output's index for ``{"discrete": n}`` actions, or the output clipped to
+    the box for ``{"box": d, "low", "high"}``."""
+
+    def __init__(self, layers: list, obs_dim: int, action: dict, norm: ObsNorm | None = None,
+                 algo: str = "mlp", policy_config: dict | None = None, act: str = "tanh"):
+        activation(act)
+        self.layers, self.act_fn, self.norm = as_layers(layers), act, norm
+        self.obs_dim, self.action, self.algo = int(obs_dim), action, algo
+        self.policy_config = dict(policy_config or {})
+        if "box" in action:
+            self.low = np.asarray(action["low"], np.float32)
+            self.high = np.asarray(action["high"], np.float32)
+
+    def __call__(self, obs) -> np.ndarray:
+        """Deterministic actions for a batch of observations."""
+        x = self._batch(obs)
+        if self.norm is not None:
+            x = self.norm.normalize(x)
+        out = mlp_forward(self.layers, x, self.act_fn)
+        if "discrete" in self.action:
+            return out.argmax(axis=1)
+        return np.minimum(np.maximum(out, self.low), self.high)
