@@ -65,6 +65,8 @@ class NoiseGroup(GroupBase):
     feedback_clip: float = Field(5.0, ge=1)
     flow_lean: float = Field(0.0, ge=0, le=10)
     flow_halflife: Duration = 60_000_000_000
+    flow_depth: float = Field(0.0, ge=0, le=10)
+    flow_horizons: list[Duration] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _check(self):
@@ -89,7 +91,13 @@ class NoiseAgent(TraderAgent):
             hs = tuple(p.attention_horizons)
             self._tracker = horizon_activity(self.model, hs, p.activity_reference)
             self._h = self.index % len(hs)
-        self._flow = flow_imbalance(self.model, p.flow_halflife) if p.flow_lean else None
+        self._flow = None
+        if p.flow_lean or p.flow_depth:
+            hl = p.flow_halflife
+            if p.flow_horizons:  # crossed with attention_horizons: every pair occurs
+                j = self.index // len(p.attention_horizons or [0])
+                hl = p.flow_horizons[j % len(p.flow_horizons)]
+            self._flow = flow_imbalance(self.model, hl)
 
     def activity(self) -> float:
         """The activity this trader reacts to: its horizon's ratio, else the market's."""
@@ -123,11 +131,17 @@ class NoiseAgent(TraderAgent):
         if u[2] < p.p_market:
             self.market_order(side, qty)
             return
+        imb = 0.0
         if self._flow is not None:  # lean toward the side being consumed (see NoiseGroup)
-            lean = min(1.0, max(-1.0, p.flow_lean * self._flow.update(self.model)))
-            side = SELL if u[0] < 0.5 * (1.0 + lean) else BUY
+            imb = self._flow.update(self.model)
+            if p.flow_lean:
+                lean = min(1.0, max(-1.0, p.flow_lean * imb))
+                side = SELL if u[0] < 0.5 * (1.0 + lean) else BUY
         mid = self.mid()
         k = -p.cross_ticks + int(u[3] * (p.offset_ticks + p.cross_ticks + 1))
+        if p.flow_depth and k > 0:  # the consumed side closer, the other side deeper
+            f = 1.0 + p.flow_depth * (imb if side == BUY else -imb)
+            k = max(1, round(k * min(3.0, max(0.2, f))))
         if p.offset_feedback and k > 0:
             k = max(1, round(k * min(self._hi, max(self._lo, self.activity() ** p.offset_feedback))))
         price = int(mid) - k if side == BUY else int(-(-mid // 1)) + k
