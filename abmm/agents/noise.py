@@ -48,7 +48,17 @@ class NoiseGroup(GroupBase):
     (``FlowImbalance``). Persistent buying (split metaorders) is met by replenished asks, so
     its impact per child order falls -- the asymmetric liquidity of Lillo & Farmer (2004) and
     Bouchaud et al. (2004) that keeps prices diffusive although order signs have long memory.
-    Market orders keep a fair coin."""
+    Market orders keep a fair coin.
+
+    ``flow_depth`` leans the *placement depth* instead of the side: a limit order on the side
+    the taker flow consumes is placed closer to the mid and one on the other side deeper,
+    ``k * (1 -/+ flow_depth * I)`` (clipped to [0.2, 3]), so both sides stay populated. A run
+    of buys then meets a deeper ask near the touch (each child moves the price less) while the
+    bid retreats: the price moves by the *surprise* in the flow rather than by the flow
+    (Lillo & Farmer 2004's efficiency condition). With ``flow_horizons`` (a list of
+    half-lives) each trader measures ``I`` over its own horizon (crossed with
+    ``attention_horizons``), so liquidity adapts to persistent flow at every time scale
+    (docs/stylized_facts.md)."""
 
     kind: Literal["noise"] = "noise"
     wake: WakeCfg = WakeCfg(kind="poisson", interval=300_000_000_000)
