@@ -92,10 +92,11 @@ def test_until_stops_on_the_first_day_and_drops_later_shocks():
     ("09:00", "outside the first day's session [09:30:00.000, 12:00:00.000]"),
     ("13:00", "outside the first day's session"),
     ("soon", "expected a clock time HH:MM[:SS]"),
+    ("09:40", "within the warm-up, which ends at 09:45:00.000"),
 ])
 def test_bad_until_names_it(until, fragment):
     with pytest.raises(ScenarioError) as info:
-        load_scenario(SC, until=until)
+        load_scenario(SC, until=until, overrides=["market.warmup=15min"])
     assert f"--until {until}" in str(info.value) and fragment in str(info.value)
 
 

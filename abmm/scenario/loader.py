@@ -147,13 +147,20 @@ def apply_until(data: dict, until) -> tuple[dict, list[str]]:
     if not isinstance(market, dict):
         return data, []  # the schema reports it
     try:
-        first = Market.model_validate(market).sessions[0]
+        m = Market.model_validate(market)
     except (ValidationError, ValueError):
-        first = None  # the scenario's own problems are reported by the schema
-    if first is not None and not first[0] < t <= first[1]:
-        raise ScenarioError(src, [("until", f"{format_ns(t)} is outside the first day's session "
-                                            f"[{format_ns(first[0])}, {format_ns(first[1])}]; "
-                                            "expected a time after the open, at most the close")])
+        m = None  # the scenario's own problems are reported by the schema
+    if m is not None:
+        first = m.sessions[0]
+        if not first[0] < t <= first[1]:
+            raise ScenarioError(src, [("until", f"{format_ns(t)} is outside the first day's "
+                                                f"session [{format_ns(first[0])}, "
+                                                f"{format_ns(first[1])}]; expected a time after "
+                                                "the open, at most the close")])
+        if t - first[0] <= m.warmup:
+            raise ScenarioError(src, [("until", f"{format_ns(t)} is within the warm-up, which "
+                                                f"ends at {format_ns(first[0] + m.warmup)}; "
+                                                "expected a later time (or --set market.warmup=0)")])
     key = "end" if "end" in market and "close" not in market else "close"
     data["market"] = {**market, key: t, "days": 1}
     notes, kept = [], []
