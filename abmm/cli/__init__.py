@@ -1,7 +1,8 @@
 """The ``abmm`` command line.
 
-* ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...]``: simulate a market
-  (SCENARIO: a file, or a shipped scenario's name such as ``default``).
+* ``abmm run SCENARIO [--out DIR] [--seed N] [--set key.path=value ...] [--until HH:MM[:SS]]``:
+  simulate a market (SCENARIO: a file, or a shipped scenario's name such as ``default``);
+  ``--until`` stops the run at that clock time of the first day.
 * ``abmm scenarios [--json]``: the shipped scenarios with their one-line descriptions.
 * ``abmm facts [RUN_DIR] [--real FILE] [--real-feed FEED] [--json]``: the stylized-facts scorecard of a run (or of
   a real OHLCV file alone).
@@ -103,10 +104,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     from abmm.schema.timing import SECOND, format_ns
 
     try:
-        scenario = load_scenario(a.scenario, overrides=a.set)
+        scenario = load_scenario(a.scenario, overrides=a.set, until=a.until)
     except ScenarioError as exc:
         print(f"abmm run: invalid scenario\n{exc}", file=sys.stderr)
         return 2
+    for note in scenario.notes:  # agent windows clipped to a shortened session, shocks dropped
+        print(f"abmm run: warning: {note}", file=sys.stderr)
     seed = scenario.seed if a.seed is None else a.seed
     out = Path(a.out) if a.out else Path("runs") / f"{scenario.name}-seed{seed}"
     if out.exists() and not out.is_dir():
@@ -513,6 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a scenario value, e.g. --set agents.noise.count=500")
+    r.add_argument("--until", metavar="HH:MM[:SS]",
+                   help="a quick run: stop at this clock time of the FIRST day (the market "
+                        "closes then and later days are dropped; agent windows after it are "
+                        "clipped or their group dropped, shocks after it dropped, each with a "
+                        "warning)")
     r.add_argument("--force", action="store_true", help="replace an existing run directory")
     r.add_argument("--allow-large", action="store_true",
                    help="build a scenario even if its memory estimate exceeds what is available")

@@ -20,7 +20,7 @@ from abmm.scenario.budget import check_budget
 from abmm.scenario.loader import ScenarioError, load_scenario
 from abmm.scenario.schema import Scenario
 
-__all__ = ["build_model", "market_spec", "build_fundamental", "build_agents"]
+__all__ = ["build_model", "market_spec", "build_fundamental", "build_agents", "prepare"]
 
 
 def _latency(cfg, rng) -> Latency:
@@ -88,18 +88,18 @@ def build_agents(model: MarketModel, scenario: Scenario, seed: int) -> list:
     return out
 
 
-def build_model(scenario, seed: int | None = None, out: str | Path | None = None,
-                overrides: list[str] | None = None, allow_large: bool = False) -> MarketModel:
-    """A started :class:`MarketModel` from a scenario file path (or a shipped scenario's name),
-    a dict, or a ``Scenario``; ``overrides`` are ``"key.path=value"`` strings (values parsed as
-    YAML); ``seed`` replaces the scenario's; ``out`` is a run directory for the event log. A
-    scenario that would not fit in the available memory is refused up front
-    (:mod:`abmm.scenario.budget`) unless ``allow_large``."""
+def prepare(scenario, seed: int | None = None, overrides: list[str] | None = None,
+            allow_large: bool = False, until=None) -> tuple[Scenario, int, dict]:
+    """The validated ``Scenario``, the seed and the record (the resolved scenario with its
+    seed) that :func:`build_model` and :class:`~abmm.scenario.mesa_model.ScenarioModel` build
+    from; see :func:`build_model` for the arguments."""
     if isinstance(scenario, Scenario):
-        if overrides:
-            scenario = load_scenario(scenario.resolved(), overrides=overrides)
+        if overrides or until is not None:
+            notes = scenario.notes
+            scenario = load_scenario(scenario.resolved(), overrides=overrides, until=until)
+            scenario._notes = notes + scenario._notes
     else:
-        scenario = load_scenario(scenario, overrides=overrides)
+        scenario = load_scenario(scenario, overrides=overrides, until=until)
     try:
         check_budget(scenario, allow_large)
     except ValueError as exc:
@@ -107,6 +107,19 @@ def build_model(scenario, seed: int | None = None, out: str | Path | None = None
     seed = int(scenario.seed if seed is None else seed)
     record = scenario.resolved()
     record["seed"] = seed
+    return scenario, seed, record
+
+
+def build_model(scenario, seed: int | None = None, out: str | Path | None = None,
+                overrides: list[str] | None = None, allow_large: bool = False,
+                until=None) -> MarketModel:
+    """A started :class:`MarketModel` from a scenario file path (or a shipped scenario's name),
+    a dict, or a ``Scenario``; ``overrides`` are ``"key.path=value"`` strings (values parsed as
+    YAML); ``seed`` replaces the scenario's; ``out`` is a run directory for the event log;
+    ``until`` (a clock time) stops the run at that time of the first day. A scenario that would
+    not fit in the available memory is refused up front (:mod:`abmm.scenario.budget`) unless
+    ``allow_large``."""
+    scenario, seed, record = prepare(scenario, seed, overrides, allow_large, until)
     model = MarketModel(market_spec(scenario), build_fundamental(scenario, seed), seed=seed,
                         out_dir=out, record=record, scenario=scenario)
     build_agents(model, scenario, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 import yaml
@@ -13,10 +14,13 @@ from pydantic import ValidationError
 from abmm.agents import KINDS
 from abmm.errors import AbmmError
 from abmm.resources import scenario_path
-from abmm.scenario.schema import Scenario, _Problems
+from abmm.scenario.schema import Market, Scenario, _Problems
 from abmm.schema.files import MAX_DEPTH, check_depth, read_config_text
+from abmm.schema.timing import format_ns, parse_duration
 
-__all__ = ["ScenarioError", "load_scenario", "apply_overrides", "yaml_load"]
+__all__ = ["ScenarioError", "load_scenario", "apply_overrides", "apply_until", "yaml_load"]
+
+log = logging.getLogger(__name__)
 
 
 class ScenarioError(AbmmError, ValueError):
@@ -128,9 +132,59 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
     return data
 
 
-def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
+def apply_until(data: dict, until) -> tuple[dict, list[str]]:
+    """A scenario dict (a copy) that stops at clock time ``until`` of the FIRST day (``"10:30"``,
+    ``"10:30:15"`` or ns since midnight): the market closes then (``close``, or ``end`` where
+    the file uses that name) and runs one day; shocks after it are dropped (one note each).
+    ``until`` must lie after the open and at most at the first day's close."""
+    src = f"--until {until}"
+    try:
+        t = parse_duration(until)
+    except ValueError as exc:
+        raise ScenarioError(src, [("until", f"{exc}; expected a clock time HH:MM[:SS]")]) from None
+    data = copy.deepcopy(data)
+    market = data.get("market") or {}
+    if not isinstance(market, dict):
+        return data, []  # the schema reports it
+    try:
+        m = Market.model_validate(market)
+    except (ValidationError, ValueError):
+        m = None  # the scenario's own problems are reported by the schema
+    if m is not None:
+        first = m.sessions[0]
+        if not first[0] < t <= first[1]:
+            raise ScenarioError(src, [("until", f"{format_ns(t)} is outside the first day's "
+                                                f"session [{format_ns(first[0])}, "
+                                                f"{format_ns(first[1])}]; expected a time after "
+                                                "the open, at most the close")])
+        if t - first[0] <= m.warmup:
+            raise ScenarioError(src, [("until", f"{format_ns(t)} is within the warm-up, which "
+                                                f"ends at {format_ns(first[0] + m.warmup)}; "
+                                                "expected a later time (or --set market.warmup=0)")])
+    key = "end" if "end" in market and "close" not in market else "close"
+    data["market"] = {**market, key: t, "days": 1}
+    notes, kept = [], []
+    for i, shock in enumerate(data.get("shocks") or []):
+        try:
+            at = parse_duration(shock.get("at")) if isinstance(shock, dict) else None
+        except ValueError:
+            at = None  # the schema reports it
+        if at is not None and at > t:
+            notes.append(f"shocks.{i} ({shock.get('kind')} at {format_ns(at)}): after --until "
+                         f"{format_ns(t)}; dropped")
+        else:
+            kept.append(shock)
+    if notes:
+        data["shocks"] = kept
+    return data, notes
+
+
+def load_scenario(source, overrides: list[str] | None = None, until=None) -> Scenario:
     """A validated ``Scenario`` from a path (YAML/JSON), a shipped scenario's name
-    (``"default"``), or a dict."""
+    (``"default"``), or a dict; ``overrides`` are ``"key.path=value"`` strings; ``until``
+    (a clock time) stops the run at that time of the first day (:func:`apply_until`). Agent
+    windows outside the (possibly shortened) session are clipped, not refused: the returned
+    scenario's ``notes`` say what changed (each also logged as a warning)."""
     name = "scenario"
     if isinstance(source, dict):
         data = source
@@ -158,7 +212,14 @@ def load_scenario(source, overrides: list[str] | None = None) -> Scenario:
         raise ScenarioError(name, [("", f"expected a mapping at the top level, got "
                                         f"{type(data).__name__}")])
     data = apply_overrides(data, overrides)
+    notes: list[str] = []
+    if until is not None:
+        data, notes = apply_until(data, until)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(name, _format_errors(exc)) from None
+    for note in notes:
+        log.warning("%s", note)
+    scenario._notes = notes + scenario._notes
+    return scenario

@@ -5,6 +5,7 @@ checks that span several sections. Documented key by key in ``scenarios/README.m
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Annotated
 
 from pydantic import (
@@ -12,6 +13,7 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -30,11 +32,14 @@ from abmm.schema import HOUR, SECOND, Duration, Strict, format_ns
 from abmm.schema.timing import DAY, sessions
 
 __all__ = ["Scenario", "Market", "FundamentalCfg", "Jumps", "Regimes", "Logging", "AgentGroup",
-           "cross_check"]
+           "cross_check", "fit_windows"]
+
+log = logging.getLogger(__name__)
 
 
 class Market(Strict):
-    """The ``market`` section: symbol, tick and lot sizes, reference price and session times."""
+    """The ``market`` section: symbol, tick and lot sizes, reference price and session times
+    (``end`` is accepted as an alias of ``close``; giving both is an error)."""
 
     symbol: str = Field("ABM", min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
     tick_size: PositiveFloat = 0.01  #: price units per tick
@@ -58,6 +63,17 @@ class Market(Strict):
         if isinstance(v, datetime.datetime) or not isinstance(v, (str, datetime.date)):
             raise ValueError(f"expected an ISO date such as 2024-01-02, got {v!r}")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _end_alias(cls, data):
+        """``end`` is another name for ``close``: one of the two, not both."""
+        if isinstance(data, dict) and "end" in data:
+            if "close" in data:
+                raise ValueError(f"give market.close or its alias market.end, not both (got "
+                                 f"close={data['close']!r}, end={data['end']!r})")
+            data = {("close" if k == "end" else k): v for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _check(self):
@@ -172,13 +188,32 @@ class Scenario(Strict):
     agents: list[AgentGroup] = Field(min_length=1)
     shocks: list[Shock] = []
     logging: Logging = Logging()
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self):
         problems = cross_check(self)
         if problems:
             raise _Problems(problems)
+        agents, notes = fit_windows(self)
+        if notes:
+            # the model is frozen: replace the validated list once, before anyone sees it
+            object.__setattr__(self, "agents", agents)
+            for note in notes:
+                log.warning("%s", note)
+        self._notes = notes
         return self
+
+    def __iter__(self):
+        """Not iterable: a ``Scenario`` is one value (``mesa.batch_run`` then passes it whole
+        instead of iterating its fields); use :meth:`resolved` for its keys and values."""
+        raise TypeError("a Scenario is not iterable; use .resolved() for its keys and values")
+
+    @property
+    def notes(self) -> list[str]:
+        """What validation adjusted, one line per agent group or shock: agent windows clipped
+        to the session (or the group dropped), shocks after ``--until`` dropped."""
+        return list(self._notes)
 
     def resolved(self) -> dict:
         """The scenario with every default filled in (what a run directory records)."""
@@ -194,8 +229,8 @@ class _Problems(ValueError):
 
 
 def cross_check(sc: Scenario) -> list[tuple[str, str]]:
-    """Checks that span several sections: unique group names, shocks and executors inside the
-    session, shock groups that exist."""
+    """Checks that span several sections: unique group names, shocks inside the session, shock
+    groups that exist. (Agent windows outside the session are not errors: ``fit_windows``.)"""
     out = []
     names = [g.group_name for g in sc.agents]
     for i, g in enumerate(sc.agents):
@@ -207,10 +242,6 @@ def cross_check(sc: Scenario) -> list[tuple[str, str]]:
                         f"{names.index(n)} (give each group a distinct 'name')"))
     start, end = sc.market.start_ns, sc.market.end_ns
     session = f"[{format_ns(start)}, {format_ns(end)}]"
-    for i, g in enumerate(sc.agents):
-        if g.kind == "executor" and not start <= g.start < end:
-            out.append((f"agents.{i}.start", f"{format_ns(g.start)} is outside the session "
-                        f"{session}"))
     for i, s in enumerate(sc.shocks):
         if not start <= s.at <= end:
             out.append((f"shocks.{i}.at", f"{format_ns(s.at)} is outside the session {session}"))
@@ -218,3 +249,35 @@ def cross_check(sc: Scenario) -> list[tuple[str, str]]:
             if g not in names:
                 out.append((f"shocks.{i}.groups", f"no agent group named {g!r}; groups: {names}"))
     return out
+
+
+def fit_windows(sc: Scenario) -> tuple[list, list[str]]:
+    """The agent groups with their trading windows (an executor's ``start`` to ``start +
+    duration``) clipped to the sessions they overlap, and one note per group changed. A window
+    that overlaps no session drops its group (``count: 0``, so names and indices stay). This is
+    what makes a shortened session (``--set market.close=10:30``, ``abmm run --until``) work
+    with a scenario whose executors trade later."""
+    sessions = sc.market.sessions
+    agents, notes = list(sc.agents), []
+    for i, g in enumerate(agents):
+        if g.kind != "executor" or g.count == 0:
+            continue
+        s, e = g.start, g.start + g.duration
+        over = [(o, c) for o, c in sessions if o < max(e, s + 1) and c > s]
+        window = f"{format_ns(s)}-{format_ns(e)}"
+        where = f"agents.{i} ({g.group_name})"
+        if not over:
+            span = ", ".join(f"[{format_ns(o)}, {format_ns(c)}]" for o, c in sessions[:2])
+            more = ", ..." if len(sessions) > 2 else ""
+            agents[i] = g.model_copy(update={"count": 0})
+            notes.append(f"{where}: window {window} lies outside the session ({span}{more}); "
+                         f"group dropped ({g.count} agent{'s' * (g.count != 1)})")
+            continue
+        s2, e2 = max(s, over[0][0]), min(e, over[-1][1])
+        if (s2, e2) != (s, e):
+            agents[i] = g.model_copy(update={"start": s2, "duration": e2 - s2})
+            notes.append(f"{where}: window {window} clipped to {format_ns(s2)}-{format_ns(e2)} "
+                         f"(the session ends {format_ns(over[-1][1])})" if e2 != e else
+                         f"{where}: window {window} clipped to {format_ns(s2)}-{format_ns(e2)} "
+                         f"(the session opens {format_ns(over[0][0])})")
+    return agents, notes
