@@ -958,3 +958,45 @@ def test_noise_flow_lean_places_limit_orders_on_the_consumed_side():
     for _ in range(500):
         a.on_wake()
     assert set(sides) == {BUY}
+
+
+def test_noise_flow_depth_places_the_consumed_side_closer_and_the_other_deeper():
+    noise = {"kind": "noise", "name": "crowd", "count": 1, "latency": 0, "p_market": 0.0,
+             "flow_depth": 1.0, "flow_halflife": "10s", "offset_ticks": 30, "cross_ticks": 0,
+             "wake": {"kind": "poisson", "interval": "1h"}, "order_ttl": "1ms"}
+    model = build([liquidity(), noise])
+    a = model.groups["crowd"][0]
+    placed = []
+    a.limit = lambda side, price, qty: placed.append((side, price))
+
+    def depths(imbalance, n=3000):
+        placed.clear()
+        a._flow.value, a._flow.t_last = imbalance, model.now
+        for _ in range(n):
+            a.on_wake()
+        mid = a.mid()
+        d = {BUY: [], SELL: []}
+        for side, price in placed:
+            d[side].append(mid - price if side == BUY else price - mid)
+        return np.mean(d[BUY]), np.mean(d[SELL]), np.mean([s == SELL for s, _ in placed])
+
+    buy0, sell0, f0 = depths(0.0)
+    assert abs(buy0 - sell0) < 1.0  # balanced flow: symmetric placement
+    buy1, sell1, f1 = depths(0.5)  # buyers consuming the asks
+    assert sell1 < 0.7 * sell0 and buy1 > 1.3 * buy0  # asks closer, bids deeper
+    assert abs(f1 - 0.5) < 0.05  # the side itself stays a fair coin (unlike flow_lean)
+    buy2, sell2, _ = depths(-0.5)
+    assert buy2 < 0.7 * buy0 and sell2 > 1.3 * sell0
+    a.params = a.params.model_copy(update={"flow_depth": 0.0})  # negative control: no lean
+    buy3, sell3, _ = depths(0.5)
+    assert abs(buy3 - sell3) < 1.0
+
+
+def test_noise_flow_horizons_are_crossed_with_attention_horizons():
+    noise = {"kind": "noise", "name": "crowd", "count": 12, "latency": 0, "p_market": 0.0,
+             "flow_depth": 1.0, "flow_horizons": ["10s", "1min", "10min"],
+             "attention_horizons": ["30s", "2min", "10min", "1h"],
+             "wake": {"kind": "poisson", "interval": "1h"}}
+    model = build([liquidity(), noise])
+    pairs = {(a._h, a._flow.halflife) for a in model.groups["crowd"]}
+    assert len(pairs) == 12  # every (attention, flow) pair occurs once
