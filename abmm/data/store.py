@@ -20,7 +20,6 @@ fetched again and again. Rows are unique by their key (``timestamp`` for bars; `
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abmm.errors import DataError
+from abmm.schema.files import write_atomic
 
 #: The metadata key of a store file's covered ranges, and of the store's format version.
 COVERAGE_KEY = b"abmm.coverage"
@@ -179,17 +179,9 @@ def write_table(path, kind: str, frame: pd.DataFrame, coverage) -> Path:
     meta[COVERAGE_KEY] = json.dumps(merge_ranges(coverage)).encode()
     meta[FORMAT_KEY] = FORMAT.encode()
     table = table.replace_schema_metadata(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    return write_atomic(path, buf.getvalue().to_pybytes())
 
 
 def merge_into(path, kind: str, new: pd.DataFrame, covered) -> int:

@@ -47,7 +47,9 @@ def test_failed_write_leaves_old_file_whole(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "replace", boom)
+    from abmm.schema import files
+
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError):
         store.merge_into(p, "klines", bars([120_000]), [[120_000, 180_000]])
     assert p.read_bytes() == before
