@@ -34,6 +34,10 @@ class MetaorderGroup(GroupBase):
     p_informed: float = Field(0.0, ge=0, le=1)
     obs_noise: float = Field(0.0, ge=0)
     max_position: PositiveInt = 1_000_000
+    #: bounds of the attention multiplier of the wake rate, ``[1/attention_clip,
+    #: attention_clip]`` (other kinds: 5). A fast metaorder trader whose rate follows volatility
+    #: feeds its own impact back into its speed; a narrow clip keeps that loop bounded.
+    attention_clip: float = Field(5.0, ge=1, le=5)
 
     @model_validator(mode="after")
     def _check(self):
@@ -53,6 +57,17 @@ class MetaorderAgent(TraderAgent):
         self.left = 0  # child orders left in the current parent
         self.side = BUY
         self.parents = 0
+
+    def next_wake(self, now: int) -> int | None:
+        """The wake schedule, sped up or slowed down by ``activity() ** attention`` within
+        ``[1/attention_clip, attention_clip]``."""
+        t = self.wake.next(self._gaps, now)
+        a = self._attention
+        if a and t is not None:
+            hi = self.params.attention_clip
+            rate = min(hi, max(1.0 / hi, self.model.activity() ** a))
+            t = now + 1 + int((t - now) / rate)
+        return t
 
     def new_parent(self) -> None:
         """Draw the next parent: its length (Pareto) and its side."""

@@ -1000,3 +1000,14 @@ def test_noise_flow_horizons_are_crossed_with_attention_horizons():
     model = build([liquidity(), noise])
     pairs = {(a._h, a._flow.halflife) for a in model.groups["crowd"]}
     assert len(pairs) == 12  # every (attention, flow) pair occurs once
+
+
+@pytest.mark.parametrize("clip", [2.0, 5.0])
+def test_metaorder_attention_is_clipped_by_attention_clip(clip):
+    model = build([{"kind": "metaorder", "name": "meta", "latency": 0, "attention": 2.0,
+                    "attention_clip": clip, "wake": {"kind": "poisson", "interval": "60s"}}])
+    agent = model.groups["meta"][0]
+    for activity, rate in ((1.0, 1.0), (1.2, 1.44), (10.0, clip), (0.1, 1 / clip)):
+        model.activity = lambda a=activity: a
+        gaps = [agent.next_wake(0) for _ in range(4_000)]
+        assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06), activity
