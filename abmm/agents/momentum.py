@@ -48,9 +48,25 @@ class MomentumGroup(GroupBase):
         return self
 
 
-def _ema(prev: float | None, x: float, n: int) -> float:
+def ema(prev: float | None, x: float, n: int) -> float:
+    """One step of an ``n``-sample exponential moving average (``alpha = 2 / (n + 1)``);
+    ``prev=None`` starts it at ``x``."""
     a = 2.0 / (n + 1)
     return x if prev is None else prev + a * (x - prev)
+
+
+def sma(values: list, n: int) -> float:
+    """The mean of the last ``n`` values."""
+    return sum(values[-n:]) / n
+
+
+def rsi(values: list, window: int) -> float:
+    """The relative strength index (0-100) over the last ``window`` changes of ``values``
+    (at least ``window + 1`` values); 100 when there was no loss."""
+    values = values[-(window + 1):]
+    gains = sum(max(b - a, 0) for a, b in zip(values, values[1:], strict=False))
+    losses = sum(max(a - b, 0) for a, b in zip(values, values[1:], strict=False))
+    return 100.0 if losses == 0 else 100 - 100 / (1 + gains / losses)
 
 
 class MomentumAgent(TraderAgent):
@@ -74,8 +90,8 @@ class MomentumAgent(TraderAgent):
             if len(mids) < p.long_window:
                 return 0
             values = list(mids)
-            short = sum(values[-p.short_window:]) / p.short_window
-            long = sum(values[-p.long_window:]) / p.long_window
+            short = sma(values, p.short_window)
+            long = sma(values, p.long_window)
             return (short > long) - (short < long)
         if p.signal == "macd":
             if self.ema_sig is None or len(mids) < p.long_window:
@@ -84,11 +100,8 @@ class MomentumAgent(TraderAgent):
             return (macd > self.ema_sig) - (macd < self.ema_sig)
         if len(mids) < p.rsi_window + 1:
             return 0
-        values = list(mids)[-(p.rsi_window + 1):]
-        gains = sum(max(b - a, 0) for a, b in zip(values, values[1:], strict=False))
-        losses = sum(max(a - b, 0) for a, b in zip(values, values[1:], strict=False))
-        rsi = 100.0 if losses == 0 else 100 - 100 / (1 + gains / losses)
-        return 1 if rsi > p.rsi_high else (-1 if rsi < p.rsi_low else 0)
+        r = rsi(list(mids), p.rsi_window)
+        return 1 if r > p.rsi_high else (-1 if r < p.rsi_low else 0)
 
     def on_wake(self) -> None:
         """Sample the mid, update the EMAs, apply the stop-loss, then trade up to ``qty`` lots
@@ -96,9 +109,9 @@ class MomentumAgent(TraderAgent):
         p = self.params
         mid = self.mid()
         self.mids.append(mid)
-        self.ema_s = _ema(self.ema_s, mid, p.short_window)
-        self.ema_l = _ema(self.ema_l, mid, p.long_window)
-        self.ema_sig = _ema(self.ema_sig, self.ema_s - self.ema_l, p.signal_window)
+        self.ema_s = ema(self.ema_s, mid, p.short_window)
+        self.ema_l = ema(self.ema_l, mid, p.long_window)
+        self.ema_sig = ema(self.ema_sig, self.ema_s - self.ema_l, p.signal_window)
         inv = self.inventory
         if inv and (mid - self.entry) * (1 if inv > 0 else -1) < -p.stop_loss_ticks:
             self._trade(-inv, mid)  # stop-loss: flatten

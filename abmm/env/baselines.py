@@ -26,6 +26,19 @@ model-based market, with the inventory ``q`` in units of the quote size:
 
 ``sigma`` is read from the observation (feature 7) unless given. The formulas are
 ``abmm.policy.closed_form``'s.
+
+Directional baselines for ``abmm.env.trading_v0`` (``make(name, env)`` with a trading env;
+the rule-based chartists' signals, ``abmm.agents.momentum``, read from the observation and
+mapped to a full target position ``+-max_position``, or flat without a view, with ``stop``
+sigmas of stop-loss -- default none -- as the nearest discrete action or the exact continuous
+one):
+
+* ``ma``: long when the short moving average is above the long one (feature 4 > 0), short
+  below;
+* ``macd``: long when MACD is above its signal line (feature 5 > feature 6), short below;
+* ``rsi``: RSI read as momentum: long above ``high`` (70), short below ``low`` (30), else flat;
+* ``flat``: always the target 0 (never trades after the first decision);
+* ``random``: a uniform sample of the action space (seeded).
 """
 
 from __future__ import annotations
@@ -33,10 +46,14 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
+
 from abmm.env.model_based_env import ModelBasedEnv
+from abmm.env.trading_env import TradingEnv
 from abmm.policy.closed_form import as_offsets, glft_offsets
 
-__all__ = ["make", "Fixed", "AvellanedaStoikov", "GLFT", "Random", "NAMES"]
+__all__ = ["make", "Fixed", "AvellanedaStoikov", "GLFT", "Random", "NAMES", "TRADING_NAMES",
+           "Chartist", "MACrossover", "MACD", "RSI", "Flat", "RandomTrade"]
 
 
 class _Policy:
@@ -166,12 +183,108 @@ class Random(_Policy):
 NAMES = {"fixed": Fixed, "as": AvellanedaStoikov, "glft": GLFT, "random": Random}
 
 
-def make(name: str, env, **params) -> _Policy:
-    """A baseline policy by name (``fixed``, ``as``, ``glft``, ``random``) for ``env``."""
+# ------------------------------------------------------------------------------ trading_v0
+class Chartist:
+    """A directional baseline of ``trading_v0``: ``signal(obs)`` in {-1, 0, 1} to a target."""
+
+    name = "chartist"
+
+    def __init__(self, env, stop: float | None = None):
+        """For the trading env ``env``, with a stop of ``stop`` sigmas (``None``: none)."""
+        self.env = env
+        self.stop = stop
+
+    def signal(self, obs) -> int:
+        """+1 long, -1 short, 0 flat."""
+        raise NotImplementedError
+
+    def __call__(self, obs, agent=None):
+        """The action of the target ``signal(obs) * max_position``."""
+        x = float(self.signal(obs))
+        if self.env.action_mode == "discrete":
+            return self.env.action_index(x, self.stop)
+        s = -1.0 if self.stop is None else min(self.stop / self.env.max_stop_sigma, 1.0)
+        return np.array([x, s], np.float32)
+
+
+class MACrossover(Chartist):
+    """Long when the short moving average is above the long one, short below."""
+
+    name = "ma"
+
+    def signal(self, obs) -> int:
+        """The sign of the MA gap (feature 4)."""
+        g = float(obs[4])
+        return (g > 0) - (g < 0)
+
+
+class MACD(Chartist):
+    """Long when MACD is above its signal line, short below."""
+
+    name = "macd"
+
+    def signal(self, obs) -> int:
+        """The sign of MACD minus its signal (features 5, 6, compared before the tanh)."""
+        d = math.atanh(min(max(float(obs[5]), -0.999999), 0.999999)) - \
+            math.atanh(min(max(float(obs[6]), -0.999999), 0.999999))
+        return (d > 0) - (d < 0)
+
+
+class RSI(Chartist):
+    """RSI read as momentum: long above ``high``, short below ``low``."""
+
+    name = "rsi"
+
+    def __init__(self, env, stop: float | None = None, low: float = 30.0, high: float = 70.0):
+        """Thresholds ``low`` < ``high`` on the 0-100 RSI scale."""
+        super().__init__(env, stop)
+        self.low, self.high = float(low), float(high)
+
+    def signal(self, obs) -> int:
+        """+1 above ``high``, -1 below ``low``, else 0 (feature 7 is ``(RSI - 50) / 50``)."""
+        r = 50.0 + 50.0 * float(obs[7])
+        return 1 if r > self.high else (-1 if r < self.low else 0)
+
+
+class Flat(Chartist):
+    """Never holds a position."""
+
+    name = "flat"
+
+    def signal(self, obs) -> int:
+        """Always 0."""
+        return 0
+
+
+class RandomTrade(Chartist):
+    """A uniform sample of the trading action space (seeded)."""
+
+    name = "random"
+
+    def __init__(self, env, seed: int = 0):
+        """Uniform actions of ``env``'s space, seeded with ``seed``."""
+        super().__init__(env)
+        self.space = copy.deepcopy(env.action_space(env.possible_agents[0]))
+        self.space.seed(seed)
+
+    def __call__(self, obs, agent=None):
+        """A random action."""
+        return self.space.sample()
+
+
+TRADING_NAMES = {"ma": MACrossover, "macd": MACD, "rsi": RSI, "flat": Flat,
+                 "random": RandomTrade}
+
+
+def make(name: str, env, **params):
+    """A baseline policy by name for ``env``: ``fixed``, ``as``, ``glft``, ``random`` for the
+    market-making envs, ``ma``, ``macd``, ``rsi``, ``flat``, ``random`` for ``trading_v0``."""
+    names = TRADING_NAMES if isinstance(env, TradingEnv) else NAMES
     try:
-        cls = NAMES[name]
+        cls = names[name]
     except KeyError:
-        raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(NAMES)}") from None
+        raise ValueError(f"unknown baseline {name!r} for {type(env).__name__}; expected one of "
+                         f"{sorted(names)}") from None
     return cls(env, **params)
 
 
@@ -189,6 +302,7 @@ def run_episode(env, policies: dict, seed: int | None = None) -> dict:
             total[a] += r
         last.update(infos)
     key = "wealth" if isinstance(env, ModelBasedEnv) else "pnl_ticks"
+    inv = "position" if isinstance(env, TradingEnv) else "inventory"
     return {a: {"reward": total[a], "pnl": float(last[a][key]),
-                "inventory": float(last[a]["inventory"])} for a in env.possible_agents}
+                "inventory": float(last[a][inv])} for a in env.possible_agents}
 

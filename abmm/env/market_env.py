@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: The default scenario: two learnable market makers in a one-hour market (package data).
 DEFAULT_SCENARIO = Path(__file__).with_name("market_making.yaml")
+#: The agent kinds market_v0 may drive: they quote (any other learnable kind is an error).
+QUOTING_KINDS = ("market_maker", "policy")
 
 
 class MarketEnv(ParallelEnv):
@@ -91,6 +93,13 @@ class MarketEnv(ParallelEnv):
             raise ValueError(f"scenario {sc.name!r} has no learnable agents: mark a group "
                              "'learnable: true'")
         groups = {g.group_name: g for g in sc.agents if g.learnable}
+        bad = [f"{g.group_name} (kind {g.kind})" for g in groups.values()
+               if g.kind not in QUOTING_KINDS]
+        if bad:
+            hint = " (learnable chartists: abmm.env.trading_v0; executors: execution_v0)"
+            raise ValueError(f"market_v0 drives learnable quoting agents only "
+                             f"({', '.join(QUOTING_KINDS)}); scenario {sc.name!r} has "
+                             f"learnable {', '.join(bad)}{hint}")
         size = quote_size if quote_size is not None else \
             min(getattr(g, "size", 10) for g in groups.values())
         self.max_inventory = int(max_inventory if max_inventory is not None else

@@ -8,8 +8,11 @@ Agents
     ``"learner_0"`` for the Mesa agent ``"learner/0"``; ``env.learner(name)`` returns it). Their
     own strategy is switched off; each decision, the environment quotes for them. Every other agent of the scenario (noise, value, informed, momentum, executors,
     classical market makers) keeps acting on the market's event clock between decisions, and
-    every order travels with its sender's latency. Any kind may be learnable (its orders are the
-    environment's quotes); the default scenario has two learning market makers.
+    every order travels with its sender's latency. Only quoting kinds may be learnable here
+    (``market_maker``, ``policy``): a scenario with another learnable kind is refused with a
+    ``ValueError`` naming the group (learnable chartists are ``abmm.env.trading_v0``'s,
+    learnable executors ``abmm.env.execution_v0``'s); the default scenario has two learning
+    market makers.
 
 Episodes
     ``reset(seed=)`` builds a new market from the scenario with that seed (without one: the

@@ -25,8 +25,8 @@ same ``seed``, ``N`` and number of processes.
     plays ``s``, then continues from a stream spawned from ``s``; ``reset(options={SEED_OPTION:
     s})`` re-seeds the stream (what the vector envs send every copy).
 
-``name`` is ``market_v0`` (default), ``execution_v0`` or ``model_based_v0``; ``seed`` defaults
-to the scenario's seed (0 for ``model_based_v0``). Example (PPO with Stable-Baselines3)::
+``name`` is ``market_v0`` (default), ``execution_v0``, ``trading_v0`` or ``model_based_v0``;
+``seed`` defaults to the scenario's seed (0 for ``model_based_v0``). Example (PPO with Stable-Baselines3)::
 
     from stable_baselines3 import PPO
     from abmm.env import vector
@@ -54,7 +54,7 @@ __all__ = ["ENVS", "SEED_OPTION", "SeedStream", "episode_seeds", "make_env", "en
 
 #: The environments this module vectorizes, by name.
 ENVS = {"market_v0": "abmm.env.market_v0", "execution_v0": "abmm.env.execution_v0",
-        "model_based_v0": "abmm.env.model_based_v0"}
+        "model_based_v0": "abmm.env.model_based_v0", "trading_v0": "abmm.env.trading_v0"}
 #: The reset option that re-seeds a copy's stream (the vector envs send it to every copy).
 SEED_OPTION = "abmm_stream_seed"
 _MAX_SEED = 2**31 - 1

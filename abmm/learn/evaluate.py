@@ -18,6 +18,12 @@ decisions), ``final_inventory`` (mean ``|q_T|``), ``realized_spread`` (ticks per
 interval), ``quoting_ratio`` (fraction of decisions with a bid and an ask resting),
 ``traded`` (lots per episode).
 
+Chartists (``abmm.env.trading_v0``; the baselines ``ma``, ``macd``, ``rsi``, ``flat``,
+``random`` of ``abmm.env.baselines``, or a callable through ``evaluate_policy``; one sample =
+one learnable chartist in one episode): ``pnl``, ``sharpe`` (as above), ``map`` (mean absolute
+position), ``final_inventory`` (mean ``|q_T|``), ``traded`` (lots per episode), ``stops``
+(stop-losses hit per episode).
+
 Executors (``abmm.env.execution_v0``): ``shortfall_bps`` (implementation shortfall of the
 parent against the mid at its start, with the opportunity cost of anything left at the close),
 ``completion``.
@@ -36,6 +42,7 @@ from scipy import stats
 
 MM_BASELINES = ("as", "glft", "fixed", "random")
 EXEC_BASELINES = ("twap", "ac")
+TRADE_BASELINES = ("ma", "macd", "rsi", "flat", "random")
 POLICY_ARGS = ("decision_interval", "action_mode", "quote_size", "max_size", "max_inventory",
                "offsets", "max_offset", "vol_halflife", "vpin_bucket")
 
@@ -72,7 +79,57 @@ def _scenario_kind(scenario) -> str:
 
     sc = load_scenario(scenario)
     kinds = {g.kind for g in sc.agents if g.learnable}
+    if kinds == {"momentum"}:
+        return "trading"
     return "execution" if kinds == {"executor"} else "market"
+
+
+# ------------------------------------------------------------------------------ chartists
+def evaluate_traders(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
+    """Directional baselines of ``trading_v0`` on the same seeds (trained trading policies
+    are not evaluated yet: ``ValueError``)."""
+    from abmm.env import baselines, trading_v0
+
+    results = {}
+    for p in policies:
+        if p not in TRADE_BASELINES:
+            raise ValueError(f"policy {p!r}: this scenario's learnable agents are chartists "
+                             f"(trading_v0), which evaluate the baselines "
+                             f"{', '.join(TRADE_BASELINES)} (or a callable through "
+                             "evaluate_policy); trained trading policies are not supported yet")
+        env = trading_v0.parallel_env(scenario=scenario)
+        pol = baselines.make(p, env)
+
+        def act(obs, live, pol=pol):
+            return {a: pol(obs[a], a) for a in live}
+        results[p] = _trade_run(env, act, seeds, progress, p)
+    return {"kind": "trading", "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]],
+            "episodes": len(seeds), "policies": results}
+
+
+def _trade_run(env, act, seeds, progress, name) -> dict:
+    samples = []
+    unit = env.scenario.market.tick_size * env.scenario.market.lot_size
+    for s in seeds:
+        obs, infos = env.reset(seed=s)
+        last = dict(infos)
+        abs_q = dict.fromkeys(env.possible_agents, 0.0)
+        n = 0
+        while env.agents:
+            obs, _, _, _, infos = env.step(act(obs, env.agents))
+            n += 1
+            for a, info in infos.items():
+                abs_q[a] += abs(info["position"])
+            last.update(infos)
+        for a in env.possible_agents:
+            i = last[a]
+            samples.append({"pnl": i["pnl_ticks"] * unit, "map": abs_q[a] / max(n, 1),
+                            "final_inventory": abs(i["position"]), "traded": i["traded"],
+                            "stops": i["stops_hit"]})
+        if progress:
+            progress(name, s)
+    env.close()
+    return summarize(samples, ["pnl", "map", "final_inventory", "traded", "stops"])
 
 
 # ------------------------------------------------------------------------------ market makers
@@ -330,6 +387,8 @@ def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
     kind = _scenario_kind(scenario)
     if kind == "execution":
         from abmm.env import execution_v0 as mod
+    elif kind == "trading":
+        from abmm.env import trading_v0 as mod
     else:
         from abmm.env import market_v0 as mod
     env = mod.parallel_env(scenario=scenario, **(env_args or {}))
@@ -341,9 +400,9 @@ def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
     else:
         def act(obs, live):
             return {a: policy(obs[a]) for a in live}
-    run = _exec_run if kind == "execution" else _mm_run
+    run = {"execution": _exec_run, "trading": _trade_run}.get(kind, _mm_run)
     res = run(env, act, seeds, progress, name)
-    return {"kind": "execution" if kind == "execution" else "market_making",
+    return {"kind": kind if kind in ("execution", "trading") else "market_making",
             "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]], "episodes": len(seeds),
             "policies": {name: res}}
 
@@ -351,9 +410,12 @@ def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
 def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
     """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring; each
     value resolves as ``resolve_policy`` says)."""
+    kind = _scenario_kind(scenario)
+    if kind == "trading":
+        return evaluate_traders(scenario, policies, seeds, progress)
     for p in policies:
         resolve_policy(p)
-    if _scenario_kind(scenario) == "execution":
+    if kind == "execution":
         return evaluate_executors(scenario, policies, seeds, progress)
     return evaluate_market_makers(scenario, policies, seeds, progress)
 
@@ -362,6 +424,10 @@ def format_table(res: dict) -> str:
     """A text table of ``evaluate``'s result, with 95 % confidence half-widths."""
     if res["kind"] == "execution":
         cols = [("shortfall_bps", "IS (bps)"), ("completion", "completion")]
+    elif res["kind"] == "trading":
+        cols = [("pnl_mean", "mean PnL"), ("pnl_std", "std"), ("sharpe", "Sharpe"),
+                ("map", "mean |q|"), ("final_inventory", "|q_T|"), ("traded", "traded"),
+                ("stops", "stops")]
     else:
         cols = [("pnl_mean", "mean PnL"), ("pnl_std", "std"), ("sharpe", "Sharpe"),
                 ("map", "mean |q|"), ("final_inventory", "|q_T|"),
@@ -369,7 +435,7 @@ def format_table(res: dict) -> str:
     ci_of = {"pnl_mean": "pnl_ci", "sharpe": "sharpe_ci", "map": "map_ci",
              "final_inventory": "final_inventory_ci", "realized_spread": "realized_spread_ci",
              "quoting_ratio": "quoting_ratio_ci", "shortfall_bps": "shortfall_bps_ci",
-             "completion": "completion_ci"}
+             "completion": "completion_ci", "traded": "traded_ci", "stops": "stops_ci"}
 
     def cell(r, k):
         v = r.get(k)

@@ -1,0 +1,402 @@
+"""The directional-trading environment as a PettingZoo ``ParallelEnv`` (``TradingEnv``).
+
+The environment is documented in ``abmm.env.trading_v0``, its entry module; this module holds
+the class, the action grid and the observation layout.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from abmm.agents.base import BUY, SELL
+from abmm.agents.momentum import ema, rsi, sma
+from abmm.env.actions import InvalidActionError, check_action_dict
+from abmm.signals import MidVolatility
+
+__all__ = ["TradingEnv", "DEFAULT_SCENARIO", "OBSERVATIONS", "N_OBS", "POSITIONS", "STOPS",
+           "N_ACTIONS", "LEARNABLE_KINDS"]
+
+log = logging.getLogger(__name__)
+
+#: The default scenario: two learnable chartists in a short market (package data).
+DEFAULT_SCENARIO = Path(__file__).with_name("trading.yaml")
+#: The agent kinds trading_v0 drives.
+LEARNABLE_KINDS = ("momentum",)
+#: The observation, in order (``abmm.env.trading_v0`` has the formulas).
+OBSERVATIONS = ("return_1", "return_2", "return_3", "return_4", "ma_gap", "macd",
+                "macd_signal", "rsi", "volatility", "position", "unrealized_pnl", "time_left")
+N_OBS = len(OBSERVATIONS)
+#: Target positions of the discrete grid, in units of ``max_position``.
+POSITIONS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+#: Stop-loss distances of the discrete grid, in sigmas (``None``: no stop).
+STOPS = (None, 1.0, 2.0)
+N_ACTIONS = len(POSITIONS) * len(STOPS)
+DEFAULT_HORIZONS = ("1min", "5min", "15min", "60min")
+
+
+def _clip(x: float) -> float:
+    return -1.0 if x < -1.0 else 1.0 if x > 1.0 else x
+
+
+class TradingEnv(ParallelEnv):
+    """Learnable chartists trading toward target positions in the agent-based market (see
+    ``abmm.env.trading_v0``)."""
+
+    metadata = {"name": "abmm_trading_v0", "render_modes": ["human", "ansi"],
+                "is_parallelizable": True, "render_fps": 1}
+
+    def __init__(self, scenario=None, overrides: list[str] | None = None,
+                 decision_interval=None, max_cycles: int | None = None,
+                 action_mode: str = "discrete", max_position: int | None = None,
+                 horizons=DEFAULT_HORIZONS, risk_aversion: float = 0.01,
+                 reward_scale: float | None = None, vol_halflife: float = 30.0,
+                 vol_scale: float = 1.0, trend_scale: float = 10.0,
+                 stop_horizon="5min", min_stop_ticks: float = 2.0,
+                 max_stop_sigma: float = 3.0, render_mode: str | None = None,
+                 log_dir: str | Path | None = None):
+        """Load the scenario and check its learnable chartists (see ``trading_v0``)."""
+        from abmm.scenario import Scenario, load_scenario
+        from abmm.schema.timing import parse_duration
+
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
+                             f"None, not {render_mode!r}")
+        if action_mode not in ("discrete", "continuous"):
+            raise ValueError(f"action_mode must be 'discrete' or 'continuous', not "
+                             f"{action_mode!r}")
+        if scenario is None:
+            scenario = DEFAULT_SCENARIO
+        if isinstance(scenario, Scenario) and not overrides:
+            self.scenario = scenario
+        else:
+            self.scenario = load_scenario(scenario.resolved() if isinstance(scenario, Scenario)
+                                          else scenario, overrides=overrides)
+        sc = self.scenario
+        groups = [g for g in sc.agents if g.learnable]
+        bad = [f"{g.group_name} (kind {g.kind})" for g in groups if g.kind not in LEARNABLE_KINDS]
+        if not groups or bad:
+            raise ValueError(f"trading_v0 drives learnable momentum chartists only; scenario "
+                             f"{sc.name!r}: learnable groups {[g.group_name for g in groups]}"
+                             + (f", not chartists: {bad}" if bad else ""))
+        m = sc.market
+        di = groups[0].wake.interval if decision_interval is None else \
+            parse_duration(decision_interval)
+        if di <= 0 or di % m.step:
+            raise ValueError(f"decision_interval ({di} ns) must be a positive multiple of the "
+                             f"scenario's market.step ({m.step} ns)")
+        self.decision_ns = di
+        self._substeps = di // m.step
+        self._horizon = (m.end_ns - m.start_ns - m.warmup_ns) // di
+        if self._horizon < 1:
+            raise ValueError("the session after the warm-up is shorter than one decision "
+                             "interval")
+        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
+            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        self.max_cycles = self._horizon if max_cycles is None else int(max_cycles)
+        self._mesa = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in groups
+                      for i in range(g.count)}
+        self.possible_agents = list(self._mesa)
+        self.params = {n: g for g in groups for n in self._mesa
+                       if self._mesa[n].startswith(g.group_name + "/")}
+        self.max_position = int(max_position if max_position is not None else
+                                min(g.max_position for g in groups))
+        if self.max_position < 1:
+            raise ValueError(f"max_position must be >= 1, got {self.max_position}")
+        if isinstance(horizons, (str, int)) or len(horizons) != 4:
+            raise ValueError(f"horizons must be 4 durations, got {horizons!r}")
+        self.horizons = [max(1, round(parse_duration(h) / di)) for h in horizons]
+        self.action_mode = action_mode
+        self.risk_aversion = float(risk_aversion)
+        self.reward_scale = float(reward_scale if reward_scale is not None else
+                                  self.max_position)
+        self.vol_halflife = float(vol_halflife)
+        self.vol_scale = float(vol_scale)
+        self.trend_scale = float(trend_scale)
+        self.stop_horizon_s = parse_duration(stop_horizon) / 1e9
+        self.min_stop_ticks = float(min_stop_ticks)
+        self.max_stop_sigma = float(max_stop_sigma)
+        self.render_mode = render_mode
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self._obs_space = spaces.Box(-1.0, 1.0, (N_OBS,), np.float32)
+        self._act_space = spaces.Discrete(N_ACTIONS) if action_mode == "discrete" else \
+            spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.model = None
+        self.agents: list[str] = []
+        self._episodes = 0
+        self._next_seed = int(sc.seed)
+
+    @functools.cache  # noqa: B019 - one space per agent, as PettingZoo wants
+    def observation_space(self, agent):
+        """The same ``Box(-1, 1, (12,), float32)`` for every agent."""
+        return self._obs_space
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent):
+        """``Discrete(15)`` or ``Box(-1, 1, (2,), float32)`` (``action_mode``)."""
+        return self._act_space
+
+    def policy_config(self) -> dict:
+        """What a saved policy needs to act in this environment again."""
+        return {"decision_ns": int(self.decision_ns), "action_mode": self.action_mode,
+                "max_position": self.max_position}
+
+    # ----------------------------------------------------------------------------- actions
+    def decode(self, agent: str, action) -> tuple[int, float | None]:
+        """``(target position in lots, stop distance in sigmas or None)`` of one action, else
+        ``InvalidActionError`` naming the agent, the action and what was expected."""
+        if self.action_mode == "discrete":
+            a = action
+            if isinstance(a, np.ndarray) and a.shape == ():
+                a = a.item()
+            if isinstance(a, np.integer):
+                a = int(a)
+            if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < N_ACTIONS:
+                raise InvalidActionError(f"{agent}: action {action!r}: expected an int in "
+                                         f"[0, {N_ACTIONS})")
+            frac, stop = POSITIONS[a // len(STOPS)], STOPS[a % len(STOPS)]
+        else:
+            try:
+                x = np.asarray(action, np.float64)
+            except (TypeError, ValueError):
+                x = None
+            if x is None or x.shape != (2,) or not np.all(np.isfinite(x)) \
+                    or np.any(np.abs(x) > 1.0 + 1e-6):
+                raise InvalidActionError(f"{agent}: action {action!r}: expected 2 finite "
+                                         "numbers in [-1, 1] (target position, stop)")
+            frac = float(np.clip(x[0], -1.0, 1.0))
+            stop = float(x[1]) * self.max_stop_sigma if x[1] > 0 else None
+        return int(round(frac * self.max_position)), stop
+
+    def action_index(self, target: float, stop: float | None = None) -> int:
+        """The discrete action nearest to a target position (in units of ``max_position``)
+        and a stop (sigmas, ``None`` for none)."""
+        i = int(np.argmin([abs(p - target) for p in POSITIONS]))
+        j = 0 if stop is None else 1 + int(np.argmin([abs(s - stop) for s in STOPS[1:]]))
+        return i * len(STOPS) + j
+
+    # ----------------------------------------------------------------------------- episodes
+    def reset(self, seed=None, options=None):
+        """Build the market for a new episode and run it through the warm-up (sampling the mid
+        once per decision interval for the indicators)."""
+        from abmm.scenario import build_model
+
+        if seed is not None:
+            self._next_seed = int(seed)
+        ep = self._next_seed
+        self._next_seed += 1
+        self._dispose()
+        out = None
+        if self.log_dir is not None:
+            out = self.log_dir / f"episode-{self._episodes:05d}-seed{ep}"
+        self._episodes += 1
+        m = build_model(self.scenario, seed=ep, out=out)
+        self.model = m
+        self.episode_seed = ep
+        self.traders = {n: m.by_name(self._mesa[n]) for n in self.possible_agents}
+        for a in self.traders.values():
+            m.detach(a)
+            a.cancel_all()
+        p = self.params[self.possible_agents[0]]
+        self._short, self._long, self._sig = p.short_window, p.long_window, p.signal_window
+        self._rsi_w = p.rsi_window
+        self._mids: deque = deque(maxlen=max(max(self.horizons), self._long,
+                                             self._rsi_w + 1) + 1)
+        self._ema_s = self._ema_l = self._ema_sig = None
+        self._vol = MidVolatility(self.vol_halflife, interval_ns=self.decision_ns)
+        origin = m.now
+        while m.now < m.warmup_end:
+            m.step()
+            if (m.now - origin) % self.decision_ns == 0:
+                self._sample()
+        self._sample()
+        self._fills = {n: m.watch_fills(a) for n, a in self.traders.items()}
+        self._t0 = m.now
+        self._t_end = min(m.end, self._t0 + self.max_cycles * self.decision_ns)
+        mark = m.mark_price()
+        self.state = {n: {"pos": a.inventory, "entry": mark if a.inventory else 0.0,
+                          "stop": None, "stopped": False, "stops_hit": 0, "trades": 0,
+                          "traded": 0, "pnl": a.cash + a.inventory * mark}
+                      for n, a in self.traders.items()}
+        self.agents = list(self.possible_agents)
+        self.num_cycles = 0
+        obs = {n: self._observe(n, mark) for n in self.agents}
+        return obs, {n: self._info(n) for n in self.agents}
+
+    def _sample(self) -> None:
+        """One decision's mid into the history, the EMAs and the volatility."""
+        m = self.model
+        bid, _, ask, _ = m.top
+        two = bid is not None and ask is not None
+        mid = (bid + ask) / 2 if two else m.mark_price()
+        if self._mids and self._mids[-1][0] == m.now:
+            return
+        self._mids.append((m.now, mid))
+        self._ema_s = ema(self._ema_s, mid, self._short)
+        self._ema_l = ema(self._ema_l, mid, self._long)
+        self._ema_sig = ema(self._ema_sig, self._ema_s - self._ema_l, self._sig)
+        self._vol.update(mid if two else None, m.now)
+
+    @property
+    def sigma(self) -> float:
+        """The volatility of the mid (EWMA, ticks per sqrt(second))."""
+        return self._vol.value
+
+    def stop_ticks(self, k: float) -> float:
+        """The stop distance of ``k`` sigmas, in ticks per lot against the entry price:
+        ``k max(sigma sqrt(stop_horizon), min_stop_ticks)``."""
+        return k * max(self.sigma * math.sqrt(self.stop_horizon_s), self.min_stop_ticks)
+
+    def step(self, actions):
+        """Trade toward every live agent's target, run one decision interval (enforcing the
+        stops at every market step); PettingZoo's 5-tuple."""
+        if self.model is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.agents:
+            raise RuntimeError("the episode is over: call reset()")
+        check_action_dict(actions, self.agents, self.possible_agents)
+        decoded = {n: self.decode(n, a) for n, a in actions.items()}
+        m = self.model
+        for n, (target, stop) in decoded.items():
+            a, s = self.traders[n], self.state[n]
+            a.cancel_all()
+            delta = target - a.inventory
+            if delta:
+                a.market_order(BUY if delta > 0 else SELL, abs(delta))
+            s["stop"] = None if stop is None else self.stop_ticks(stop)
+            s["stopped"] = False
+        before = {n: (s["stops_hit"], s["trades"], s["traded"]) for n, s in self.state.items()}
+        for _ in range(self._substeps):
+            m.step()
+            self._account()
+        self.num_cycles += 1
+        self._sample()
+        mark = m.mark_price()
+        var = self._vol.variance
+        dt = self.decision_ns / 1e9
+        rewards, obs, infos = {}, {}, {}
+        for n in self.agents:
+            a, s = self.traders[n], self.state[n]
+            pnl = a.cash + a.inventory * mark
+            q = a.inventory
+            rewards[n] = float((pnl - s["pnl"] - self.risk_aversion * q * q * var * dt)
+                               / self.reward_scale)
+            s["pnl"] = pnl
+            obs[n] = self._observe(n, mark)
+            infos[n] = info = self._info(n)
+            hit, trades, traded = before[n]
+            info["stop_hit"] = s["stops_hit"] > hit
+            info["step_trades"] = s["trades"] - trades
+            info["step_traded"] = s["traded"] - traded
+        ended = m.now >= self._t_end
+        term = ended and self._t_end >= m.end
+        trunc = ended and not term
+        terms = dict.fromkeys(self.agents, bool(term))
+        truncs = dict.fromkeys(self.agents, bool(trunc))
+        if ended:
+            self.agents = []
+            if m.out_dir is not None:
+                m.finish()
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terms, truncs, infos
+
+    def _account(self) -> None:
+        """Book the fills of the last market step (position, average entry) and fire stops."""
+        mark = None
+        for n in self.agents:
+            s, fills = self.state[n], self._fills[n]
+            for _, x, p, _, _ in fills:
+                q = s["pos"]
+                new = q + x
+                if new == 0:
+                    s["entry"] = 0.0
+                elif q == 0 or (q > 0) != (new > 0):
+                    s["entry"] = float(p)
+                elif abs(new) > abs(q):
+                    s["entry"] = (s["entry"] * abs(q) + p * abs(x)) / abs(new)
+                s["pos"] = new
+                s["trades"] += 1
+                s["traded"] += abs(x)
+            fills.clear()
+            q = s["pos"]
+            if s["stop"] is None or s["stopped"] or not q:
+                continue
+            if mark is None:
+                mark = self.model.mark_price()
+            if (mark - s["entry"]) * (1 if q > 0 else -1) <= -s["stop"]:
+                a = self.traders[n]
+                a.cancel_all()
+                a.market_order(SELL if q > 0 else BUY, abs(q))
+                s["stopped"] = True
+                s["stops_hit"] += 1
+
+    def _observe(self, n: str, mark: float) -> np.ndarray:
+        o = np.zeros(N_OBS, np.float32)
+        mids = [x[1] for x in self._mids]
+        last = mids[-1]
+        dt = self.decision_ns / 1e9
+        vs, ts = self.vol_scale, self.trend_scale
+        for i, k in enumerate(self.horizons):
+            j = max(0, len(mids) - 1 - k)
+            h = (len(mids) - 1 - j) * dt
+            o[i] = math.tanh((last - mids[j]) / (vs * math.sqrt(h))) if h > 0 else 0.0
+        if len(mids) >= self._long:
+            o[4] = math.tanh((sma(mids, self._short) - sma(mids, self._long)) / ts)
+            macd = self._ema_s - self._ema_l
+            o[5] = math.tanh(macd / ts)
+            o[6] = math.tanh(self._ema_sig / ts)
+        if len(mids) >= self._rsi_w + 1:
+            o[7] = (rsi(mids, self._rsi_w) - 50.0) / 50.0
+        o[8] = math.tanh(self.sigma / vs)
+        s, q = self.state[n], self.traders[n].inventory
+        o[9] = _clip(q / self.max_position)
+        o[10] = math.tanh(q * (mark - s["entry"]) / (self.max_position * ts)) if q else 0.0
+        left = (self._t_end - self.model.now) / (self._t_end - self._t0)
+        o[11] = min(1.0, max(0.0, left))
+        return o
+
+    def _info(self, n: str) -> dict:
+        a, s = self.traders[n], self.state[n]
+        return {"position": int(a.inventory), "pnl_ticks": float(s["pnl"]),
+                "entry_price": float(s["entry"]), "trades": int(s["trades"]),
+                "traded": int(s["traded"]), "stops_hit": int(s["stops_hit"]),
+                "time_ns": int(self.model.now)}
+
+    def learner(self, name: str):
+        """The Mesa agent behind an env agent (its account, open orders, latency)."""
+        return self.traders[name]
+
+    # ----------------------------------------------------------------------------- render
+    def render(self):
+        """Every trader's state as text (``ansi`` returns it, ``human`` logs it)."""
+        if self.render_mode is None:
+            log.warning("render() called without a render_mode")
+            return None
+        if self.model is None:
+            return None if self.render_mode == "human" else ""
+        text = " ".join(f"{n}: {self._info(n)}" for n in self.possible_agents)
+        if self.render_mode == "ansi":
+            return text
+        log.info("%s", text)
+        return None
+
+    # ----------------------------------------------------------------------------- cleanup
+    def _dispose(self) -> None:
+        if self.model is not None:
+            if self.model.out_dir is not None and not self.model.finished:
+                self.model.finish(status="incomplete", error="episode ended early (reset/close)")
+            self.model.release()
+            self.model = None
+
+    def close(self):
+        """Release the market."""
+        self._dispose()
+        self.agents = []
