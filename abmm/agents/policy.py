@@ -17,7 +17,9 @@ was trained with), first at the end of the warm-up: it builds the same observati
 action and sends the quotes (``abmm.policy.actions``), exactly as the environment would.
 ``time_left`` runs from the end of the warm-up to the session close. A file that cannot be
 read is a scenario error naming it; a torch checkpoint (``policy.pt``, ``checkpoint.pt``) is
-refused with the ``abmm export`` command that converts it.
+refused with the ``abmm export`` command that converts it. Only market-making policies
+(``abmm.env.market_v0``) drive policy agents: a trading policy (``abmm.env.trading_v0``) is
+refused with a one-line scenario error (evaluate it with ``abmm evaluate``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ class PolicyGroup(GroupBase):
             raise ValueError(f"{self.checkpoint} has no learner {self.learner!r}; it has "
                              f"{sorted(policies)}")
         env = payload["env"]
+        if env.get("kind") == "trading":
+            raise ValueError(f"{self.checkpoint} is a trading (abmm.env.trading_v0) policy; "
+                             "kind: policy agents take market_v0 market-making policies only "
+                             "-- evaluate it with abmm evaluate on a scenario with learnable "
+                             "chartists")
         if env.get("kind") != "market" or not env.get("policy_config"):
             raise ValueError(f"{self.checkpoint} was trained in a {env.get('kind')!r} "
                              "environment; policy agents take abmm.env.market_v0 policies")

@@ -403,12 +403,11 @@ def cmd_train(a: argparse.Namespace) -> int:
               f"mean |inventory| {last[f'{k}/map']:.3g}")
     print(f"policy: {out / 'policy.pt'} (torch-free: {out / 'policy.npz'}); curves: "
           f"{out / 'curves.csv'}, {out / 'curves.png'}")
-    if cfg.eval is not None and cfg.eval.scenario:
+    if cfg.eval is not None and trainer.eval_scenario() is not None:
         from abmm.learn.config import parse_seeds
         from abmm.learn.evaluate import evaluate, format_table
 
-        scen = Path(cfg.eval.scenario)
-        scen = scen if scen.is_absolute() else base / scen
+        scen = trainer.eval_scenario()
         res = evaluate(scen, [str(out / "policy.pt"), *cfg.eval.baselines],
                        parse_seeds(cfg.eval.seeds))
         (out / "eval.json").write_text(json.dumps(res, indent=1))

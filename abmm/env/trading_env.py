@@ -144,9 +144,18 @@ class TradingEnv(ParallelEnv):
         return self._act_space
 
     def policy_config(self) -> dict:
-        """What a saved policy needs to act in this environment again."""
+        """What a saved policy needs to act in this environment again: the decision interval,
+        the action decoding (``action_mode``, ``max_position``, the grid ``positions`` and
+        ``stops``, ``max_stop_sigma``, ``stop_horizon_s``, ``min_stop_ticks``) and the
+        observation's conventions (``horizons`` in decisions, ``vol_halflife``, ``vol_scale``,
+        ``trend_scale``, ``observations``)."""
         return {"decision_ns": int(self.decision_ns), "action_mode": self.action_mode,
-                "max_position": self.max_position}
+                "max_position": self.max_position, "positions": list(POSITIONS),
+                "stops": list(STOPS), "max_stop_sigma": self.max_stop_sigma,
+                "stop_horizon_s": self.stop_horizon_s, "min_stop_ticks": self.min_stop_ticks,
+                "horizons": [int(h) for h in self.horizons], "vol_halflife": self.vol_halflife,
+                "vol_scale": self.vol_scale, "trend_scale": self.trend_scale,
+                "observations": list(OBSERVATIONS)}
 
     # ----------------------------------------------------------------------------- actions
     def decode(self, agent: str, action) -> tuple[int, float | None]:

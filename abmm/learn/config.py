@@ -4,7 +4,8 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 
 ``name``            the run's name
 ``env``             ``market`` (``abmm.env.market_v0``), ``model_based``
-                    (``abmm.env.model_based_v0``) or ``execution`` (``abmm.env.execution_v0``)
+                    (``abmm.env.model_based_v0``), ``execution`` (``abmm.env.execution_v0``) or
+                    ``trading`` (``abmm.env.trading_v0``)
 ``env_args``        keyword arguments of that environment; a ``scenario`` path is relative to
                     the config file
 ``algo``            ``ppo``, ``dqn`` or ``tabular``
@@ -18,8 +19,10 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 ``league``          ``snapshot_every`` (updates), ``p_opponent`` (probability that an opponent
                     slot is played by a past snapshot), ``max_snapshots`` per learner
 ``device``          ``cpu``, ``cuda`` or ``auto`` (CUDA when available)
-``eval``            optional: ``scenario`` and ``seeds`` (e.g. ``"1000-1019"``) evaluated at
-                    the end with the baselines, written to ``eval.json``
+``eval``            optional: ``scenario`` (default the training environment's scenario)
+                    and ``seeds`` (e.g. ``"1000-1019"``) evaluated at
+                    the end with the ``baselines`` (default ``[as, glft, fixed]``; for
+                    ``env: trading`` ``[ma, rsi, flat]``), written to ``eval.json``
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abmm.errors import AbmmError
 
@@ -52,13 +55,18 @@ class EvalCfg(_Strict):
     """Held-out evaluation after training: scenario, seeds, baselines."""
     scenario: str | None = None
     seeds: str = "1000-1019"
-    baselines: list[str] = ["as", "glft", "fixed"]
+    baselines: list[str] | None = None  # None: the env's (DEFAULT_BASELINES)
+
+
+#: ``eval.baselines`` when the config leaves it out, per ``env``.
+DEFAULT_BASELINES = {"trading": ["ma", "rsi", "flat"]}
+MM_DEFAULT_BASELINES = ["as", "glft", "fixed"]
 
 
 class TrainConfig(_Strict):
     """A training run (``abmm train CONFIG``): environment, learner, budget."""
     name: str = Field("train", min_length=1)
-    env: Literal["market", "model_based", "execution"] = "market"
+    env: Literal["market", "model_based", "execution", "trading"] = "market"
     env_args: dict = Field(default_factory=dict)
     algo: Literal["ppo", "dqn", "tabular"] = "ppo"
     algo_args: dict = Field(default_factory=dict)
@@ -70,6 +78,12 @@ class TrainConfig(_Strict):
     league: LeagueCfg = LeagueCfg()
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     eval: EvalCfg | None = None
+
+    @model_validator(mode="after")
+    def _default_baselines(self):
+        if self.eval is not None and self.eval.baselines is None:
+            self.eval.baselines = list(DEFAULT_BASELINES.get(self.env, MM_DEFAULT_BASELINES))
+        return self
 
 
 #: Most seeds one evaluation may ask for.

@@ -18,9 +18,11 @@ decisions), ``final_inventory`` (mean ``|q_T|``), ``realized_spread`` (ticks per
 interval), ``quoting_ratio`` (fraction of decisions with a bid and an ask resting),
 ``traded`` (lots per episode).
 
-Chartists (``abmm.env.trading_v0``; the baselines ``ma``, ``macd``, ``rsi``, ``flat``,
-``random`` of ``abmm.env.baselines``, or a callable through ``evaluate_policy``; one sample =
-one learnable chartist in one episode): ``pnl``, ``sharpe`` (as above), ``map`` (mean absolute
+Chartists (``abmm.env.trading_v0``; a trained trading policy -- ``abmm train`` with ``env:
+trading`` --, played in ``trading_v0`` with the observation and action arguments it was
+trained with, the baselines ``ma``, ``macd``, ``rsi``, ``flat``, ``random`` of
+``abmm.env.baselines``, or a callable through ``evaluate_policy``; one sample = one learnable
+chartist in one episode): ``pnl``, ``sharpe`` (as above), ``map`` (mean absolute
 position), ``final_inventory`` (mean ``|q_T|``), ``traded`` (lots per episode), ``stops``
 (stop-losses hit per episode).
 
@@ -43,6 +45,11 @@ from scipy import stats
 MM_BASELINES = ("as", "glft", "fixed", "random")
 EXEC_BASELINES = ("twap", "ac")
 TRADE_BASELINES = ("ma", "macd", "rsi", "flat", "random")
+#: The trading_v0 arguments a trained trading policy is evaluated with (what it observes and
+#: how its actions decode; the scenario is the evaluation's).
+TRADE_POLICY_ARGS = ("decision_interval", "action_mode", "max_position", "horizons",
+                     "vol_halflife", "vol_scale", "trend_scale", "stop_horizon",
+                     "min_stop_ticks", "max_stop_sigma")
 POLICY_ARGS = ("decision_interval", "action_mode", "quote_size", "max_size", "max_inventory",
                "offsets", "max_offset", "vol_halflife", "vpin_bucket")
 
@@ -86,23 +93,47 @@ def _scenario_kind(scenario) -> str:
 
 # ------------------------------------------------------------------------------ chartists
 def evaluate_traders(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
-    """Directional baselines of ``trading_v0`` on the same seeds (trained trading policies
-    are not evaluated yet: ``ValueError``)."""
+    """Trained trading policies (``abmm train`` with ``env: trading``: ``policy.pt``,
+    ``policy.npz``, a checkpoint, or an outside policy) and the directional baselines of
+    ``trading_v0`` on the same seeds."""
     from abmm.env import baselines, trading_v0
+    from abmm.learn.importers import import_external, is_external
+    from abmm.learn.policy import load_policies
 
+    for p in policies:  # every value checked before any episode is played
+        if p in TRADE_BASELINES:
+            continue
+        if p in MM_BASELINES + EXEC_BASELINES:
+            raise ValueError(f"{p!r} is a {'market-making' if p in MM_BASELINES else 'execution'}"
+                             f" baseline; this scenario's learnable agents are chartists "
+                             f"(trading_v0): use {', '.join(TRADE_BASELINES)} or a trained "
+                             "trading policy")
+        resolve_policy(p)
     results = {}
     for p in policies:
-        if p not in TRADE_BASELINES:
-            raise ValueError(f"policy {p!r}: this scenario's learnable agents are chartists "
-                             f"(trading_v0), which evaluate the baselines "
-                             f"{', '.join(TRADE_BASELINES)} (or a callable through "
-                             "evaluate_policy); trained trading policies are not supported yet")
-        env = trading_v0.parallel_env(scenario=scenario)
-        pol = baselines.make(p, env)
+        if p in TRADE_BASELINES:
+            env = trading_v0.parallel_env(scenario=scenario)
+            pol = baselines.make(p, env)
 
-        def act(obs, live, pol=pol):
-            return {a: pol(obs[a], a) for a in live}
-        results[p] = _trade_run(env, act, seeds, progress, p)
+            def act(obs, live, pol=pol):
+                return {a: pol(obs[a], a) for a in live}
+        else:
+            if is_external(p):
+                env = trading_v0.parallel_env(scenario=scenario)
+                pols = import_external(p, env=env)[0]
+            else:
+                pols, config = load_policies(resolve_policy(p)[1])
+                env_cfg = config.get("env") or {}
+                if env_cfg.get("kind") not in (None, "trading"):
+                    raise ValueError(f"{p}: trained in a {env_cfg.get('kind')!r} environment; "
+                                     "this scenario's learnable agents are chartists "
+                                     "(trading_v0)")
+                args = {k: v for k, v in (env_cfg.get("args") or {}).items()
+                        if k in TRADE_POLICY_ARGS}
+                env = trading_v0.parallel_env(scenario=scenario, **args)
+            _check_spaces(pols, env, p)
+            act = _actor(pols, env.possible_agents)
+        results[str(p)] = _trade_run(env, act, seeds, progress, str(p))
     return {"kind": "trading", "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]],
             "episodes": len(seeds), "policies": results}
 

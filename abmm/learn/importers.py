@@ -107,7 +107,8 @@ def _match_env(where: str, obs_shape, action: dict, env=None, scenario=None):
 
 
 def _env_config(env, args: dict) -> dict:
-    kind = {"abmm_market_v0": "market", "abmm_execution_v0": "execution"}.get(
+    kind = {"abmm_market_v0": "market", "abmm_execution_v0": "execution",
+            "abmm_trading_v0": "trading"}.get(
         getattr(env, "metadata", {}).get("name"), "model_based")
     pc = env.policy_config() if hasattr(env, "policy_config") else {}
     return {"kind": kind, "args": dict(args), "policy_config": pc}

@@ -57,9 +57,18 @@ def _env_class(kind: str):
         from abmm.env.model_based_env import ModelBasedEnv
 
         return ModelBasedEnv
+    if kind == "trading":
+        from abmm.env.trading_env import TradingEnv
+
+        return TradingEnv
     from abmm.env.execution_env import ExecutionEnv
 
     return ExecutionEnv
+
+
+def _inventory(info: dict):
+    """An agent's inventory from its info (trading_v0 calls it ``position``)."""
+    return info["inventory"] if "inventory" in info else info["position"]
 
 
 def check_args(cfg: TrainConfig) -> None:
@@ -111,6 +120,10 @@ def make_env(kind: str, args: dict):
         from abmm.env import execution_v0
 
         return execution_v0.parallel_env(**args)
+    if kind == "trading":
+        from abmm.env import trading_v0
+
+        return trading_v0.parallel_env(**args)
     raise ValueError(f"unknown env kind {kind!r}")
 
 
@@ -143,6 +156,7 @@ class Trainer:
         ``cfg.env`` (tests, custom environments); it is identified by its metadata name."""
         self.cfg = cfg
         self.out = Path(out_dir)
+        self.base_dir = Path(base_dir)
         if env is None:
             check_args(cfg)
         self.env_args = resolve_env_args(cfg.env, cfg.env_args, Path(base_dir))
@@ -178,6 +192,22 @@ class Trainer:
         self.env_steps = 0
         self.wall = 0.0
         self.history: list[dict] = []
+
+    def eval_scenario(self):
+        """The scenario of the held-out evaluation: ``eval.scenario`` (relative to the config's
+        folder), else the training environment's scenario (``env_args.scenario``, else the
+        environment's default); ``None`` without an ``eval`` section."""
+        if self.cfg.eval is None:
+            return None
+        if self.cfg.eval.scenario:
+            p = Path(self.cfg.eval.scenario)
+            return p if p.is_absolute() else self.base_dir / p
+        scen = self.env_args.get("scenario")
+        if scen is None:
+            import sys
+
+            scen = getattr(sys.modules[type(self.env).__module__], "DEFAULT_SCENARIO", None)
+        return scen
 
     # ------------------------------------------------------------------------ playing
     def _frozen_slots(self) -> dict:
@@ -225,12 +255,12 @@ class Trainer:
                 s = acc[a]
                 info = infos[a]
                 s["return"] += r
-                s["abs_inv"] += abs(float(info["inventory"]))
+                s["abs_inv"] += abs(float(_inventory(info)))
                 s["steps"] += 1
                 if info.get("quoting"):
                     s["spread"] += info["quoted_spread"]
                     s["n_spread"] += 1
-                s["traded"] += info.get("traded", 0)
+                s["traded"] += info.get("step_traded", info.get("traded", 0))
             last_info.update(infos)
             self.env_steps += 1
             obs = nxt
@@ -241,7 +271,7 @@ class Trainer:
             pnl = info.get("pnl_ticks", info.get("wealth", info.get("shortfall_bps", 0.0)))
             out[a] = {"return": s["return"], "pnl": float(pnl),
                       "map": s["abs_inv"] / max(s["steps"], 1),
-                      "final_inventory": float(info["inventory"]), "frozen": a in frozen,
+                      "final_inventory": float(_inventory(info)), "frozen": a in frozen,
                       "quoted_spread": s["spread"] / s["n_spread"] if s["n_spread"] else np.nan,
                       "quoting_ratio": s["n_spread"] / max(s["steps"], 1),
                       "traded": s["traded"]}

@@ -9,7 +9,7 @@
     when a learner uses a version-2 field below: older abmm then refuses the file instead of
     misreading it),
     ``kind`` (``"policy"``), ``learners`` (``{name: learner config}``), ``env`` (``kind``:
-    ``market``, ``execution`` or ``model_based``; ``args``: the environment arguments;
+    ``market``, ``execution``, ``model_based`` or ``trading``; ``args``: the environment arguments;
     ``policy_config``: the conventions a policy needs to act elsewhere, for ``market``
     ``decision_ns``, ``action_mode``, ``quote_size``, ``max_size``, ``max_inventory``,
     ``offsets``, ``max_offset``, ``vol_halflife``, ``vpin_bucket``), ``config_hash``, ``meta``

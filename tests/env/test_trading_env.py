@@ -202,5 +202,5 @@ def test_baselines_vector_and_evaluate():
     res = evaluate(str(trading_v0.DEFAULT_SCENARIO), ["ma", "flat"], [1])
     assert res["kind"] == "trading" and res["policies"]["flat"]["pnl_mean"] == 0
     assert res["policies"]["ma"]["n"] == 2
-    with pytest.raises(ValueError, match="trained trading policies are not supported yet"):
+    with pytest.raises(ValueError, match="market-making baseline"):
         evaluate(str(trading_v0.DEFAULT_SCENARIO), ["as"], [1])
