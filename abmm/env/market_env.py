@@ -21,6 +21,7 @@ from abmm.env.actions import (
     requote,
     target_quotes,
 )
+from abmm.env.episodes import EpisodeMarkets
 from abmm.env.observations import (
     N_FEATURES,
     N_MARKET,
@@ -38,7 +39,7 @@ DEFAULT_SCENARIO = Path(__file__).with_name("market_making.yaml")
 QUOTING_KINDS = ("market_maker", "policy")
 
 
-class MarketEnv(ParallelEnv):
+class MarketEnv(EpisodeMarkets, ParallelEnv):
     """Learning agents (the scenario's ``learnable: true`` agents) quoting in a ``MarketModel``.
 
     See ``abmm.env.market_v0`` for the observations, actions, rewards and arguments.
@@ -140,20 +141,7 @@ class MarketEnv(ParallelEnv):
     def reset(self, seed=None, options=None):
         """Start an episode on a new market: ``seed`` (an int) seeds the scenario; without one,
         the first episode uses the scenario's seed and later ones the next integers."""
-        from abmm.scenario import build_model
-
-        if seed is not None:
-            self._next_seed = int(seed)
-        ep_seed = self._next_seed
-        self._next_seed += 1
-        self._dispose()
-        out = None
-        if self.log_dir is not None:
-            out = self.log_dir / f"episode-{self._episodes:05d}-seed{ep_seed}"
-        self._episodes += 1
-        model = build_model(self.scenario, seed=ep_seed, out=out)
-        self.model = model
-        self.episode_seed = ep_seed
+        model = self._new_market(seed)
         self._learners = {name: model.by_name(self._mesa_names[name])
                           for name in self.possible_agents}
         for a in self._learners.values():
@@ -307,12 +295,6 @@ class MarketEnv(ParallelEnv):
         return img
 
     # ----------------------------------------------------------------------------- cleanup
-    def _dispose(self) -> None:
-        if self.model is not None:
-            if self.model.out_dir is not None and not self.model.finished:
-                self.model.finish(status="incomplete", error="episode ended early (reset/close)")
-            self.model.release()  # Mesa keeps models and agents alive otherwise
-            self.model = None
 
     def close(self):
         """Release the market model."""

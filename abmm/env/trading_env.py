@@ -19,6 +19,7 @@ from pettingzoo import ParallelEnv
 from abmm.agents.base import BUY, SELL
 from abmm.agents.momentum import ema, rsi, sma
 from abmm.env.actions import InvalidActionError, check_action_dict
+from abmm.env.episodes import EpisodeMarkets
 from abmm.signals import MidVolatility
 
 __all__ = ["TradingEnv", "DEFAULT_SCENARIO", "OBSERVATIONS", "N_OBS", "POSITIONS", "STOPS",
@@ -46,7 +47,7 @@ def _clip(x: float) -> float:
     return -1.0 if x < -1.0 else 1.0 if x > 1.0 else x
 
 
-class TradingEnv(ParallelEnv):
+class TradingEnv(EpisodeMarkets, ParallelEnv):
     """Learnable chartists trading toward target positions in the agent-based market (see
     ``abmm.env.trading_v0``)."""
 
@@ -195,20 +196,7 @@ class TradingEnv(ParallelEnv):
     def reset(self, seed=None, options=None):
         """Build the market for a new episode and run it through the warm-up (sampling the mid
         once per decision interval for the indicators)."""
-        from abmm.scenario import build_model
-
-        if seed is not None:
-            self._next_seed = int(seed)
-        ep = self._next_seed
-        self._next_seed += 1
-        self._dispose()
-        out = None
-        if self.log_dir is not None:
-            out = self.log_dir / f"episode-{self._episodes:05d}-seed{ep}"
-        self._episodes += 1
-        m = build_model(self.scenario, seed=ep, out=out)
-        self.model = m
-        self.episode_seed = ep
+        m = self._new_market(seed)
         self.traders = {n: m.by_name(self._mesa[n]) for n in self.possible_agents}
         for a in self.traders.values():
             m.detach(a)
@@ -398,12 +386,6 @@ class TradingEnv(ParallelEnv):
         return None
 
     # ----------------------------------------------------------------------------- cleanup
-    def _dispose(self) -> None:
-        if self.model is not None:
-            if self.model.out_dir is not None and not self.model.finished:
-                self.model.finish(status="incomplete", error="episode ended early (reset/close)")
-            self.model.release()
-            self.model = None
 
     def close(self):
         """Release the market."""

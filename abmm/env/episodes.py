@@ -1,0 +1,34 @@
+"""Episode bookkeeping shared by the agent-based environments (market_v0, trading_v0): the
+seed of each episode, its optional event log, and releasing the previous market."""
+
+from __future__ import annotations
+
+
+class EpisodeMarkets:
+    """Mixin for an env with ``scenario``, ``model``, ``log_dir``, ``_episodes`` and
+    ``_next_seed``: ``_new_market(seed)`` disposes of the previous market and builds the next
+    one -- on ``seed`` when given, else the next integer after the last episode's seed (the
+    first episode uses the scenario's seed) -- logging it under ``log_dir`` when set."""
+
+    def _new_market(self, seed=None):
+        from abmm.scenario import build_model
+
+        if seed is not None:
+            self._next_seed = int(seed)
+        ep = self._next_seed
+        self._next_seed += 1
+        self._dispose()
+        out = None
+        if self.log_dir is not None:
+            out = self.log_dir / f"episode-{self._episodes:05d}-seed{ep}"
+        self._episodes += 1
+        self.model = build_model(self.scenario, seed=ep, out=out)
+        self.episode_seed = ep
+        return self.model
+
+    def _dispose(self) -> None:
+        if self.model is not None:
+            if self.model.out_dir is not None and not self.model.finished:
+                self.model.finish(status="incomplete", error="episode ended early (reset/close)")
+            self.model.release()  # Mesa keeps models and agents alive otherwise
+            self.model = None
