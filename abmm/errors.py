@@ -46,8 +46,22 @@ __all__ = [
 ]
 
 
+def _rebuild_error(cls, args, state):
+    """Unpickle an ``AbmmError`` without calling its ``__init__`` (see ``__reduce__``)."""
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
 class AbmmError(Exception):
-    """Base class of every exception abmm raises on purpose."""
+    """Base class of every exception abmm raises on purpose.
+
+    Picklable whatever a subclass's ``__init__`` takes (errors cross process pools: sweeps,
+    benchmarks, vector envs): the message and attributes are restored as they were."""
+
+    def __reduce__(self):
+        return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
 
 
 class OrderError(AbmmError):
