@@ -262,3 +262,18 @@ def test_bad_sequence_policy_files(tmp_path):
     wrong["learner/encoder/conv/0/w"] = np.zeros((6, F, 2), np.float32)
     with pytest.raises(PolicyFileError, match="conv/0/w has shape"):
         build_policy("learner", cfg, wrong)
+
+
+def test_the_torch_conv1d_encoder_is_a_conv1d():
+    """``Conv1dEncoder`` computes its convolutions as matrix products (fast on CPU); they are
+    ``torch.nn.Conv1d``'s."""
+    spec = encoder_spec(SPECS["conv1d"])
+    torch.manual_seed(0)
+    enc = ActorCritic(F, {"discrete": 2}, (4,), encoder=spec).encoder
+    x = torch.as_tensor(_windows(8, spec))
+    with torch.no_grad():
+        ref = x.transpose(1, 2)
+        for conv in enc.convs:
+            ref = torch.relu(conv(ref))
+        ref = ref.transpose(1, 2).flatten(1)
+        torch.testing.assert_close(enc(x), ref, rtol=1e-5, atol=1e-5)
