@@ -230,6 +230,7 @@ class Windows:
         self.rows: dict = {}
         self.buf = np.zeros((0, self.window, self.obs_dim), np.float32)
         self._free: list[int] = []
+        self._used = 0  # rows handed out (free ones included)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -238,7 +239,8 @@ class Windows:
         """Forget every stream (a new episode)."""
         self.rows.clear()
         self._free.clear()
-        self.buf = np.zeros((0, self.window, self.obs_dim), np.float32)
+        self._used = 0
+        self.buf[...] = 0  # (keeps the capacity)
 
     def drop(self, key) -> None:
         """Forget stream ``key`` (its episode ended)."""
@@ -253,9 +255,11 @@ class Windows:
             if self._free:
                 r = self._free.pop()
             else:
-                r = len(self.buf)
-                grow = np.zeros((max(len(self.buf), 1), self.window, self.obs_dim), np.float32)
-                self.buf = np.concatenate([self.buf, grow])
+                r = self._used
+                self._used += 1
+                if r == len(self.buf):  # full: double the capacity
+                    grow = np.zeros((max(r, 1), self.window, self.obs_dim), np.float32)
+                    self.buf = np.concatenate([self.buf, grow])
             self.rows[key] = r
         return r
 

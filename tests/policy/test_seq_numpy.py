@@ -215,6 +215,15 @@ def test_windows_pad_with_zeros_and_keep_streams_apart():
     assert len(w) == 2
     w.clear()
     assert len(w) == 0
+    many = w.push(np.ones((300, 2), np.float32), [f"k{i}" for i in range(300)])
+    assert many.shape == (300, 3, 2) and len(w.buf) == 512  # capacity doubles, no more
+    np.testing.assert_array_equal(many[:, :2], 0)
+    rows = Windows(4, 2)
+    for _ in range(3):
+        out = rows.push(np.ones((100, 2), np.float32))  # rows 0..99 as streams
+    assert len(rows.buf) == 128 and out.shape == (100, 4, 2)
+    np.testing.assert_array_equal(out[:, 0], 0)
+    np.testing.assert_array_equal(out[:, 1:], 1)
 
 
 @pytest.mark.parametrize("raw,match", [
