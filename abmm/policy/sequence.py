@@ -149,7 +149,9 @@ class Conv1dEncoder:
         for w, b in self.layers:
             length = x.shape[1] - k + 1
             win = np.lib.stride_tricks.sliding_window_view(x, k, axis=1)  # (n, L, C, K)
-            x = win.reshape(n, length, -1) @ w + b
+            # one 2-D product (a 3-D matmul would loop over the batch)
+            x = (win.reshape(n * length, -1) @ w).reshape(n, length, -1)
+            x += b
             np.maximum(x, 0, out=x)
         return x.reshape(n, -1)
 
@@ -182,7 +184,9 @@ class GRUEncoder:
         last = len(self.layers) - 1
         h = None
         for li, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
-            gi = x @ w_ih + b_ih  # (n, W, 3H): every input gate at once
+            # every input gate at once, as one 2-D product: (n, W, 3H)
+            gi = (x.reshape(n * steps, -1) @ w_ih).reshape(n, steps, -1)
+            gi += b_ih
             outs = np.empty((n, steps, self.hidden), np.float32) if li < last else None
             h = np.zeros((n, self.hidden), np.float32)
             for t in range(steps):
