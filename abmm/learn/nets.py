@@ -71,6 +71,7 @@ class Conv1dEncoder(nn.Module):
         self.out_dim = encoder_out_dim(spec, obs_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, W, F)`` windows -> ``(n, W' * C)`` features."""
         # each convolution as one matrix product over the unfolded windows, (n, L, C_in * K)
         # (torch's Conv1d on CPU costs ~35 ms a step on these tiny inputs, this ~0.1 ms);
         # the same arithmetic as abmm.policy.sequence.Conv1dEncoder
@@ -102,6 +103,7 @@ class GRUEncoder(nn.Module):
         self.out_dim = encoder_out_dim(spec, obs_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, W, F)`` windows -> ``(n, H)``: the last layer's final hidden state."""
         return self.gru(x)[1][-1]
 
     def numpy_arrays(self) -> dict[str, np.ndarray]:

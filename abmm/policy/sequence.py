@@ -144,6 +144,7 @@ class Conv1dEncoder:
         self.out_dim = encoder_out_dim(spec, obs_dim)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(n, W, F)`` float32 windows -> ``(n, W' * C)`` features."""
         n = x.shape[0]
         k = self.kernel
         for w, b in self.layers:
@@ -179,6 +180,7 @@ class GRUEncoder:
         self.out_dim = h
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(n, W, F)`` float32 windows -> ``(n, H)`` last hidden states."""
         n, steps = x.shape[0], x.shape[1]
         h2 = 2 * self.hidden
         last = len(self.layers) - 1
