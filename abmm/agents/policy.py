@@ -15,7 +15,9 @@ The agent decides every ``decision_ns`` of the policy (the environment's decisio
 was trained with), first at the end of the warm-up: it builds the same observation as
 ``abmm.env.market_v0`` (``abmm.policy.features``), asks the policy for its deterministic
 action and sends the quotes (``abmm.policy.actions``), exactly as the environment would.
-``time_left`` runs from the end of the warm-up to the session close. A file that cannot be
+``time_left`` runs from the end of the warm-up to the session close. A sequence policy
+(``abmm.policy.sequence``: a window of its last observations) keeps each agent's window from
+its first decision, zero-padded before. A file that cannot be
 read is a scenario error naming it; a torch checkpoint (``policy.pt``, ``checkpoint.pt``) is
 refused with the ``abmm export`` command that converts it. Only market-making policies
 (``abmm.env.market_v0``) drive policy agents: a trading policy (``abmm.env.trading_v0``) is
@@ -101,7 +103,8 @@ class PolicyAgent(TraderAgent):
         policies, payload = _load(p.checkpoint)  # checked by PolicyGroup
         names = sorted(policies)
         self.learner_name = p.learner or names[self.index % len(names)]
-        self.policy = policies[self.learner_name]
+        # its own copy: a sequence policy (window > 1) keeps this agent's observation window
+        self.policy = policies[self.learner_name].fork()
         self.cfg = cfg = payload["env"]["policy_config"]
         self.decision_ns = int(cfg["decision_ns"])
         self.quotes = QuoteActions(cfg["action_mode"], cfg["quote_size"], cfg["max_size"],

@@ -29,10 +29,17 @@ def gae(rewards, values, dones, last_value, gamma: float = 0.99, lam: float = 0.
 
 
 class Replay:
-    """Uniform experience replay of ``(obs, action, reward, next_obs, done)``."""
+    """Uniform experience replay of ``(obs, action, reward, next_obs, done)``.
 
-    def __init__(self, capacity: int, obs_dim: int, seed: int = 0):
-        self.obs = np.zeros((capacity, obs_dim), np.float32)
+    With ``window > 1`` (a sequence encoder) ``obs`` is a ``(window, obs_dim)`` window and
+    ``next_obs`` the next observation only: ``sample`` gives the next window as ``obs``
+    shifted by one with ``next_obs`` last (what the history holds after it), so a window is
+    stored once."""
+
+    def __init__(self, capacity: int, obs_dim: int, seed: int = 0, window: int = 1):
+        self.window = int(window)
+        shape = (obs_dim,) if self.window == 1 else (self.window, obs_dim)
+        self.obs = np.zeros((capacity, *shape), np.float32)
         self.next_obs = np.zeros((capacity, obs_dim), np.float32)
         self.actions = np.zeros(capacity, np.int64)
         self.rewards = np.zeros(capacity, np.float32)
@@ -51,8 +58,12 @@ class Replay:
     def sample(self, n: int):
         """``n`` transitions drawn uniformly with replacement."""
         idx = self.rng.integers(0, self.size, n)
-        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                self.dones[idx])
+        obs = self.obs[idx]
+        if self.window == 1:
+            nxt = self.next_obs[idx]
+        else:
+            nxt = np.concatenate([obs[:, 1:], self.next_obs[idx][:, None]], axis=1)
+        return obs, self.actions[idx], self.rewards[idx], nxt, self.dones[idx]
 
     def state_dict(self) -> dict:
         """The buffer and its random state as plain data."""

@@ -107,11 +107,14 @@ def _validate(path: Path, payload: dict) -> None:
     while stack:
         where, node = stack.pop()
         if isinstance(node, dict):
-            hidden = node.get("hidden")
-            if hidden is not None and (not isinstance(hidden, (list, tuple)) or any(
-                    not isinstance(h, int) or not 0 < h <= MAX_HIDDEN for h in hidden)):
-                raise CheckpointError(f"{path}: {where}.hidden is {hidden!r}; expected layer "
-                                      f"sizes between 1 and {MAX_HIDDEN}")
+            for key in ("hidden", "channels"):  # (a GRU encoder's hidden is one int)
+                sizes = node.get(key)
+                if isinstance(sizes, int) and not isinstance(sizes, bool):
+                    sizes = [sizes]
+                if sizes is not None and (not isinstance(sizes, (list, tuple)) or any(
+                        not isinstance(h, int) or not 0 < h <= MAX_HIDDEN for h in sizes)):
+                    raise CheckpointError(f"{path}: {where}.{key} is {node.get(key)!r}; "
+                                          f"expected layer sizes between 1 and {MAX_HIDDEN}")
             stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items())
         elif isinstance(node, (list, tuple)):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))

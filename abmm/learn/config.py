@@ -10,6 +10,10 @@ Keys (``scenarios/train/README.md`` documents them with examples):
                     the config file
 ``algo``            ``ppo``, ``dqn`` or ``tabular``
 ``algo_args``       hyper-parameters of the algorithm (``abmm.learn.ppo.PPO`` etc.)
+``encoder``         optional, for ``ppo`` and ``dqn``: what the network reads, ``{type: mlp}``
+                    (the default: the latest observation), ``{type: conv1d, window: W,
+                    channels: [C, ...], kernel: K}`` or ``{type: gru, window: W, hidden: H,
+                    layers: L}`` (the last ``W`` observations; ``abmm.policy.sequence``)
 ``sharing``         ``independent`` (one learner per env agent: co-evolution) or ``shared``
                     (parameter sharing: one learner for every agent)
 ``updates``         number of updates; ``episodes_per_update`` episodes are played per update
@@ -28,7 +32,7 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -70,6 +74,7 @@ class TrainConfig(_Strict):
     env_args: dict = Field(default_factory=dict)
     algo: Literal["ppo", "dqn", "tabular"] = "ppo"
     algo_args: dict = Field(default_factory=dict)
+    encoder: Any = None  # checked by encoder_of (one line naming the key)
     sharing: Literal["independent", "shared"] = "independent"
     updates: int = Field(10, ge=1)
     episodes_per_update: int = Field(1, ge=1)
@@ -84,6 +89,23 @@ class TrainConfig(_Strict):
         if self.eval is not None and self.eval.baselines is None:
             self.eval.baselines = list(DEFAULT_BASELINES.get(self.env, MM_DEFAULT_BASELINES))
         return self
+
+
+def encoder_of(cfg: TrainConfig, where: str = "") -> dict | None:
+    """The complete sequence-encoder spec of ``cfg.encoder`` (``None``: the plain MLP);
+    ``ConfigError`` with one line naming the key, the value and what was expected."""
+    from abmm.policy.sequence import encoder_spec
+
+    prefix = f"{where}: " if where else ""
+    try:
+        spec = encoder_spec(cfg.encoder)
+    except ValueError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
+    if spec is not None and cfg.algo == "tabular":
+        raise ConfigError(f"{prefix}encoder.type: {spec['type']!r} with algo tabular; expected "
+                          "no encoder (or type mlp): tabular Q bins the latest observation and "
+                          "has no network (use algo ppo or dqn for a sequence encoder)")
+    return spec
 
 
 #: Most seeds one evaluation may ask for.
@@ -148,6 +170,7 @@ def load_config(path) -> tuple[TrainConfig, Path]:
         lines = [f"  {'.'.join(str(x) for x in e['loc']) or '(top level)'}: {e['msg']}"
                  for e in exc.errors()]
         raise ConfigError(f"{path}: {len(lines)} problem(s):\n" + "\n".join(lines)) from None
+    encoder_of(cfg, str(path))
     if cfg.eval is not None:
         try:
             parse_seeds(cfg.eval.seeds)

@@ -1,6 +1,13 @@
 """Deep Q-learning (Mnih et al. 2015) with Double-DQN targets (van Hasselt et al. 2016), for
 ``Discrete`` action spaces: epsilon-greedy exploration decaying linearly, uniform replay, Huber
-loss, a target network copied every ``target_every`` gradient steps."""
+loss, a target network copied every ``target_every`` gradient steps.
+
+With a sequence ``encoder`` (``abmm.learn.nets``) the Q-network reads each stream's last
+``window`` observations (``act(obs, keys=...)`` keeps the windows, as ``abmm.learn.ppo.PPO``
+does); the replay stores each transition's raw window and the next observation (the next
+window is the window shifted by one), normalized when sampled: ``buffer * (window + 1) *
+obs_dim`` float32 values.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import torch.nn.functional as F
 from abmm.learn.buffers import Replay
 from abmm.learn.nets import QNet
 from abmm.learn.normalize import RunningNorm
+from abmm.policy.sequence import Windows
 
 
 class DQN:
@@ -23,20 +31,23 @@ class DQN:
                  buffer: int = 100_000, batch: int = 128, learning_starts: int = 1000,
                  train_every: int = 4, target_every: int = 500, eps_start: float = 1.0,
                  eps_end: float = 0.05, eps_decay_steps: int = 20_000, hidden=(64, 64),
-                 normalize_obs: bool = True, seed: int = 0, device: str = "cpu"):
+                 normalize_obs: bool = True, seed: int = 0, device: str = "cpu",
+                 encoder: dict | None = None):
         if not hasattr(action_space, "n"):
             raise ValueError("DQN needs a Discrete action space (use action_mode='discrete')")
         self.n_actions = int(action_space.n)
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):  # initial weights from the seed alone
             torch.manual_seed(seed)
-            self.q = QNet(obs_dim, self.n_actions, tuple(hidden)).to(self.device)
+            self.q = QNet(obs_dim, self.n_actions, tuple(hidden), encoder).to(self.device)
+        self.window = 1 if encoder is None else int(encoder["window"])
+        self.windows = Windows(self.window, obs_dim) if self.window > 1 else None
         self.target = copy.deepcopy(self.q)
         self.opt = torch.optim.Adam(self.q.parameters(), lr=lr)
         self.hp = dict(lr=lr, gamma=gamma, batch=batch, learning_starts=learning_starts,
                        train_every=train_every, target_every=target_every, eps_start=eps_start,
                        eps_end=eps_end, eps_decay_steps=eps_decay_steps)
-        self.replay = Replay(buffer, obs_dim, seed)
+        self.replay = Replay(buffer, obs_dim, seed, window=self.window)
         self.norm = RunningNorm((obs_dim,)) if normalize_obs else None
         self.rng = np.random.default_rng(seed + 1)
         self.steps = 0
@@ -61,14 +72,23 @@ class DQN:
 
         return frozen_policy(self.policy_state())
 
-    def act(self, obs: np.ndarray, explore: bool = True):
+    def clear_windows(self) -> None:
+        """Forget every stream's observation window (a new episode)."""
+        if self.windows is not None:
+            self.windows.clear()
+
+    def act(self, obs: np.ndarray, explore: bool = True, keys=None):
         """Epsilon-greedy actions while exploring (and what ``record`` needs); without
-        exploration the greedy ones, computed as a saved policy computes them."""
+        exploration the greedy ones, computed as a saved policy computes them. ``keys`` names
+        the stream (agent) of each row, for a sequence encoder's windows (default row ``i`` is
+        stream ``i``)."""
         obs = np.asarray(obs, np.float32)
+        if self.norm is not None and explore:
+            self.norm.update(obs)
+        if self.windows is not None:
+            obs = self.windows.push(obs, keys)  # raw windows
         if not explore:
             return self.frozen()(obs), None
-        if self.norm is not None:
-            self.norm.update(obs)
         with torch.no_grad():
             greedy = self.q(torch.as_tensor(self._n(obs), device=self.device)).argmax(-1)
         a = greedy.cpu().numpy()
@@ -82,7 +102,8 @@ class DQN:
         obs, a = aux
         prev = self._pending.pop(key, None)
         if prev is not None:  # the previous step's next observation is this one
-            self.replay.add(prev[0], prev[1], prev[2], obs[i], 0.0)
+            self.replay.add(prev[0], prev[1], prev[2],
+                            obs[i] if self.windows is None else obs[i][-1], 0.0)
         self._pending[key] = (obs[i], a[i], reward)
         self.steps += 1
         if self.steps % self.hp["train_every"] == 0:
@@ -91,8 +112,11 @@ class DQN:
     def finish_episode(self, key, last_obs, terminated: bool) -> None:
         """Close stream ``key``'s last transition at the episode's end."""
         prev = self._pending.pop(key, None)
+        if self.windows is not None:
+            self.windows.drop(key)
         if prev is not None:
-            nxt = prev[0] if last_obs is None else np.asarray(last_obs, np.float32)
+            last = prev[0] if self.windows is None else prev[0][-1]
+            nxt = last if last_obs is None else np.asarray(last_obs, np.float32)
             self.replay.add(prev[0], prev[1], prev[2], nxt, 1.0 if terminated else 0.0)
 
     def _learn(self) -> None:

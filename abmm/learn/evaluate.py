@@ -143,6 +143,7 @@ def _trade_run(env, act, seeds, progress, name) -> dict:
     unit = env.scenario.market.tick_size * env.scenario.market.lot_size
     for s in seeds:
         obs, infos = env.reset(seed=s)
+        _new_episode(act)
         last = dict(infos)
         abs_q = dict.fromkeys(env.possible_agents, 0.0)
         n = 0
@@ -164,8 +165,16 @@ def _trade_run(env, act, seeds, progress, name) -> dict:
 
 
 # ------------------------------------------------------------------------------ market makers
+def _new_episode(act) -> None:
+    """Empty the observation windows of an actor's sequence policies (a new episode)."""
+    reset = getattr(act, "reset", None)
+    if reset is not None:
+        reset()
+
+
 def _mm_episode(env, act, seed: int) -> list[dict]:
     obs, infos = env.reset(seed=seed)
+    _new_episode(act)
     n = dict.fromkeys(env.possible_agents, 0)
     acc = {a: {"abs_inv": 0.0, "traded": 0, "realized": 0.0, "quoting": 0}
            for a in env.possible_agents}
@@ -209,12 +218,24 @@ def _resolved(p, scenario, cache: dict):
 
 def _actor(pols: dict, agents: list[str]):
     names = sorted(pols)
-    mapping = {a: pols[names[i % len(names)]] for i, a in enumerate(agents)}
+    # every agent its own copy: a sequence policy keeps one agent's observation window
+    mapping = {a: _fork(pols[names[i % len(names)]]) for i, a in enumerate(agents)}
 
     def act(obs, live):
         return {a: mapping[a](obs[a])[0] for a in live}
 
+    def reset():
+        for pol in mapping.values():
+            if hasattr(pol, "reset"):
+                pol.reset()
+
+    act.reset = reset
     return act
+
+
+def _fork(pol):
+    fork = getattr(pol, "fork", None)
+    return pol if fork is None else fork()
 
 
 def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
@@ -352,6 +373,7 @@ def _exec_run(env, act, seeds, progress, name) -> dict:
     samples = []
     for s in seeds:
         obs, _ = env.reset(seed=s)
+        _new_episode(act)
         last = {}
         while env.agents:
             obs, _, _, _, infos = env.step(act(obs, env.agents))
@@ -425,9 +447,7 @@ def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
     env = mod.parallel_env(scenario=scenario, **(env_args or {}))
     if isinstance(policy, Policy):
         _check_spaces({name: policy}, env, name)
-
-        def act(obs, live):
-            return {a: policy(obs[a])[0] for a in live}
+        act = _actor({name: policy}, env.possible_agents)
     else:
         def act(obs, live):
             return {a: policy(obs[a]) for a in live}

@@ -51,6 +51,9 @@ def snapshot_to_arrays(name: str, state: dict) -> tuple[dict, dict[str, np.ndarr
                                               "eps": float(norm["eps"]),
                                               "count": float(norm["count"])}}
     arrays: dict[str, np.ndarray] = {}
+    if spec.get("encoder") is not None:
+        cfg["encoder"] = spec["encoder"]
+        arrays.update({f"{name}/encoder/{k}": v for k, v in net.encoder.numpy_arrays().items()})
     heads = {"actor": net.actor, "critic": net.critic} if spec["kind"] == "actor_critic" \
         else {"q": net.q}
     for head, seq in heads.items():

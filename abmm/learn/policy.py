@@ -37,6 +37,25 @@ class FrozenPolicy:
         self.policy: Policy = frozen_policy(state, policy_config)
         self.obs_dim = self.policy.obs_dim
 
+    @property
+    def window(self) -> int:
+        """How many of the latest observations the policy reads (``Policy.window``)."""
+        return self.policy.window
+
+    def reset(self) -> None:
+        """Forget the observation history (``Policy.reset``)."""
+        self.policy.reset()
+
+    def fork(self) -> FrozenPolicy:
+        """A copy with its own observation history (``Policy.fork``)."""
+        if self.window == 1:
+            return self
+        import copy
+
+        twin = copy.copy(self)
+        twin.policy = self.policy.fork()
+        return twin
+
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic actions for a batch of observations."""
         return self.policy(obs)

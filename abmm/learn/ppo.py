@@ -10,6 +10,12 @@ The loss pieces are plain functions of tensors (tested on fixed values)::
 ``PPO`` keeps one actor-critic, its Adam optimizer and an observation normalizer; it is fed
 whole episodes (``record`` per step for each of its agent streams, ``finish_episode``), then
 ``update`` runs ``epochs`` passes of minibatch gradient steps over everything collected.
+
+With a sequence ``encoder`` (``abmm.learn.nets``; ``{"type": "gru", "window": W, ...}``) the
+network reads each stream's last ``W`` observations: ``act(obs, keys=...)`` appends each row to
+its stream's window (``abmm.policy.sequence.Windows``, zero-padded at an episode's start,
+dropped at ``finish_episode``), the normalizer is updated with the new observations and applied
+to every row of the windows, and the rollout stores the normalized windows.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from abmm.learn.buffers import gae
 from abmm.learn.nets import ActorCritic, numpy_actor_critic, space_spec
 from abmm.learn.normalize import RunningNorm
 from abmm.policy.numpy_net import NumpyActorCritic
+from abmm.policy.sequence import Windows
 
 
 def policy_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor,
@@ -55,12 +62,15 @@ class PPO:
                  lam: float = 0.95, clip: float = 0.2, epochs: int = 4, minibatch: int = 256,
                  vf_coef: float = 0.5, ent_coef: float = 0.0, max_grad_norm: float = 0.5,
                  hidden=(64, 64), init_log_std: float = -0.5, normalize_obs: bool = True,
-                 normalize_reward: bool = True, seed: int = 0, device: str = "cpu"):
+                 normalize_reward: bool = True, seed: int = 0, device: str = "cpu",
+                 encoder: dict | None = None):
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):  # initial weights from the seed alone
             torch.manual_seed(seed)
             self.net = ActorCritic(obs_dim, space_spec(action_space), tuple(hidden),
-                                   init_log_std).to(self.device)
+                                   init_log_std, encoder).to(self.device)
+        self.window = 1 if encoder is None else int(encoder["window"])
+        self.windows = Windows(self.window, obs_dim) if self.window > 1 else None
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, eps=1e-5)
         self.hp = dict(lr=lr, gamma=gamma, lam=lam, clip=clip, epochs=epochs,
                        minibatch=minibatch, vf_coef=vf_coef, ent_coef=ent_coef,
@@ -78,13 +88,20 @@ class PPO:
         self._done: list = []
 
     # -------------------------------------------------------------------------- acting
-    def _prep(self, obs: np.ndarray, update_norm: bool) -> np.ndarray:
+    def _prep(self, obs: np.ndarray, update_norm: bool, keys=None) -> np.ndarray:
         obs = np.asarray(obs, np.float32)
+        if self.norm is not None and update_norm:
+            self.norm.update(obs)
+        if self.windows is not None and obs.ndim == 2:
+            obs = self.windows.push(obs, keys)
         if self.norm is not None:
-            if update_norm:
-                self.norm.update(obs)
             obs = self.norm.normalize(obs)
         return obs
+
+    def clear_windows(self) -> None:
+        """Forget every stream's observation window (a new episode)."""
+        if self.windows is not None:
+            self.windows.clear()
 
     @property
     def fast(self) -> NumpyActorCritic:
@@ -93,16 +110,19 @@ class PPO:
             self._fast = numpy_actor_critic(self.net)
         return self._fast
 
-    def act(self, obs: np.ndarray, explore: bool = True):
-        """Actions for a batch of observations, and what ``record`` needs."""
-        x = self._prep(obs, update_norm=explore)
+    def act(self, obs: np.ndarray, explore: bool = True, keys=None):
+        """Actions for a batch of observations, and what ``record`` needs; ``keys`` names the
+        stream (agent) of each row, for a sequence encoder's windows (default row ``i`` is
+        stream ``i``)."""
+        x = self._prep(obs, update_norm=explore, keys=keys)
         if not explore:
             return self.fast.act(x), None
         a, logp, v = self.fast.sample(x, self.act_rng)
         return self.fast.to_env(a), (x, a, logp, v)
 
     def value_of(self, obs: np.ndarray) -> np.ndarray:
-        """The critic's value of a batch of observations."""
+        """The critic's value of a batch of observations (``(n, window, obs_dim)`` windows
+        with a sequence encoder)."""
         return self.fast.value(self._prep(obs, update_norm=False))
 
     def record(self, key, aux, reward: float, i: int) -> None:
@@ -126,6 +146,10 @@ class PPO:
         bootstrapped with ``V(last_obs)``."""
         s = self._streams.pop(key, None)
         self._ret.pop(key, None)
+        if self.windows is not None:
+            if not terminated and last_obs is not None:
+                last_obs = self.windows.peek(key, last_obs)
+            self.windows.drop(key)
         if not s or not s["rew"]:
             return
         last_v = 0.0 if terminated or last_obs is None else float(
@@ -157,13 +181,14 @@ class PPO:
             perm = torch.as_tensor(self.np_rng.permutation(n), device=dev)
             for start in range(0, n, mb):
                 idx = perm[start:start + mb]
-                d = self.net.dist(obs[idx])
+                feats = self.net.features(obs[idx])  # the encoder once for both heads
+                d = self.net.dist_of(feats)
                 logp = self.net.log_prob(d, act[idx])
                 a_mb = adv[idx]
                 if len(idx) > 1:
                     a_mb = (a_mb - a_mb.mean()) / (a_mb.std() + 1e-8)
                 pg = policy_loss(logp, logp_old[idx], a_mb, hp["clip"])
-                vl = value_loss(self.net.value(obs[idx]), ret[idx])
+                vl = value_loss(self.net.value_of(feats), ret[idx])
                 ent = self.net.entropy(d).mean()
                 loss = pg + hp["vf_coef"] * vl - hp["ent_coef"] * ent
                 self.opt.zero_grad()

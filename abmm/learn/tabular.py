@@ -55,7 +55,7 @@ class TabularQ:
         f = min(1.0, self.steps / max(hp["eps_decay_steps"], 1))
         return hp["eps_start"] + f * (hp["eps_end"] - hp["eps_start"])
 
-    def act(self, obs, explore: bool = True):
+    def act(self, obs, explore: bool = True, keys=None):
         """Epsilon-greedy actions (greedy without exploration) and what ``record`` needs."""
         s = self.state(obs)
         q = self.Q[s]

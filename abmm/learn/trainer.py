@@ -73,16 +73,18 @@ def _inventory(info: dict):
 
 def check_args(cfg: TrainConfig) -> None:
     """Raise ``ConfigError`` naming every ``env_args`` or ``algo_args`` key that the
-    environment or the learner does not take (with the keys it does take)."""
+    environment or the learner does not take (with the keys it does take), or a bad
+    ``encoder``."""
     import inspect
 
-    from abmm.learn.config import ConfigError
+    from abmm.learn.config import ConfigError, encoder_of
 
+    encoder_of(cfg)
     problems = []
     for section, target, given, skip in (
             ("env_args", _env_class(cfg.env), cfg.env_args, set()),
             ("algo_args", _algos()[cfg.algo], cfg.algo_args,
-             {"obs_dim", "space", "action_space", "seed", "device"})):
+             {"obs_dim", "space", "action_space", "seed", "device", "encoder"})):
         params = inspect.signature(target.__init__).parameters
         if any(p.kind is p.VAR_KEYWORD for p in params.values()):
             continue
@@ -166,9 +168,14 @@ class Trainer:
         else:
             self.env = env
             ident = {"env": "custom", "name": env.metadata.get("name"), "args": self.env_args}
-        self.config_hash = ckpt.config_hash({**ident, "algo": cfg.algo,
-                                             "algo_args": cfg.algo_args,
-                                             "sharing": cfg.sharing, "seed": cfg.seed})
+        from abmm.learn.config import encoder_of
+
+        self.encoder = encoder_of(cfg)  # ConfigError for a bad one (a custom env too)
+        hashed = {**ident, "algo": cfg.algo, "algo_args": cfg.algo_args,
+                  "sharing": cfg.sharing, "seed": cfg.seed}
+        if self.encoder is not None:  # (the plain MLP keeps the hash it always had)
+            hashed["encoder"] = self.encoder
+        self.config_hash = ckpt.config_hash(hashed)
         env = self.env
         agents = list(env.possible_agents)
         space = env.action_space(agents[0])
@@ -178,6 +185,8 @@ class Trainer:
         kw = dict(cfg.algo_args)
         if cfg.algo != "tabular":
             kw["device"] = dev
+        if self.encoder is not None:
+            kw["encoder"] = self.encoder
         if cfg.sharing == "shared":
             self.learners = {"shared": algo(obs_dim, space, seed=cfg.seed, **kw)}
             self.assign = dict.fromkeys(agents, "shared")
@@ -229,6 +238,9 @@ class Trainer:
         env = self.env
         seed = TRAIN_SEED_BASE + self.cfg.seed * 100_000 + self.episodes
         obs, infos = env.reset(seed=seed)
+        for learner in self.learners.values():  # sequence encoders: empty windows
+            if hasattr(learner, "clear_windows"):
+                learner.clear_windows()
         frozen = self._frozen_slots()
         acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0, "spread": 0.0, "n_spread": 0,
                    "traded": 0.0} for a in env.possible_agents}
@@ -239,7 +251,8 @@ class Trainer:
                 names = [a for a in env.agents if self.assign[a] == key and a not in frozen]
                 if not names:
                     continue
-                A, aux = learner.act(np.stack([obs[a] for a in names]), explore=True)
+                A, aux = learner.act(np.stack([obs[a] for a in names]), explore=True,
+                                     keys=names)
                 pending.append((learner, names, aux))
                 acts.update(zip(names, list(A), strict=True))
             for a, pol in frozen.items():

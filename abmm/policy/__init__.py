@@ -1,6 +1,7 @@
 """Torch-free policies: what a quoting agent observes (``features``), how its actions become
 quotes (``actions``), the ``Policy`` interface (``base``), numpy inference of the learners'
-networks (``numpy_net``, ``tabular``), the ``.npz`` policy file (``file``) and the closed-form
+networks (``numpy_net``, ``tabular``; ``sequence``: conv1d and GRU encoders over a window of
+observations, and the per-agent windows), the ``.npz`` policy file (``file``) and the closed-form
 strategies (``closed_form``: Avellaneda-Stoikov, GLFT, Cartea-Jaimungal).
 
 Below ``abmm.agents`` and ``abmm.env``, above ``abmm.engine`` and ``abmm.signals``: it imports

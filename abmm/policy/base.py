@@ -40,13 +40,57 @@ class Policy(ABC):
     Attributes: ``algo`` (the learner that made it: ``ppo``, ``dqn``, ``tabular``),
     ``obs_dim`` (``None`` when any size with the features it reads will do), ``action`` (the
     action space as data: ``{"discrete": n}`` or ``{"box": d, "low": [...], "high": [...]}``),
-    ``policy_config`` (the environment conventions it was trained with; ``{}`` if unknown).
+    ``policy_config`` (the environment conventions it was trained with; ``{}`` if unknown),
+    ``window`` (how many of the latest observations it reads: 1, or ``W`` for a sequence
+    encoder, ``abmm.policy.sequence``).
+
+    A policy with ``window > 1`` keeps the history itself: each call with ``(n, obs_dim)``
+    observations appends row ``i`` to stream ``i``'s window (zero-padded at first) and acts on
+    the windows, so one policy object follows one fixed set of agents through one episode.
+    Give each agent its own copy with ``fork()`` and call ``reset()`` when a new episode
+    starts. A call with ``(n, window, obs_dim)`` windows (oldest first) is stateless. Both are
+    no-ops for a window of 1.
     """
 
     algo: str = ""
     obs_dim: int | None = None
     action: dict = {}
     policy_config: dict = {}
+    window: int = 1
+    _history = None
+
+    def reset(self) -> None:
+        """Forget the observation history (a new episode)."""
+        self._history = None
+
+    def fork(self) -> Policy:
+        """A copy sharing the weights with its own, empty history (``self`` for a window of
+        1: nothing to keep apart)."""
+        if self.window == 1:
+            return self
+        import copy
+
+        twin = copy.copy(self)
+        twin._history = None
+        return twin
+
+    def _input(self, obs) -> np.ndarray:
+        """``(n, obs_dim)`` for a window of 1, else ``(n, window, obs_dim)`` windows (pushed to
+        the history, or given whole)."""
+        if self.window == 1:
+            return self._batch(obs)
+        x = np.asarray(obs, np.float32)
+        if x.ndim == 3:
+            if x.shape[1:] != (self.window, self.obs_dim):
+                raise ValueError(f"windows of shape {x.shape[1:]}; this {self.algo} policy "
+                                 f"takes ({self.window}, {self.obs_dim})")
+            return x
+        x = self._batch(x)
+        if self._history is None:
+            from abmm.policy.sequence import Windows
+
+            self._history = Windows(self.window, x.shape[1])
+        return self._history.push(x)
 
     def _batch(self, obs) -> np.ndarray:
         x = np.atleast_2d(np.asarray(obs, np.float32))

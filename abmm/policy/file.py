@@ -6,8 +6,8 @@
 
 ``config``
     a 0-d unicode array holding JSON: ``format`` (``"abmm.policy"``), ``version`` (1, or 2
-    when a learner uses a version-2 field below: older abmm then refuses the file instead of
-    misreading it),
+    or 3 when a learner uses a version-2 or version-3 field below: older abmm then refuses
+    the file instead of misreading it),
     ``kind`` (``"policy"``), ``learners`` (``{name: learner config}``), ``env`` (``kind``:
     ``market``, ``execution``, ``model_based`` or ``trading``; ``args``: the environment arguments;
     ``policy_config``: the conventions a policy needs to act elsewhere, for ``market``
@@ -40,6 +40,17 @@ Version-2 fields of ``actor_critic``, ``qnet`` and ``mlp`` learners (both option
 (the critic's layer widths when they differ from ``hidden``). Stable-Baselines3 imports
 (``abmm.learn.importers``) use them.
 
+Version-3 field of ``actor_critic`` and ``qnet`` learners: ``encoder``, a sequence encoder
+(``abmm.policy.sequence``) the policy reads a window of its last observations through,
+``{"type": "conv1d", "window": W, "channels": [C, ...], "kernel": K}`` or ``{"type": "gru",
+"window": W, "hidden": H, "layers": L}``. ``obs_dim`` stays the size of one observation; the
+arrays ``NAME/encoder/conv/I/w`` ``(C_out, C_in, K)`` and ``NAME/encoder/conv/I/b``, or
+``NAME/encoder/gru/I/w_ih`` ``(3H, F or H)``, ``NAME/encoder/gru/I/w_hh`` ``(3H, H)``,
+``NAME/encoder/gru/I/b_ih`` and ``NAME/encoder/gru/I/b_hh`` ``(3H,)`` (torch's layouts, float32),
+and the heads' first layers take the encoder's output (``W' * C`` or ``H`` values) instead of
+``obs_dim``. The normalizer stays per observation (``(obs_dim,)``), applied to every row of the
+window. Such a policy keeps each agent's window itself (``Policy.fork``, ``Policy.reset``).
+
 Loading checks everything and raises ``PolicyFileError`` naming the file and the problem: a
 missing file, not a zip/npz, no ``config`` (a foreign ``.npz``), a torch checkpoint, a newer
 version, missing or unexpected arrays, shapes that disagree with the declared sizes, and
@@ -58,6 +69,7 @@ import numpy as np
 from abmm.errors import AbmmError
 from abmm.policy.base import ObsNorm, Policy
 from abmm.policy.numpy_net import ActorCriticPolicy, MLPPolicy, NumpyActorCritic, QNetPolicy
+from abmm.policy.sequence import build_encoder, encoder_arrays, encoder_out_dim, encoder_spec
 from abmm.policy.tabular import TabularPolicy
 from abmm.schema.files import write_atomic
 
@@ -65,7 +77,7 @@ __all__ = ["FORMAT", "VERSION", "PolicyFileError", "save_policy", "load_policy",
            "read_policy_file", "build_policy", "learner_arrays", "format_version"]
 
 FORMAT = "abmm.policy"
-VERSION = 2
+VERSION = 3
 _TORCH_MAGIC = b"ABMMCKPT"
 
 
@@ -87,8 +99,15 @@ def learner_arrays(name: str, cfg: dict) -> dict[str, tuple]:
         heads = {"actor": (n_out, hidden), "critic": (1, list(cfg.get("critic_hidden")
                                                                or hidden))} \
             if kind == "actor_critic" else {"q" if kind == "qnet" else "pi": (n_out, hidden)}
+        enc = _encoder(cfg)
+        if enc is not None:
+            if kind == "mlp":
+                raise ValueError("an mlp learner takes no encoder")
+            for k, shape in encoder_arrays(enc, obs_dim).items():
+                out[f"{name}/encoder/{k}"] = shape
+        head_in = encoder_out_dim(enc, obs_dim)
         for head, (n, widths) in heads.items():
-            for i, (ws, bs) in enumerate(_layer_shapes([obs_dim, *widths, n])):
+            for i, (ws, bs) in enumerate(_layer_shapes([head_in, *widths, n])):
                 out[f"{name}/{head}/{i}/w"] = ws
                 out[f"{name}/{head}/{i}/b"] = bs
         if kind == "actor_critic" and "box" in action:
@@ -107,9 +126,17 @@ def learner_arrays(name: str, cfg: dict) -> dict[str, tuple]:
                    "tabular)")
 
 
+def _encoder(cfg: dict) -> dict | None:
+    """The complete encoder spec of a learner config (``None``: none); ``ValueError``."""
+    return encoder_spec(cfg.get("encoder"))
+
+
 def format_version(learners: dict) -> int:
-    """The format version a file with these learner configs needs: 2 if one uses a version-2
-    kind or field (see the module docstring), else 1."""
+    """The format version a file with these learner configs needs: 3 if one has a sequence
+    ``encoder``, 2 if one uses a version-2 kind or field (see the module docstring), else
+    1."""
+    if any(cfg.get("encoder") is not None for cfg in learners.values()):
+        return 3
     for cfg in learners.values():
         if cfg.get("kind") == "mlp" or cfg.get("critic_hidden") is not None \
                 or cfg.get("activation", "tanh") != "tanh":
@@ -149,6 +176,14 @@ def build_policy(name: str, cfg: dict, arrays: dict, policy_config: dict | None 
         norm = ObsNorm(arrays[f"{name}/norm/mean"], arrays[f"{name}/norm/var"],
                        n.get("clip", 10.0), n.get("eps", 1e-8))
 
+    encoder = None
+    if kind in ("actor_critic", "qnet"):
+        spec = _encoder(cfg)
+        if spec is not None:
+            pre = f"{name}/encoder/"
+            encoder = build_encoder(spec, int(cfg["obs_dim"]),
+                                    {k[len(pre):]: arrays[k] for k in want if k.startswith(pre)})
+
     def layers(head):
         i, out = 0, []
         while f"{name}/{head}/{i}/w" in want:
@@ -160,11 +195,11 @@ def build_policy(name: str, cfg: dict, arrays: dict, policy_config: dict | None 
         if kind == "actor_critic":
             action = cfg["action"]
             net = NumpyActorCritic(layers("actor"), layers("critic"), action,
-                                   arrays.get(f"{name}/log_std"), act)
+                                   arrays.get(f"{name}/log_std"), act, encoder)
             return ActorCriticPolicy(net, cfg["obs_dim"], action, norm, algo, pc)
         if kind == "qnet":
             return QNetPolicy(layers("q"), cfg["obs_dim"], cfg["action"]["discrete"], norm,
-                              algo, pc, act)
+                              algo, pc, act, encoder)
         if kind == "mlp":
             return MLPPolicy(layers("pi"), cfg["obs_dim"], cfg["action"], norm, algo, pc, act)
         bins = {int(k): arrays[f"{name}/bins/{k}"] for k in cfg["features"]}

@@ -67,12 +67,16 @@ class NumpyActorCritic:
 
     ``actor`` and ``critic`` are lists of ``(w, b)`` layers (``critic`` may be empty when only
     acting is needed). ``act`` is the deterministic action, ``sample`` draws from a numpy
-    ``Generator``."""
+    ``Generator``. With an ``encoder`` the inputs are ``(n, window, obs_dim)`` windows, encoded
+    once and read by both heads."""
 
     def __init__(self, actor: list, critic: list, action: dict, log_std=None,
-                 act: str = "tanh"):
+                 act: str = "tanh", encoder=None):
         activation(act)
         self.act_fn = act
+        #: a sequence encoder (``abmm.policy.sequence``) shared by both heads, or ``None``
+        self.encoder = encoder
+        self.window = 1 if encoder is None else encoder.window
         self.discrete = "discrete" in action
         self.actor = as_layers(actor)
         self.critic = as_layers(critic)
@@ -82,12 +86,17 @@ class NumpyActorCritic:
             self.low = np.asarray(action["low"], np.float32)
             self.high = np.asarray(action["high"], np.float32)
 
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """What the heads read: ``x`` itself, or its windows encoded."""
+        return x if self.encoder is None else self.encoder(x)
+
     def value(self, x: np.ndarray) -> np.ndarray:
         """The critic's value of each row of ``x``."""
-        return mlp_forward(self.critic, x, self.act_fn)[:, 0]
+        return mlp_forward(self.critic, self.features(x), self.act_fn)[:, 0]
 
     def sample(self, x: np.ndarray, rng: np.random.Generator):
         """``(raw action, log prob, value)`` for a batch of normalized observations."""
+        x = self.features(x)
         out = mlp_forward(self.actor, x, self.act_fn).astype(np.float64)
         n = len(x)
         if self.discrete:
@@ -101,11 +110,12 @@ class NumpyActorCritic:
             a = out + self.std * rng.standard_normal(out.shape)
             logp = (-0.5 * ((a - out) / self.std) ** 2 - self.log_std - _LOG_SQRT_2PI).sum(1)
             a = a.astype(np.float32)
-        return a, logp.astype(np.float32), self.value(x).astype(np.float32)
+        v = mlp_forward(self.critic, x, self.act_fn)[:, 0]
+        return a, logp.astype(np.float32), v.astype(np.float32)
 
     def act(self, x: np.ndarray) -> np.ndarray:
         """The deterministic action: the most likely one, or the mean clipped to the box."""
-        out = mlp_forward(self.actor, x, self.act_fn)
+        out = mlp_forward(self.actor, self.features(x), self.act_fn)
         if self.discrete:
             return out.argmax(axis=1)
         return np.minimum(np.maximum(out, self.low), self.high)
@@ -125,10 +135,11 @@ class ActorCriticPolicy(Policy):
         self.net, self.norm = net, norm
         self.obs_dim, self.action, self.algo = int(obs_dim), action, algo
         self.policy_config = dict(policy_config or {})
+        self.window = net.window
 
     def __call__(self, obs) -> np.ndarray:
-        """Deterministic actions for a batch of observations."""
-        x = self._batch(obs)
+        """Deterministic actions for a batch of observations (or windows: see ``Policy``)."""
+        x = self._input(obs)
         if self.norm is not None:
             x = self.norm.normalize(x)
         return self.net.act(x)
@@ -140,18 +151,24 @@ class QNetPolicy(Policy):
 
     def __init__(self, layers: list, obs_dim: int, n_actions: int,
                  norm: ObsNorm | None = None, algo: str = "dqn",
-                 policy_config: dict | None = None, act: str = "tanh"):
+                 policy_config: dict | None = None, act: str = "tanh", encoder=None):
         activation(act)
         self.layers, self.act_fn = as_layers(layers), act
         self.norm = norm
         self.obs_dim, self.action, self.algo = int(obs_dim), {"discrete": int(n_actions)}, algo
         self.policy_config = dict(policy_config or {})
+        #: a sequence encoder (``abmm.policy.sequence``) before the Q head, or ``None``
+        self.encoder = encoder
+        self.window = 1 if encoder is None else encoder.window
 
     def q_values(self, obs) -> np.ndarray:
-        """The Q-values ``(n, n_actions)`` of a batch of observations."""
-        x = self._batch(obs)
+        """The Q-values ``(n, n_actions)`` of a batch of observations (or windows: see
+        ``Policy``)."""
+        x = self._input(obs)
         if self.norm is not None:
             x = self.norm.normalize(x)
+        if self.encoder is not None:
+            x = self.encoder(x)
         return mlp_forward(self.layers, x, self.act_fn)
 
     def __call__(self, obs) -> np.ndarray:
