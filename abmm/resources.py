@@ -16,7 +16,7 @@ __all__ = ["shipped_scenarios", "shipped_policies", "scenario_path", "policy_pat
            "scenario_description", "shipped_training_configs", "training_config_path"]
 
 _SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
-_POLICY_SUFFIXES = (".npz", ".pt")
+_POLICY_SUFFIXES = (".npz", ".pt", ".yaml")  # .yaml: tuned-baseline specs
 
 
 def _folder(kind: str) -> Path | None:

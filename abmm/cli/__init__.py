@@ -11,6 +11,9 @@
 * ``abmm train CONFIG --out DIR [--resume]``: train learning agents (``scenarios/train/``).
 * ``abmm evaluate --scenario S --policy P [--policy P ...] --seeds 1000-1099 [--json]``:
   policies (checkpoints or baselines) on the same held-out seeds.
+* ``abmm tune-baseline --scenario S --kind as|glft --seeds 1-20 --out FILE.yaml [--like POLICY]
+  [--workers N]``: grid-search a closed-form market maker (gamma x volatility window) on
+  training seeds, maximizing Sharpe; ``abmm evaluate --policy FILE.yaml`` plays the spec.
 * ``abmm export CHECKPOINT OUT.npz [--learner NAME]``: a torch checkpoint to the torch-free
   policy file (``abmm.policy``) that ``kind: policy`` agents load; ``abmm export sb3:MODEL.zip
   OUT.npz`` and ``torchscript:FILE`` convert outside policies (``abmm.learn.importers``).
@@ -415,6 +418,63 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune_baseline(a: argparse.Namespace) -> int:
+    """``abmm tune-baseline``: the best AS or GLFT maker of a market, as a baseline spec."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from abmm.errors import AbmmError
+    from abmm.learn.config import parse_seeds
+    from abmm.learn.tune import GAMMAS, WINDOWS, tune_baseline, write_spec
+    from abmm.resources import scenario_path
+
+    try:
+        seeds = parse_seeds(a.seeds)
+    except ValueError as exc:
+        print(f"abmm tune-baseline: --seeds: {exc}", file=sys.stderr)
+        return 2
+    try:
+        gammas = [float(x) for x in a.gammas.split(",")] if a.gammas else list(GAMMAS)
+        windows = [float(x) for x in a.windows.split(",")] if a.windows else list(WINDOWS)
+    except ValueError as exc:
+        print(f"abmm tune-baseline: {exc}", file=sys.stderr)
+        return 2
+    scenario = scenario_path(a.scenario)
+    if not Path(scenario).is_file():
+        print(f"abmm tune-baseline: --scenario {a.scenario}: no such file or shipped scenario "
+              "(abmm scenarios lists them)", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    if out.suffix not in (".yaml", ".yml"):
+        print(f"abmm tune-baseline: --out {a.out}: expected a .yaml file name", file=sys.stderr)
+        return 2
+    if not out.parent.is_dir():
+        print(f"abmm tune-baseline: --out {a.out}: no such directory {out.parent}",
+              file=sys.stderr)
+        return 2
+    env_args = {}
+    try:
+        if a.like:
+            from abmm.learn.evaluate import _resolved
+
+            env_args = _resolved(a.like, str(scenario), {})[0]
+        with tqdm(total=len(gammas) * len(windows), desc=f"{a.kind} grid", file=sys.stderr,
+                  disable=None) as bar:
+            spec = tune_baseline(str(scenario), a.kind, seeds, gammas=gammas, windows=windows,
+                                 env_args=env_args, workers=max(1, a.workers),
+                                 progress=lambda r: bar.update(1))
+        write_spec(spec, out)
+    except (AbmmError, ValueError, OSError) as exc:
+        print(f"abmm tune-baseline: {exc}", file=sys.stderr)
+        return 2
+    t = spec["tuned"]
+    print(f"{a.kind}: gamma {spec['params']['gamma']:g}, vol_halflife "
+          f"{spec['env_args']['vol_halflife']:g}: Sharpe {t['sharpe']:.3f} on seeds {t['seeds']} "
+          f"of {t['scenario']} ({len(t['grid'])} cells) -> {out}")
+    return 0
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     """``abmm evaluate``: evaluate policies on held-out seeds and print a table or JSON."""
     from pathlib import Path
@@ -581,6 +641,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", default="1000-1099", help="e.g. 1000-1099 or 1,2,5-9")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    tb = sub.add_parser("tune-baseline", help="grid-search AS or GLFT on training seeds (Sharpe) "
+                                              "and write a baseline spec for abmm evaluate")
+    tb.add_argument("--scenario", required=True)
+    tb.add_argument("--kind", required=True, choices=["as", "glft"])
+    tb.add_argument("--seeds", default="1-20", help="training seeds (below 1000), e.g. 1-20")
+    tb.add_argument("--out", required=True, help="the baseline spec to write (.yaml)")
+    tb.add_argument("--like", help="tune on this policy's action grid (its market_v0 "
+                                   "arguments), e.g. mm_coevolved; default market_v0's")
+    tb.add_argument("--gammas", help="comma-separated risk aversions (default 12 values, "
+                                     "0.003 to 3, log-spaced)")
+    tb.add_argument("--windows", help="comma-separated volatility windows (EWMA half-lives in "
+                                      "decisions; default 5,30,120)")
+    tb.add_argument("--workers", type=int, default=1, help="grid cells in parallel processes")
+    tb.set_defaults(func=cmd_tune_baseline)
     x = sub.add_parser("export", help="export a torch checkpoint to a torch-free .npz policy")
     x.add_argument("checkpoint", help="policy.pt, checkpoint.pt, a shipped policy's name, or "
                                       "sb3:MODEL.zip / torchscript:FILE to convert")

@@ -250,12 +250,23 @@ def evaluate_market_makers(scenario, policies: list[str], seeds: list[int],
             raise ValueError(f"{p!r} is an execution baseline; this scenario's learnable agents "
                              "are market makers (use as, glft, fixed, random or a checkpoint)")
     for p in policies:
-        if p not in MM_BASELINES:
+        if p not in MM_BASELINES and _spec_path(p) is None:
             base_args = _resolved(p, scenario, cache)[0]
             break
     results = {}
     for p in policies:
-        if p in MM_BASELINES:
+        spec_path = None if p in MM_BASELINES else _spec_path(p)
+        if spec_path is not None:  # a tuned baseline (abmm tune-baseline), played as tuned
+            from abmm.learn.tune import load_spec
+
+            spec = load_spec(spec_path)
+            env = market_v0.parallel_env(scenario=scenario, **spec["env_args"])
+            pol = baselines.make(spec["baseline"], env, **spec["params"])
+
+            def act(obs, live, pol=pol):
+                return {a: pol(obs[a], a) for a in live}
+            name = str(p)
+        elif p in MM_BASELINES:
             env = market_v0.parallel_env(scenario=scenario, **base_args)
             pol = baselines.make(p, env)
 
@@ -388,11 +399,26 @@ def _exec_run(env, act, seeds, progress, name) -> dict:
     return summarize(samples, ["shortfall_bps", "completion"])
 
 
+def _looks_like_spec(p) -> bool:
+    from abmm.resources import shipped_policies
+
+    path = shipped_policies().get(str(p), Path(str(p)))
+    return path.suffix in (".yaml", ".yml") and path.is_file()
+
+
+def _spec_path(p) -> Path | None:
+    """The file of a baseline spec ``--policy`` value (``.yaml``: a file or a shipped one)."""
+    kind, what = resolve_policy(p)
+    return what if kind == "spec" else None
+
+
 def resolve_policy(spec) -> tuple[str, object]:
     """What a ``--policy`` value names, in this order: ``("external", spec)`` for the
     ``sb3:`` and ``torchscript:`` prefixes, ``("baseline", name)`` for a baseline,
     ``("shipped", path)`` for a shipped policy's name, ``("file", path)`` for an existing file
-    (a training checkpoint, a torch policy file or a torch-free ``.npz``); ``ValueError``
+    (a training checkpoint, a torch policy file or a torch-free ``.npz``), ``("spec", path)``
+    for a tuned-baseline spec (``.yaml``, a file or a shipped one: ``abmm.learn.tune``);
+    ``ValueError``
     (one line, naming the choices) otherwise."""
     from abmm.learn.importers import is_external
     from abmm.resources import shipped_policies
@@ -404,9 +430,10 @@ def resolve_policy(spec) -> tuple[str, object]:
         return "baseline", spec
     shipped = shipped_policies()
     if spec in shipped:
-        return "shipped", shipped[spec]
+        path = shipped[spec]
+        return ("spec" if path.suffix in (".yaml", ".yml") else "shipped"), path
     if Path(spec).is_file():
-        return "file", Path(spec)
+        return ("spec" if Path(spec).suffix in (".yaml", ".yml") else "file"), Path(spec)
     raise ValueError(f"policy {spec!r} is neither a checkpoint file nor a baseline "
                      f"({', '.join(MM_BASELINES + EXEC_BASELINES)}) nor a shipped policy "
                      f"({', '.join(shipped)}) nor sb3:PATH / torchscript:PATH")
@@ -462,6 +489,10 @@ def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> 
     """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring; each
     value resolves as ``resolve_policy`` says)."""
     kind = _scenario_kind(scenario)
+    for p in policies:
+        if kind != "market" and _looks_like_spec(p):
+            raise ValueError(f"{p}: a tuned market-making baseline; this scenario's learnable "
+                             f"agents are {'directional traders' if kind == 'trading' else 'executors'}")
     if kind == "trading":
         return evaluate_traders(scenario, policies, seeds, progress)
     for p in policies:
