@@ -86,7 +86,7 @@ class InferredGroup(GroupBase):
     @classmethod
     def _exists(cls, v: str) -> str:
         if not Path(v).is_file():
-            raise ValueError(f"policy: file {v!r} not found (relative paths are from the "
+            raise ValueError(f"file {v!r} not found (relative paths are from the "
                              f"current directory, {Path.cwd()})")
         return v
 

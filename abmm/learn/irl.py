@@ -44,11 +44,11 @@ from abmm.policy.actions import DEFAULT_OFFSETS
 from abmm.policy.inferred import (
     EXEC_MULTIPLES,
     FINE_OFFSETS,
-    feasible,
     MM_FEATURES,
     ExecPolicy,
     MMPolicy,
     exec_features,
+    feasible,
     fine_index,
     mm_action,
     mm_features,
@@ -421,7 +421,7 @@ def exec_trace(run_dir, agent_name: str) -> ExecTrace:
     fills = ev[fill_own & (ev["other_owner"] == aid)]
     mids = _mids(run, acc["ts"].to_numpy())
     costs = []
-    for (oid, n_lots), mid in zip(acc[["order_id", "qty"]].to_numpy(), mids, strict=True):
+    for (oid, _n_lots), mid in zip(acc[["order_id", "qty"]].to_numpy(), mids, strict=True):
         fo = fills[fills["other_id"] == oid]
         if len(fo) and not math.isnan(mid):
             vwap = (fo["price"] * fo["qty"]).sum() / fo["qty"].sum()

@@ -4,25 +4,22 @@ inferred`` agents act by -- numpy only (no torch, no market, no agents).
 
 Two roles, each with its documented features (the full method is in ``docs/irl.md``):
 
-**market_maker** -- the action is a pair of quote offsets from the mid ``(delta_b, delta_a)``
-(ticks) on the grid ``offsets x offsets`` plus ``no_quote`` (the ``abmm.env.market_v0``
-discrete grid: action ``i * K + j`` quotes bid offset ``offsets[i]`` and ask offset
-``offsets[j]``; action ``K * K`` quotes nothing). The state is the inventory ``q`` in units of
-the quote size and the mid's volatility ``sigma`` (ticks per sqrt(s)). A quote at offset
-``delta`` is filled within one decision interval ``dt`` with probability
-``p(delta) = 1 - exp(-A exp(-k delta) dt)`` (``A``, ``k`` estimated from the log), and
-``q' = q + B_b - B_a`` with independent Bernoulli fills ``B``. Features (per unit of size):
+**market_maker** -- each side's quote offset ``delta`` from the mid (ticks) on the half-tick
+grid ``FINE_OFFSETS`` (0.5 ... 25), restricted to the offsets the mid allows (``feasible``). The
+state is the inventory ``q`` in units of the quote size and the mid's volatility ``sigma``
+(ticks per sqrt(s)). Features per side (``MM_FEATURES``):
 
-* ``spread_capture`` = ``p_b delta_b + p_a delta_a`` -- the expected half-spread earned (ticks);
-* ``fills`` = ``p_b + p_a`` -- the expected number of fills (a per-fill value: rebate, or the
-  difference between the market's fill curve and the one the trader assumed);
-* ``inventory_risk`` = ``-1/2 sigma^2 tau (E[q'^2] - q^2)`` -- the change of the
-  Avellaneda-Stoikov quadratic inventory value ``-1/2 gamma sigma^2 tau q^2`` per unit of
-  gamma, with ``tau`` the risk horizon (s);
+* ``offset`` = ``delta`` -- the half-spread earned per fill;
+* ``offset_sq`` = ``-delta^2 / 2`` -- the fill probability lost by quoting wider;
+* ``risk_shift`` = ``delta h`` with ``h = sigma^2 tau (1 + 2q) / 2`` (bid) or
+  ``sigma^2 tau (1 - 2q) / 2`` (ask), ``tau`` the risk horizon (s) -- the inventory-risk
+  exposure of a fill;
 
-so the one-step reward ``theta_s spread_capture + theta_f fills + theta_r inventory_risk`` is
-the AS objective with ``gamma = theta_r / theta_s`` (see ``docs/irl.md`` for why the quote skew
-identifies it).
+the second-order expansion of the Avellaneda-Stoikov one-side objective
+``lambda(delta) (delta - gamma h + c)`` around its optimum, so the soft policy is a discretized
+Gaussian around ``(theta_offset + theta_risk h) / theta_offset_sq`` and
+``gamma = theta_risk_shift / theta_offset_sq``. Its quotes are mapped to the
+``abmm.env.market_v0`` grid by ``mm_action`` for comparisons.
 
 **executor** -- the action is the child market order as a multiple ``m`` of the adaptive TWAP
 slice (what is left over the slices left), ``m`` in ``EXEC_MULTIPLES`` = (0, 0.5, 1, 2) (the
@@ -42,7 +39,8 @@ soft-optimal one of this finite-horizon problem (soft value iteration on a grid 
 The file (``save_inferred``/``load_inferred``): a ``.npz`` with one array ``config``, a 0-d
 string holding JSON ``{"format": "abmm.inferred_policy", "version": 1, "role", "features",
 "theta", "model", "meta"}``; ``model`` holds the role's conventions (market maker: ``offsets``,
-``A``, ``k``, ``dt``, ``tau``, ``vol_halflife``, ``quote_size``; executor: ``grid``).
+``fine``, ``tau``, ``vol_halflife``, ``quote_size``, and the fill curve ``A``, ``k``, ``dt``
+estimated from the log, for the record; executor: ``grid``).
 """
 
 from __future__ import annotations
@@ -93,7 +91,8 @@ def feasible(mid, fine=FINE_OFFSETS) -> np.ndarray:
 
 
 def fill_prob(delta, A: float, k: float, dt: float) -> np.ndarray:
-    """Probability that a quote ``delta`` ticks from the mid fills within ``dt`` seconds."""
+    """Probability that a quote ``delta`` ticks from the mid fills within ``dt`` seconds
+    (``1 - exp(-A exp(-k delta) dt)``; ``abmm.learn.irl.fit_fill_curve``)."""
     return 1.0 - np.exp(-A * np.exp(-k * np.asarray(delta, np.float64)) * dt)
 
 
