@@ -2,6 +2,7 @@
 
 from abmm.agents.base import Latency, TraderAgent, Wake
 from abmm.agents.executor import ExecutorAgent, ExecutorGroup
+from abmm.agents.inferred import InferredAgent, InferredGroup
 from abmm.agents.informed import InformedAgent, InformedGroup
 from abmm.agents.market_maker import MarketMakerAgent, MarketMakerGroup
 from abmm.agents.metaorder import MetaorderAgent, MetaorderGroup
@@ -20,8 +21,9 @@ KINDS = {
     "market_maker": (MarketMakerGroup, MarketMakerAgent),
     "metaorder": (MetaorderGroup, MetaorderAgent),
     "policy": (PolicyGroup, PolicyAgent),
+    "inferred": (InferredGroup, InferredAgent),
 }
 
 __all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
            "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
-           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent"]
+           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent", "InferredAgent"]
