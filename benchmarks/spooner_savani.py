@@ -136,6 +136,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="a smoke run (~1 CPU minute)")
     ap.add_argument("--iters", type=int, default=None, help="PPO updates per training (60)")
+    ap.add_argument("--br-iters", type=int, default=None,
+                    help="PPO updates of each best-response adversary (iters / 2)")
+    ap.add_argument("--train-paths", type=int, default=None, help="games per update (500)")
     ap.add_argument("--paths", type=int, default=None, help="test games per condition (10,000)")
     ap.add_argument("--drifts", type=float, nargs="+", default=[2.0, 5.0, 10.0])
     ap.add_argument("--reward", choices=("expected", "pnl"), default="expected",
@@ -147,11 +150,11 @@ def main(argv=None) -> int:
     if a.verbose:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     iters = a.iters or (8 if a.quick else 60)
-    br_iters = max(4, iters // 2)
+    br_iters = a.br_iters or max(4, iters // 2)
     paths = a.paths or (2000 if a.quick else 10_000)
     t0 = time.perf_counter()
-    res, makers = run(a.seed, iters, br_iters, 300 if a.quick else 500, paths, tuple(a.drifts),
-                      a.reward)
+    train_paths = a.train_paths or (300 if a.quick else 500)
+    res, makers = run(a.seed, iters, br_iters, train_paths, paths, tuple(a.drifts), a.reward)
     wall = time.perf_counter() - t0
     if a.figure:
         figure(res, makers, a.figure)
