@@ -21,7 +21,7 @@ Per maker: ``pnl_mean``, ``pnl_sd``, ``pnl_worst5`` (mean of the worst 5 % of ep
 ``drift_abs_mean`` (the adversary's mean |b|). Makers act greedily (most likely action).
 
     python benchmarks/spooner_savani.py                # full run, a few CPU minutes
-    python benchmarks/spooner_savani.py --quick        # smoke run, about a minute
+    python benchmarks/spooner_savani.py --quick        # smoke run, about 20 s
     python benchmarks/spooner_savani.py --json --figure docs/img/spooner_savani.png
 
 ``--json``: ``{"conditions": {COND: {"plain": {...}, "adversarial": {...}, "as": {...}}},
@@ -134,7 +134,7 @@ def figure(res: dict, makers: dict, path: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help="a smoke run (~1 CPU minute)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (~20 CPU seconds)")
     ap.add_argument("--iters", type=int, default=None, help="PPO updates per training (60)")
     ap.add_argument("--br-iters", type=int, default=None,
                     help="PPO updates of each best-response adversary (iters / 2)")
