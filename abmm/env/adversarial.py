@@ -108,14 +108,17 @@ class MarketMakingGame:
 
     @property
     def q(self) -> np.ndarray:
+        """The maker's inventory per path."""
         return self.market.q[:, 0]
 
     @property
     def s(self) -> np.ndarray:
+        """The mid per path."""
         return self.market.s
 
     @property
     def cash(self) -> np.ndarray:
+        """The maker's cash per path."""
         return self.market.cash[:, 0]
 
     @property
@@ -125,6 +128,7 @@ class MarketMakingGame:
 
     @property
     def done(self) -> bool:
+        """Whether the games reached ``T``."""
         return self.market.done
 
     def step(self, delta_b, delta_a, drift) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:

@@ -92,16 +92,20 @@ class CatPolicy(nn.Module):
             self.actor[-1].bias.zero_()
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
+        """The net's input ``(2 t / T - 1, q / 10)`` from the observation ``(t / T, q / q_max)``."""
         return torch.stack([2 * obs[..., 0] - 1, obs[..., 1] * self.q_over_10], -1)
 
     def logits(self, obs: torch.Tensor) -> list[torch.Tensor]:
+        """One logits tensor per head."""
         out = self.actor(self.features(obs))
         return list(torch.split(out, self.sizes, -1))
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's value estimate."""
         return self.critic(self.features(obs))[..., 0]
 
     def logp_entropy(self, obs, acts):
+        """Log-probability of the head indices ``acts`` and the entropy, summed over heads."""
         lp = torch.zeros(obs.shape[:-1])
         ent = torch.zeros(obs.shape[:-1])
         for j, lg in enumerate(self.logits(obs)):
@@ -131,6 +135,7 @@ class MMPolicy:
         self.net, self.greedy = net, greedy
 
     def decode(self, idx):
+        """Head indices ``(n, 2)`` to offsets ``(delta_b, delta_a)``."""
         return mm_offsets(MM_SKEWS[idx[:, 0]], MM_HALVES[idx[:, 1]])
 
     def __call__(self, obs, rng=None):
@@ -145,6 +150,7 @@ class AdvPolicy:
         self.net, self.drift_max, self.greedy = net, drift_max, greedy
 
     def decode(self, idx):
+        """Head indices ``(n, 1)`` to drifts."""
         return ADV_DRIFTS[idx[:, 0]] * self.drift_max
 
     def __call__(self, obs, rng=None):
@@ -175,6 +181,7 @@ def random_maker(obs, rng):
 
 
 def fixed_drift(b: float):
+    """An adversary that always sets the drift ``b``."""
     return lambda obs, rng=None: np.full(obs.shape[0], float(b))
 
 
@@ -246,13 +253,15 @@ class Player:
 
 def rollout(game: MarketMakingGame, mm, adv, rng: np.random.Generator, seed: int,
             record: bool = False):
-    """Play ``game`` once (reset with ``seed``). ``mm(obs, rng) -> (delta_b, delta_a)``, ``adv(obs,
-    rng) -> drift``; with ``record``, ``mm``/``adv`` that are ``MMPolicy``/``AdvPolicy`` sampled
-    actions and the learning rewards are returned too.
+    """Play ``game`` once (reset with ``seed``): ``mm(obs, rng) -> (delta_b, delta_a)``, ``adv(obs,
+    rng) -> drift``.
 
     Returns a dict: ``pnl``, ``q_T`` (terminal inventory), ``q_abs_mean`` (mean ``|q|`` over the
-    steps), ``drift_abs_mean``, and with ``record`` ``obs (T, N, 2)``, ``mm_acts``, ``adv_acts``,
-    ``r_pnl``, ``r_expected`` (``(T, N)``)."""
+    steps), ``drift_abs_mean``. With ``record`` (for learning) also ``obs (T, N, 2)``,
+    ``r_pnl`` (the realised reward) and ``r_expected`` (spread captured plus ``q' b dt``), both
+    ``(T, N)``; an ``MMPolicy`` or ``AdvPolicy`` then samples its actions with ``rng`` and
+    their head indices come back as ``mm_acts`` / ``adv_acts`` ``(T, N, heads)`` (``None`` for
+    a player that is a plain function)."""
     obs = game.reset(seed)
     n_t, n = game.n_steps, game.n_paths
     q_abs = np.zeros(n)
