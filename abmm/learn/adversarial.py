@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from abmm.env.adversarial import SS2020, MarketMakingGame, mm_offsets, worst_case_drift
+from abmm.policy.closed_form import as_offsets
 
 __all__ = ["MM_SKEWS", "MM_HALVES", "ADV_DRIFTS", "PPOConfig", "CatPolicy", "Player",
            "rollout", "train_plain", "train_adversarial", "train_best_response", "evaluate",
@@ -160,12 +161,10 @@ class AdvPolicy:
 
 def as_maker(gamma: float = 0.1, game: dict | None = None):
     """The Avellaneda-Stoikov maker (``abmm.policy.closed_form.as_offsets``), offsets clipped at 0."""
-    from abmm.policy.closed_form import as_offsets
-
     g = dict(SS2020, **(game or {}))
 
     def quotes(obs, rng=None):
-        q = obs[:, 1] * g["q_max"]
+        q = np.round(obs[:, 1] * g["q_max"])
         tau = g["T"] * (1 - obs[:, 0])
         db, da = as_offsets(q, gamma, g["sigma"], g["k"], tau)
         return np.maximum(db, 0.0), np.maximum(da, 0.0)
