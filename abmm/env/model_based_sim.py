@@ -20,8 +20,13 @@ Dynamics per step ``dt`` (time ``t`` from 0 to ``T``):
    A fill at the bid buys (``q += size``, ``cash -= (s - delta_b) size``).
 2. The mid moves: ``binomial`` (the paper: ``s +- sigma sqrt(dt)`` with probability 1/2 each),
    ``brownian`` (``s + sigma sqrt(dt) Z``) or ``ou`` (exact Ornstein-Uhlenbeck step towards
-   ``s0`` with rate ``kappa``).
+   ``s0`` with rate ``kappa``). ``step(..., drift=b)`` adds ``b dt`` to that move (``b`` a scalar
+   or one value per path: Spooner & Savani's adversary sets it, ``abmm.env.adversarial``);
+   without ``drift`` nothing is added and the arithmetic is the driftless one, bit for bit.
 3. Wealth ``cash + q s`` is marked at the new mid.
+
+Inventory limit (``q_max``, default none): a side whose fill would take ``|q|`` past ``q_max``
+is not quoted that step (Spooner & Savani's ``+-50``).
 
 Random streams: ``numpy.random.Generator(PCG64(seed))``; per step the draws are, in order, the
 arrival uniforms of both sides, the tie-break uniforms and the price shocks, so the same seed
@@ -51,7 +56,8 @@ class ASMarket:
     def __init__(self, n_paths: int = 1, n_agents: int = 1, s0: float = 100.0, T: float = 1.0,
                  sigma: float = 2.0, dt: float = 0.005, A: float = 140.0, k: float = 1.5,
                  mid: str = "binomial", kappa: float = 0.0, fill: str = "paper",
-                 order_size: float = 1.0, seed: int | None = None):
+                 order_size: float = 1.0, q_max: float | None = None,
+                 seed: int | None = None):
         """Check the parameters and reset with ``seed``."""
         if n_paths < 1 or n_agents < 1:
             raise ValueError(f"n_paths and n_agents must be >= 1, got {n_paths}, {n_agents}")
@@ -70,6 +76,9 @@ class ASMarket:
         self.s0, self.T, self.sigma, self.dt = float(s0), float(T), float(sigma), float(dt)
         self.A, self.k, self.kappa = float(A), float(k), float(kappa)
         self.mid_kind, self.fill, self.size = mid, fill, float(order_size)
+        if q_max is not None and not (math.isfinite(q_max) and q_max > 0):
+            raise ValueError(f"q_max must be a positive number or None, got {q_max!r}")
+        self.q_max = None if q_max is None else float(q_max)
         self.n_steps = int(round(T / dt))
         self.reset(seed)
 
@@ -115,13 +124,19 @@ class ASMarket:
         rank = np.cumsum(at_best, axis=1) - 1
         return at_best & (rank == pick[:, None]) & hit[:, None]
 
-    def step(self, delta_b, delta_a) -> tuple[np.ndarray, np.ndarray]:
-        """Quote, fill, move the mid; returns the fills ``(bought, sold)`` (bool arrays)."""
+    def step(self, delta_b, delta_a, drift=None) -> tuple[np.ndarray, np.ndarray]:
+        """Quote, fill, move the mid; returns the fills ``(bought, sold)`` (bool arrays).
+
+        ``drift``: ``None`` (the driftless model) or the mid's drift ``b`` this step, a scalar
+        or an array of ``n_paths``; the mid's move gains ``b dt``."""
         if self.done:
             raise RuntimeError("the trajectories are over (t = T); call reset()")
         shape = (self.n_paths, self.n_agents)
         db = np.broadcast_to(np.asarray(delta_b, np.float64), shape)
         da = np.broadcast_to(np.asarray(delta_a, np.float64), shape)
+        if self.q_max is not None:
+            db = np.where(self.q + self.size > self.q_max + 1e-9, np.inf, db)
+            da = np.where(self.q - self.size < -self.q_max - 1e-9, np.inf, da)
         rng = self.rng
         u = rng.random((2, self.n_paths))
         tie = rng.random((2, self.n_paths)) if self.n_agents > 1 else (None, None)
@@ -143,5 +158,7 @@ class ASMarket:
             sd = self.sigma * math.sqrt((1 - a * a) / (2 * self.kappa)) if self.kappa > 0 \
                 else self.sigma * math.sqrt(self.dt)
             self.s = self.s0 + (self.s - self.s0) * a + sd * rng.standard_normal(self.n_paths)
+        if drift is not None:
+            self.s += np.asarray(drift, np.float64) * self.dt
         self.i += 1
         return buy, sell
