@@ -4,15 +4,12 @@ private temporary folder for Ray (removed afterwards)."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: A 40-minute market of 14 agents (the calibration tests' tiny market, shortened).
 TINY = {
@@ -65,11 +62,3 @@ def ray_tmp(monkeypatch):
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
-
-def subprocess_env() -> dict:
-    """The environment of an ``abmm`` subprocess: this checkout first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                     if env.get("PYTHONPATH") else "")
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
-    return env

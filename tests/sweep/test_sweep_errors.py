@@ -5,15 +5,16 @@ resumes."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import subprocess_env
 
 from abmm.cli import main
 
@@ -140,6 +141,18 @@ def test_address_without_ray_says_to_install_the_extra(sweep_file, tmp_path, cap
 
 
 # ------------------------------------------------------------------------------ signals
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subprocess_env() -> dict:
+    """The environment of an ``abmm`` subprocess: this checkout first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                     if env.get("PYTHONPATH") else "")
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    return env
+
 
 def _start(args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "abmm.cli", "sweep", *map(str, args)],
