@@ -4,6 +4,7 @@ A sweep file names a scenario, the seeds, and the scenario overrides to vary -- 
 values, or a random sample of ranges (docs/sweeps.md)::
 
     scenario: ../default.yaml     # relative to this file; or a shipped scenario's name
+    set: [market.days=1]          # optional: overrides of every run (abmm run --set)
     seeds: "1-20"                 # "1-20", "1,5,9-12", an integer, or a list of integers
     grid:                         # every combination of the values ...
       agents.noise.p_market: [0.05, 0.1, 0.2]
@@ -38,7 +39,7 @@ import yaml
 
 from abmm.errors import AbmmError
 from abmm.resources import scenario_path
-from abmm.scenario import ScenarioError, get_value, load_scenario, yaml_load
+from abmm.scenario import ScenarioError, apply_overrides, get_value, load_scenario, yaml_load
 from abmm.schema.files import check_depth, read_config_text
 from abmm.schema.seeds import parse_seeds
 
@@ -51,7 +52,7 @@ MAX_RUNS = 1_000_000
 MAX_CHECKED = 2_000
 #: Column names of ``results.parquet`` that an override key may not take.
 RESERVED = ("run_id", "seed", "status", "error", "wall_s")
-_TOP = ("scenario", "seeds", "grid", "sample", "description")
+_TOP = ("scenario", "set", "seeds", "grid", "sample", "description")
 _SAMPLE = ("n", "seed", "params")
 
 
@@ -74,7 +75,8 @@ class RunSpec:
 
 @dataclass
 class Sweep:
-    """A checked sweep: the ``scenario`` data (as written) and its ``scenario_file``, its
+    """A checked sweep: the ``scenario`` data (as written, with the file's ``set`` overrides
+    applied) and its ``scenario_file``, its
     ``name``, the ``seeds``, the override ``keys`` (file order), the ``mode`` (``"grid"``,
     ``"sample"`` or ``"seeds"``: seeds only), the planned ``runs`` and the scenario's
     ``fingerprint`` (a hash of the resolved scenario: a results folder holds one scenario)."""
@@ -323,7 +325,7 @@ def sweep_from_dict(data, source: str = "sweep", base: Path | None = None) -> Sw
                          f"sample at the top level, got {type(data).__name__}")
     for k in data:
         if k not in _TOP:
-            raise _err(src, str(k), "unknown key", "scenario, seeds, grid, sample or "
+            raise _err(src, str(k), "unknown key", "scenario, set, seeds, grid, sample or "
                                                    "description")
     if "scenario" not in data:
         raise _err(src, "scenario", "missing", "the scenario to sweep: a file or a shipped "
@@ -345,6 +347,19 @@ def sweep_from_dict(data, source: str = "sweep", base: Path | None = None) -> Sw
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise _err(src, "scenario", f"{path} cannot be read ({' '.join(str(exc).split())})",
                    "a YAML or JSON scenario file") from None
+    fixed = data.get("set") or []
+    if isinstance(fixed, str):
+        fixed = [fixed]
+    if not isinstance(fixed, list) or not all(isinstance(x, str) for x in fixed):
+        raise _err(src, "set", f"{fixed!r}", "a list of KEY=VALUE overrides of every run")
+    if fixed:
+        try:
+            sc = load_scenario(scen, overrides=fixed)
+            scen = apply_overrides(scen, fixed)
+        except ScenarioError as exc:
+            raise _err(src, "set", f"{fixed!r} is not accepted by the scenario "
+                                   f"({_problems(exc)})",
+                       "KEY=VALUE overrides the scenario accepts") from None
     resolved = sc.resolved()
     seeds = _seeds(src, data.get("seeds"), sc.seed)
     if "grid" in data:

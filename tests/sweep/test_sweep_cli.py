@@ -178,6 +178,16 @@ def test_a_seeds_only_sweep_runs_the_scenario_over_seeds(sweep_file, tmp_path, c
     assert t.column("seed").to_pylist() == [3, 1]
 
 
+def test_set_overrides_every_run(sweep_file, tmp_path, capsys):
+    path = sweep_file(set=["market.close=00:20"], seeds="1",
+                      grid={"agents.noise.p_market": [0.1, 0.2]})
+    rc, res, err = _sweep([path, "--out", tmp_path / "out", "--workers", "1"], capsys)
+    assert rc == 0, err
+    t = pq.read_table(tmp_path / "out" / "results.parquet")
+    assert t.column("summary.end_ns").to_pylist() == [20 * 60 * 10**9] * 2
+    assert "market.close" not in t.column_names  # fixed, not a column
+
+
 def test_the_example_sweep_file_is_valid():
     root = Path(__file__).resolve().parents[2]
     sw = load_sweep(root / "scenarios" / "sweeps" / "example.yaml")

@@ -53,6 +53,8 @@ BAD = [  # (sweep file's keys beside "scenario: tiny.yaml", what the message mus
      ["sample.params.agents.noise.p_market", "3"]),
     ({"sample": {"n": 2, "param": {}}}, ["sample.param", "unknown key"]),
     ({"grids": {}}, ["grids", "unknown key"]),
+    ({"set": ["agents.noise.p_market=7"]}, ["set", "p_market"]),
+    ({"set": {"market.days": 1}}, ["set", "KEY=VALUE"]),
 ]
 
 
