@@ -66,8 +66,12 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     except SweepInterrupted as exc:
         r = exc.result
         name = signal.Signals(got[0]).name if got else "SIGINT"
-        print(f"abmm sweep: stopped by {name}; {r.ok} of {r.total} runs done in "
-              f"{r.results} (the same command resumes)", file=sys.stderr)
+        if r.results is not None and r.results.exists():
+            print(f"abmm sweep: stopped by {name}; {r.ok} of {r.total} runs done in "
+                  f"{r.results} (the same command resumes)", file=sys.stderr)
+        else:
+            print(f"abmm sweep: stopped by {name} before the first run; nothing was written",
+                  file=sys.stderr)
         return 143 if got and got[0] == signal.SIGTERM else 130
     if a.json:
         print(json.dumps({"results": str(res.results), "total": res.total, "ok": res.ok,

@@ -3,8 +3,8 @@
 :func:`run_sweep` checks the folder (new, empty, or a sweep of the same scenario), skips the
 runs it already holds with ``status`` ``"ok"``, starts the backend (:mod:`abmm.parallel`: in
 this process, a local process pool, or Ray -- local or a cluster), and records each run as it
-finishes: ``results.parquet`` is rewritten atomically at most every ``flush_s`` seconds and at
-the end, also when the sweep is stopped (Ctrl-C, SIGTERM: the runs in flight are dropped; the
+finishes: ``results.parquet`` is rewritten atomically at most every ``flush_s`` seconds (or 20
+times the last save's duration, for large tables) and at the end, also when the sweep is stopped (Ctrl-C, SIGTERM: the runs in flight are dropped; the
 same call again resumes). A run that fails is recorded with its error and the sweep goes on;
 runs recorded as failed are run again by a resumed sweep.
 """
@@ -100,6 +100,7 @@ def run_sweep(sweep: Sweep | str | Path, out, workers: int = 1, address: str | N
     old_rows, old_cols = store.read_rows(path) if path.exists() else ([], [])
     rows = {r["run_id"]: r for r in old_rows}
     plan_ids = [r.run_id for r in sweep.runs]
+    in_plan = set(plan_ids)
     todo = [r for r in sweep.runs if rows.get(r.run_id, {}).get("status") != "ok"]
     result = SweepResult(total=len(sweep.runs), skipped=len(sweep.runs) - len(todo),
                          results=path)
@@ -107,14 +108,15 @@ def run_sweep(sweep: Sweep | str | Path, out, workers: int = 1, address: str | N
                   preload=("abmm.scenario", "abmm.analysis.scorecard",
                            "abmm.sweep.runner"))
     result.backend = ex.describe()
-    manifest = {"sweep": sweep.source, "scenario": sweep.name,
-                "scenario_file": sweep.scenario_file, "fingerprint": sweep.fingerprint,
-                "mode": sweep.mode, "keys": sweep.keys, "seeds": len(sweep.seeds),
-                "runs": len(sweep.runs), "backend": result.backend, "status": "running"}
+    manifest = {"sweep": sweep.source, "description": sweep.description,
+                "scenario": sweep.name, "scenario_file": sweep.scenario_file,
+                "fingerprint": sweep.fingerprint, "mode": sweep.mode, "keys": sweep.keys,
+                "seeds": len(sweep.seeds), "runs": len(sweep.runs), "backend": result.backend,
+                "status": "running"}
 
     def save(final: str | None = None) -> None:
         ordered = [rows[i] for i in plan_ids if i in rows]
-        ordered += [r for i, r in rows.items() if i not in set(plan_ids)]
+        ordered += [r for i, r in rows.items() if i not in in_plan]
         store.write_results(path, ordered, sweep.keys, old_cols)
         _count(plan_ids, rows, result)
         store.write_manifest(out, {**manifest, "status": final or "running", "ok": result.ok,
@@ -138,6 +140,7 @@ def run_sweep(sweep: Sweep | str | Path, out, workers: int = 1, address: str | N
             out.mkdir(parents=True, exist_ok=True)
             save()
             last = time.monotonic()
+            every = flush_s  # grows with the file: saving stays a small part of the time
             done = result.skipped
             for i, res, exc in ex.imap_unordered(run_one, jobs):
                 if exc is not None:  # the worker died or Ray lost the task
@@ -146,9 +149,11 @@ def run_sweep(sweep: Sweep | str | Path, out, workers: int = 1, address: str | N
                 rows[row["run_id"]] = row
                 result.ran += 1
                 done += 1
-                if time.monotonic() - last >= flush_s:
+                if time.monotonic() - last >= every:
+                    t = time.monotonic()
                     save()
                     last = time.monotonic()
+                    every = max(flush_s, 20 * (last - t))
                 if progress is not None:
                     progress(done, result.total, row)
     except KeyboardInterrupt:
