@@ -5,8 +5,9 @@ runs it already holds with ``status`` ``"ok"``, starts the backend (:mod:`abmm.p
 this process, a local process pool, or Ray -- local or a cluster), and records each run as it
 finishes: ``results.parquet`` is rewritten atomically at most every ``flush_s`` seconds (or 20
 times the last save's duration, for large tables) and at the end, also when the sweep is
-stopped (Ctrl-C, SIGTERM: the runs in flight are dropped; the same call again resumes). A run that fails is recorded with its error and the sweep goes on;
-runs recorded as failed are run again by a resumed sweep.
+stopped (Ctrl-C, SIGTERM: the runs in flight are dropped; the same call again resumes). A run
+that fails is recorded with its error and the sweep goes on; runs recorded as failed are run
+again by a resumed sweep.
 """
 
 from __future__ import annotations
