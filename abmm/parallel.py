@@ -74,6 +74,23 @@ def _import_ray(local: bool = False):
     return ray
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` (or ``ray://HOST:PORT``) address answers on TCP, else ``BackendError``
+    at once (Ray itself retries for minutes). ``auto`` and other forms are left to Ray."""
+    import socket
+
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise BackendError(f"cannot join the Ray cluster at {address}: nothing answers there "
+                           f"({exc.strerror or type(exc).__name__}); start one with "
+                           "`ray start --head` (docs/sweeps.md), or check the address") from None
+
+
 def _pool_worker_init() -> None:
     """A pool worker leaves Ctrl-C to its parent (which stops the pool) and logs quietly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -198,9 +215,12 @@ class Executor:
             kw = dict(log_to_driver=False, logging_level=logging.ERROR)
             try:
                 if self.address is not None:
+                    _check_reachable(self.address)
                     ray.init(address=self.address, **kw)
                 else:
                     ray.init(num_cpus=self.workers, include_dashboard=False, **kw)
+            except BackendError:
+                raise
             except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; one line out
                 where = f"join the Ray cluster at {self.address}" if self.address else \
                     "start a local Ray instance"

@@ -201,3 +201,64 @@ def test_progress_reaches_the_total(sweep_file, tmp_path):
     res = run_sweep(sweep_file(seeds="1-2"), tmp_path / "out", workers=1,
                     progress=lambda done, total, row: seen.append((done, total)))
     assert res.ok == 2 and seen == [(1, 2), (2, 2)]
+
+
+def test_address_joins_an_existing_ray_cluster(sweep_file, tmp_path, capsys, ray_tmp):
+    """``ray start --head`` (as docs/sweeps.md says), then ``abmm sweep --address HOST:PORT``:
+    the cluster runs the sweep, with the results of one process. The head is stopped by its
+    own pid (``--block``), not ``ray stop``, which would stop every Ray on the machine."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_AUTH_MODE": "token",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    ray_cli = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--block"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert head.poll() is None, "ray start --head exited"
+                assert time.monotonic() < deadline, "the Ray head never answered"
+                time.sleep(0.2)
+        path = sweep_file(seeds="1-2", grid={"agents.noise.p_market": [0.1, 0.3]})
+        proc = subprocess.run([sys.executable, "-m", "abmm.cli", "sweep", str(path), "--out",
+                               str(tmp_path / "cluster"), "--address", f"127.0.0.1:{port}",
+                               "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        res = json.loads(proc.stdout)
+        assert res["ok"] == 4 and f"cluster at 127.0.0.1:{port}" in res["backend"]
+    finally:
+        head.terminate()
+        head.wait(timeout=120)
+    rc, _, err = _sweep([path, "--out", tmp_path / "one", "--workers", "1"], capsys)
+    assert rc == 0, err
+    a = pq.read_table(tmp_path / "one" / "results.parquet")
+    b = pq.read_table(tmp_path / "cluster" / "results.parquet")
+    assert _stats(a) == _stats(b)
+
+
+def test_an_address_where_nothing_answers_is_one_line(sweep_file, tmp_path, capsys, ray_tmp):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc = main(["sweep", str(sweep_file(seeds="1")), "--out", str(tmp_path / "out"),
+               "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "cannot join the Ray cluster" in err and "ray start --head" in err
+    assert not (tmp_path / "out").exists()
