@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "ray", "pool")
 #: How to get Ray.
 INSTALL_HINT = "pip install 'abmm[distributed]' (Ray)"
+#: The signals whose handlers Ray must not take over.
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
 #: Seconds between two checks while waiting for tasks (a signal interrupts a wait at once).
 _POLL_S = 0.5
 
@@ -213,6 +215,12 @@ class Executor:
         ray = _import_ray(local=self.address is None)
         if not ray.is_initialized():
             kw = dict(log_to_driver=False, logging_level=logging.ERROR)
+            # ray.init replaces the SIGTERM handler (with sys.exit, and a C++ one that logs a
+            # stack): the caller's handlers (abmm sweep saves its results) are put back
+            import threading
+
+            saved = {s: signal.getsignal(s) for s in _SIGNALS} \
+                if threading.current_thread() is threading.main_thread() else {}
             try:
                 if self.address is not None:
                     _check_reachable(self.address)
@@ -226,6 +234,10 @@ class Executor:
                     "start a local Ray instance"
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 raise BackendError(f"cannot {where}: {type(exc).__name__}: {first}") from None
+            finally:
+                for sig, handler in saved.items():
+                    if handler is not None:
+                        signal.signal(sig, handler)
             self._ray_started = True
         self._ray = ray
         return ray
@@ -303,11 +315,14 @@ class Executor:
                         res, exc = None, TaskError(f"Ray lost the task: {_one_line(err)}")
                     yield refs[ref], res, exc
         except BaseException:
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 - best effort while stopping
-                    pass
+            # a Ray this executor started (or joined) is shut down by close(), which ends the
+            # job and its tasks; ray.cancel(force=True) before that can crash Ray's core worker
+            if not self._ray_started:  # the caller's Ray: cancel what is left
+                for ref in pending:
+                    try:
+                        ray.cancel(ref)
+                    except Exception:  # noqa: BLE001 - best effort while stopping
+                        pass
             raise
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

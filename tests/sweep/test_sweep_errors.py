@@ -4,6 +4,7 @@ resumes."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -187,12 +188,16 @@ def _rows(path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("sig,status,workers", [("SIGTERM", 143, ["--workers", "1"]),
-                                                ("SIGINT", 130, ["--workers", "1"]),
-                                                ("SIGTERM", 143, ["--workers", "2", "--backend",
-                                                                  "pool"])])
+@pytest.mark.parametrize("sig,status,workers", [
+    ("SIGTERM", 143, ["--workers", "1"]),
+    ("SIGINT", 130, ["--workers", "1"]),
+    ("SIGTERM", 143, ["--workers", "2", "--backend", "pool"]),
+    ("SIGTERM", 143, ["--workers", "2", "--backend", "ray"]),
+])
 def test_a_signal_saves_the_finished_runs_and_the_same_command_resumes(
         sweep_file, tmp_path, sig, status, workers):
+    if "ray" in workers and importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (pip install 'abmm[distributed]')")
     path = sweep_file(seeds="1-40")
     out = tmp_path / "out"
     results = out / "results.parquet"
@@ -212,8 +217,8 @@ def test_a_signal_saves_the_finished_runs_and_the_same_command_resumes(
     assert 2 <= len(rows) < 40 and all(r["status"] == "ok" for r in rows)
     assert json.loads((out / "sweep.json").read_text())["status"] == "interrupted"
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]  # no half-written file
-    if "pool" in workers:
-        assert family  # the fork server and the pool's workers ...
+    if "pool" in workers or "ray" in workers:
+        assert family  # the fork server and the pool's workers, or Ray's processes ...
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in family):  # ... went with the sweep
         assert time.monotonic() < deadline, [p for p in family if _alive(p)]
