@@ -94,7 +94,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def _pool_worker_init() -> None:
-    """A pool worker leaves Ctrl-C to its parent (which stops the pool) and logs quietly."""
+    """A pool worker leaves Ctrl-C to its parent, which stops the pool."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -33,7 +33,6 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     from abmm.sweep import SweepInterrupted, load_sweep, run_sweep
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("abmm.sweep.runner").setLevel(logging.ERROR)  # errors go to the table
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # nothing leaves the machine
     workers = _default_workers() if a.workers is None else a.workers
     if workers < 1:

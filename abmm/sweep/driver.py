@@ -147,6 +147,9 @@ def run_sweep(sweep: Sweep | str | Path, out, workers: int = 1, address: str | N
                 if exc is not None:  # the worker died or Ray lost the task
                     res = error_row(jobs[i], one_line(exc))
                 row = store.flat_row(res)
+                if row["status"] != "ok":
+                    log.info("run %s (seed %s) failed: %s", row["run_id"], row["seed"],
+                             row["error"])
                 rows[row["run_id"]] = row
                 result.ran += 1
                 done += 1

@@ -114,7 +114,7 @@ def run_one(job: dict) -> dict:
             except Exception as exc:  # noqa: BLE001 - a short run may not support every estimator
                 error = f"scorecard not available: {one_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - a failed run is a row, and the sweep goes on
-        log.warning("run %s (seed %s, %s) failed: %s", job["run_id"], job["seed"],
+        log.debug("run %s (seed %s, %s) failed: %s", job["run_id"], job["seed"],
                     " ".join(job["overrides"]) or "no overrides", one_line(exc))
         return error_row(job, one_line(exc), time.perf_counter() - t0)
     finally:
