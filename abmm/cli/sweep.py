@@ -93,7 +93,12 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     """Add ``abmm sweep`` to the top-level subparsers ``sub``."""
     s = sub.add_parser("sweep", help="run a grid or random sample of scenario overrides x seeds "
-                                     "into results.parquet (docs/sweeps.md)")
+                                     "into results.parquet (docs/sweeps.md)",
+                       epilog="exit status: 0 every run ok; 1 some runs failed (their errors "
+                              "are in results.parquet; the same command runs them again); 2 a "
+                              "bad sweep file, folder or flag (nothing written); 130 Ctrl-C, "
+                              "143 SIGTERM (the finished runs are saved; the same command "
+                              "resumes)")
     s.add_argument("sweep", help="the sweep file (SWEEP.yaml: scenario, seeds, grid or sample)")
     s.add_argument("--out", required=True, help="results folder (results.parquet, sweep.json); "
                                                 "an existing one of the same sweep resumes")
