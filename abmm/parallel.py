@@ -16,8 +16,8 @@ Backends (``backend=``):
   nodes must have abmm installed. Ray's usage statistics are always off
   (``RAY_USAGE_STATS_ENABLED=0`` is set before Ray is imported): nothing leaves the machine.
 * ``"pool"``: a ``concurrent.futures`` process pool of ``workers`` processes (``forkserver``,
-  the start method that is safe beside threads; workers ignore SIGINT so that a Ctrl-C is the
-  parent's to handle). ``workers == 1`` runs in this process.
+  the start method that is safe beside threads; ``spawn`` where there is none; workers ignore
+  SIGINT so that a Ctrl-C is the parent's to handle). ``workers == 1`` runs in this process.
 
 Ray is imported only here and only when it is used; without it the package works unchanged.
 This module imports nothing from abmm but :mod:`abmm.errors`.
@@ -202,8 +202,9 @@ class Executor:
         if self._pool is None:
             from concurrent.futures import ProcessPoolExecutor
 
-            ctx = mp.get_context("forkserver")
-            if self.preload:
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            ctx = mp.get_context(method)
+            if self.preload and method == "forkserver":
                 ctx.set_forkserver_preload(list(self.preload))
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
                                              initializer=_pool_worker_init)
