@@ -9,9 +9,13 @@ that time. The runs' statistics must be identical across the three (checked; a m
 1). The sweep: ``--scenario`` (default: the shipped ``default``) for ``--days`` days (default
 1), ``agents.noise.p_market`` in {0.06, 0.1} x ``--runs / 2`` seeds.
 
+The control of the measurement, ``machine_speedup_2_processes``: a pure-Python loop in 2
+processes against 1, timed right after (about 2 on a free 2-core machine; near 1 when other work
+holds a core, and then no sweep can scale either).
+
 ``--json``: ``{"runs", "runs_per_s_1_worker", "runs_per_s_2_workers", "sweep_speedup_2_workers"
 (default backend), "backend_2_workers", "sweep_speedup_2_workers_pool", "wall_s": {...},
-"cpus", "load_avg_1min"}``.
+"identical_results", "machine_speedup_2_processes", "cpus", "load_avg_1min"}``.
 
     python benchmarks/bench_scale.py                 # about 2-3 minutes on 2 cores
     python benchmarks/bench_scale.py --runs 24 --json
@@ -47,6 +51,32 @@ def _sweep_file(folder: Path, scenario: str, days: int, runs: int) -> Path:
         "grid": {"agents.noise.p_market": [0.06, 0.1]},
     }))
     return path
+
+
+def _spin(n: int) -> float:
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i
+    return time.perf_counter() - t0
+
+
+def machine_speedup(n: int = 20_000_000) -> float:
+    """What 2 processes get here now: a pure-Python loop twice in one process against once in
+    each of 2 (the control of the measurement: about 2 on a free 2-core machine, about 1 when
+    other work holds a core)."""
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    _spin(n)
+    _spin(n)
+    one = time.perf_counter() - t0
+    with mp.get_context("forkserver").Pool(2) as pool:
+        pool.map(_spin, [1000, 1000])  # started
+        t0 = time.perf_counter()
+        pool.map(_spin, [n, n])
+        two = time.perf_counter() - t0
+    return one / two
 
 
 def _time(sweep, out: Path, workers: int, backend: str) -> tuple[float, object, dict]:
@@ -93,6 +123,7 @@ def main(argv=None) -> int:
             if not a.json:
                 print(f"{name:>15}: {n} runs in {wall:6.1f} s = {n / wall:.3f} runs/s "
                       f"({res.backend})", flush=True)
+        control = machine_speedup()
         same = all(s == stats["1_worker"] for s in stats.values())
         one = timings["1_worker"][0]
         out = {"runs": n, "scenario": a.scenario, "days": a.days,
@@ -101,7 +132,8 @@ def main(argv=None) -> int:
                "sweep_speedup_2_workers": round(one / timings["2_workers"][0], 3),
                "backend_2_workers": timings["2_workers"][1],
                "wall_s": {k: round(v[0], 2) for k, v in timings.items()},
-               "identical_results": same, "cpus": os.cpu_count(),
+               "identical_results": same, "machine_speedup_2_processes": round(control, 3),
+               "cpus": os.cpu_count(),
                "load_avg_1min": round(os.getloadavg()[0], 2)}
         if "2_workers_pool" in timings:
             out["sweep_speedup_2_workers_pool"] = round(one / timings["2_workers_pool"][0], 3)
@@ -113,7 +145,8 @@ def main(argv=None) -> int:
                   f"({out['backend_2_workers']})"
                   + (f"; process pool {out['sweep_speedup_2_workers_pool']:.2f}x"
                      if "sweep_speedup_2_workers_pool" in out else "")
-                  + f"; identical results: {same}; load average {out['load_avg_1min']}")
+                  + f"; identical results: {same}; a CPU loop in 2 processes here now: "
+                  f"{control:.2f}x; load average {out['load_avg_1min']}")
         return 0 if same else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
