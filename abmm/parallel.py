@@ -311,9 +311,9 @@ class Executor:
                     except RayTaskError as err:  # the task's own exception
                         cause = getattr(err, "cause", None)
                         res, exc = None, cause if isinstance(cause, Exception) else \
-                            TaskError(_one_line(err).splitlines()[0])
+                            TaskError(_one_line(err)[:500])
                     except Exception as err:  # noqa: BLE001 - worker crashed, object lost
-                        res, exc = None, TaskError(f"Ray lost the task: {_one_line(err)}")
+                        res, exc = None, TaskError(f"Ray lost the task: {_one_line(err)[:500]}")
                     yield refs[ref], res, exc
         except BaseException:
             # a Ray this executor started (or joined) is shut down by close(), which ends the
