@@ -59,6 +59,11 @@ CASES = [
      "--seeds: seeds '-5': seeds must be >= 0", EXIT_INPUT),
     (["evaluate", "--scenario", "mm_eval", "--policy", "twap", "--seeds", "1"],
      "'twap' is an execution baseline", EXIT_INPUT),
+    (["sweep", "/dev/zero", "--out", "{tmp}/o"], "larger than 4 MiB", EXIT_INPUT),
+    (["sweep", "{bad}/binary.yaml", "--out", "{tmp}/o"], "not UTF-8 text", EXIT_INPUT),
+    (["sweep", "{bad}/deep.yaml", "--out", "{tmp}/o"], "nested", EXIT_INPUT),
+    (["sweep", "{bad}/deep.json", "--out", "{tmp}/o"], "nested", EXIT_INPUT),
+    (["sweep", "{bad}/missing.yaml", "--out", "{tmp}/o"], "cannot read the file", EXIT_INPUT),
 ]
 
 

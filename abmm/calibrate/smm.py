@@ -35,12 +35,9 @@ import io
 import json
 import logging
 import math
-import multiprocessing as mp
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +45,7 @@ import numpy as np
 import yaml
 
 from abmm.analysis.moments import MOMENTS, moment_vector, real_reference
+from abmm.parallel import Executor
 from abmm.scenario import Scenario, apply_overrides, load_scenario, yaml_load
 from abmm.schema.files import read_config_text, write_atomic
 
@@ -302,18 +300,19 @@ def _simulate(args) -> dict[str, float]:
 
 
 def simulate_moments(scenario, seeds: Sequence[int], overrides: Sequence[str] = (),
-                     days: int | None = None, workers: int = 1) -> list[dict[str, float]]:
+                     days: int | None = None, workers: int = 1, address: str | None = None,
+                     backend: str = "auto") -> list[dict[str, float]]:
     """The moment vectors of ``scenario`` (a path, name, dict or ``Scenario``) with
     ``overrides`` over ``seeds``, measured as a calibration measures a candidate (e.g. to make a
-    target the simulator itself produced: ``Target.from_moments``)."""
+    target the simulator itself produced: ``Target.from_moments``); run on the
+    :class:`abmm.parallel.Executor` of ``workers``, ``address`` and ``backend``."""
     data, sc = _load(scenario)
     fixed = [f"market.days={days}"] if days else []
     length = returns_length(load_scenario(data, overrides=fixed))
     jobs = [(data, int(s), fixed + list(overrides), length) for s in seeds]
-    if workers <= 1:
-        return [_simulate(j) for j in jobs]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver")) as ex:
-        return list(ex.map(_simulate, jobs))
+    with Executor(workers, address=address, backend=backend,
+                  preload=("abmm.scenario", "abmm.analysis.moments")) as ex:
+        return ex.map(_simulate, jobs)
 
 
 def _load(scenario) -> tuple[dict, Scenario]:
@@ -526,7 +525,8 @@ def calibrate(scenario, real, params: Sequence[Param | str], budget: int,
               sampler: str = "tpe", seed: int = 0,
               progress: Callable[[int, int, float | None, float | None], None] | None = None,
               command: str | None = None, first_seed: int = 1,
-              n_boot: int = 200) -> CalibrationResult:
+              n_boot: int = 200, address: str | None = None,
+              backend: str = "auto") -> CalibrationResult:
     """Fit ``params`` of ``scenario`` to ``real`` by the simulated method of moments.
 
     ``scenario``: a path, shipped name, dict or ``Scenario``. ``real``: a bar file (CSV or
@@ -534,10 +534,12 @@ def calibrate(scenario, real, params: Sequence[Param | str], budget: int,
     ``params``: ``Param`` or ``"KEY=LO,HI[,log]"`` texts; integer scenario fields get integer
     candidates. ``budget``: the total number of finished trials wanted in the study (a resumed
     calibration runs ``budget - finished``). Each candidate runs seeds ``first_seed ..
-    first_seed + seeds_per_candidate - 1`` (the same for every candidate), in ``workers``
-    processes (``forkserver``; 1: in this process), each over ``days`` days (default the
-    scenario's). ``sampler``: ``"tpe"`` (seeded with ``seed`` plus the trials already finished,
-    so a resumed run does not repeat the first one's draws), ``"cmaes"`` or ``"random"``.
+    first_seed + seeds_per_candidate - 1`` (the same for every candidate) on the backend of
+    :mod:`abmm.parallel` (``workers`` processes or Ray CPUs, ``address`` of a Ray cluster,
+    ``backend``: ``"auto"`` -- Ray when installed, else a process pool; 1 worker or 1 seed:
+    in this process), each over ``days`` days (default the scenario's). ``sampler``:
+    ``"tpe"`` (seeded with ``seed`` plus the trials already finished, so a resumed run does
+    not repeat the first one's draws), ``"cmaes"`` or ``"random"``.
     ``progress(finished, budget, loss or None, best or None)`` is called after every trial.
     ``command`` goes into ``calibrated.yaml``'s header. Writes into ``out`` (refused when it
     holds anything but a calibration of the same setup): ``study.db``, and after every trial
@@ -553,6 +555,9 @@ def calibrate(scenario, real, params: Sequence[Param | str], budget: int,
     if days is not None and days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     params = [parse_param(p) if isinstance(p, str) else p for p in params]
+    # the backend is checked (Ray installed for an address) before anything is written
+    ex = Executor(min(workers, seeds_per_candidate), address=address, backend=backend,
+                  preload=("abmm.scenario", "abmm.analysis.moments"))
     keys_seen = [p.key for p in params]
     if not params or len(set(keys_seen)) != len(keys_seen):
         raise ValueError(f"parameters {keys_seen}: expected at least one, each key once")
@@ -599,27 +604,17 @@ def calibrate(scenario, real, params: Sequence[Param | str], budget: int,
     log.info("calibrating %s: %d parameters, %d moments, %d of %d trials done, %d seeds x "
              "%d returns a candidate", sc.name, len(params), len(keys), n_done, budget,
              len(seeds), length)
-    ex = None
-    try:
+    with ex:
         while n_done < budget:
             trial = study.ask(dists)
             over = [p.override(trial.params[p.key]) for p in params]
             jobs = [(data, s, fixed + over, length) for s in seeds]
             loss = None
             try:
-                if workers > 1 and len(jobs) > 1:
-                    if ex is None:
-                        ex = ProcessPoolExecutor(min(workers, len(jobs)),
-                                                 mp_context=mp.get_context("forkserver"))
-                    sims = list(ex.map(_simulate, jobs))
-                else:
-                    sims = [_simulate(j) for j in jobs]
+                sims = ex.map(_simulate, jobs)
                 rows = np.array([[v[m] for m in MOMENTS] for v in sims], float)
                 loss, info = _loss(rows, target, keys)
             except Exception as exc:  # noqa: BLE001 - a failed candidate must not stop the run
-                if isinstance(exc, BrokenProcessPool) and ex is not None:
-                    ex.shutdown(cancel_futures=True)
-                    ex = None
                 msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
                 log.warning("trial %d (%s) failed: %s", trial.number, " ".join(over), msg)
                 trial.set_user_attr("error", msg)
@@ -633,9 +628,6 @@ def calibrate(scenario, real, params: Sequence[Param | str], budget: int,
                    len(seeds), t0, n_done)
             if progress is not None:
                 progress(n_done, budget, loss, best.value if best else None)
-    finally:
-        if ex is not None:
-            ex.shutdown(cancel_futures=True)
     result = _write(paths, study, target, keys, params, data, manifest, command, days,
                     len(seeds), t0, n_done, final=True)
     if result is None:

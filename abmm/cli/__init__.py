@@ -17,6 +17,9 @@
 * ``abmm export CHECKPOINT OUT.npz [--learner NAME]``: a torch checkpoint to the torch-free
   policy file (``abmm.policy``) that ``kind: policy`` agents load; ``abmm export sb3:MODEL.zip
   OUT.npz`` and ``torchscript:FILE`` convert outside policies (``abmm.learn.importers``).
+* ``abmm sweep SWEEP.yaml --out DIR [--workers N] [--address ADDR]``: a grid or random sample
+  of scenario overrides x seeds, on Ray or a local process pool, into ``DIR/results.parquet``
+  (``abmm.cli.sweep``; docs/sweeps.md).
 * ``abmm demo``: replay an order-message stream through the matching engine.
 """
 
@@ -675,9 +678,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     from abmm.cli import calibrate as calibrate_cli
     from abmm.cli import data as data_cli
+    from abmm.cli import sweep as sweep_cli
 
     data_cli.add_parser(sub)
     calibrate_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     return ap
 
 

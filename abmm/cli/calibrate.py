@@ -33,7 +33,8 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
         res = calibrate(a.scenario, a.real, params, budget=a.budget,
                         seeds_per_candidate=a.seeds_per_candidate, out=a.out,
                         workers=a.workers, days=a.days, sampler=a.sampler, seed=a.seed,
-                        progress=progress, command=command)
+                        progress=progress, command=command, address=a.address,
+                        backend=a.backend)
     if a.json:
         import json
 
@@ -65,7 +66,13 @@ def add_parser(sub) -> None:
                                                              "study runs only the rest)")
     c.add_argument("--seeds-per-candidate", type=int, default=4, dest="seeds_per_candidate",
                    help="seeds each candidate runs (default 4)")
-    c.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    c.add_argument("--workers", type=int, default=1,
+                   help="parallel runs of a candidate's seeds: processes or Ray CPUs (default 1)")
+    c.add_argument("--address", help="run the seeds on an existing Ray cluster: auto, HOST:PORT "
+                                     "or ray://HOST:PORT (needs the distributed extra)")
+    c.add_argument("--backend", choices=["auto", "ray", "pool"], default="auto",
+                   help="auto (default): Ray when installed, else a local process pool "
+                        "(abmm.parallel, as abmm sweep)")
     c.add_argument("--days", type=int, help="simulated days per seed (default the scenario's)")
     c.add_argument("--sampler", choices=["tpe", "cmaes", "random"], default="tpe")
     c.add_argument("--seed", type=int, default=0, help="the sampler's seed")

@@ -38,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abmm.errors import AbmmError
+from abmm.schema.seeds import MAX_SEEDS, parse_seeds  # noqa: F401 - re-exported (one seed syntax)
 
 
 class ConfigError(AbmmError, ValueError):
@@ -106,40 +107,6 @@ def encoder_of(cfg: TrainConfig, where: str = "") -> dict | None:
                           "no encoder (or type mlp): tabular Q bins the latest observation and "
                           "has no network (use algo ppo or dqn for a sequence encoder)")
     return spec
-
-
-#: Most seeds one evaluation may ask for.
-MAX_SEEDS = 100_000
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"1000-1099"`` -> 1000..1099; ``"1,2,5-7"`` -> [1, 2, 5, 6, 7]."""
-    out: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else (part, part)
-                lo, hi = int(a), int(b)
-                if hi < lo:
-                    raise ValueError
-                if hi - lo >= MAX_SEEDS or len(out) + hi - lo >= MAX_SEEDS:
-                    raise OverflowError
-                out.extend(range(lo, hi + 1))
-            else:
-                out.append(int(part))
-        except OverflowError:
-            raise ValueError(f"seeds {text!r}: more than {MAX_SEEDS:,} seeds") from None
-        except ValueError:
-            raise ValueError(f"seeds {text!r}: {part!r} is not an int or a range 'a-b' with "
-                             "a <= b") from None
-    if not out:
-        raise ValueError(f"seeds {text!r}: no seeds")
-    if min(out) < 0:
-        raise ValueError(f"seeds {text!r}: seeds must be >= 0")
-    return out
 
 
 def load_config(path) -> tuple[TrainConfig, Path]:

@@ -14,6 +14,7 @@ from abmm.scenario.loader import (
     ScenarioError,
     apply_overrides,
     apply_until,
+    get_value,
     load_scenario,
     yaml_load,
 )
@@ -31,6 +32,6 @@ from abmm.scenario.schema import (
 )
 
 __all__ = ["Scenario", "ScenarioError", "ScenarioModel", "load_scenario", "apply_overrides",
-           "apply_until", "yaml_load", "build_model", "market_spec", "build_fundamental",
-           "build_agents", "cross_check", "fit_windows", "Market", "FundamentalCfg", "Jumps",
-           "Regimes", "Logging", "AgentGroup"]
+           "apply_until", "yaml_load", "get_value", "build_model", "market_spec",
+           "build_fundamental", "build_agents", "cross_check", "fit_windows", "Market",
+           "FundamentalCfg", "Jumps", "Regimes", "Logging", "AgentGroup"]

@@ -18,7 +18,8 @@ from abmm.scenario.schema import Market, Scenario, _Problems
 from abmm.schema.files import MAX_DEPTH, check_depth, read_config_text
 from abmm.schema.timing import format_ns, parse_duration
 
-__all__ = ["ScenarioError", "load_scenario", "apply_overrides", "apply_until", "yaml_load"]
+__all__ = ["ScenarioError", "load_scenario", "apply_overrides", "apply_until", "yaml_load",
+           "get_value"]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,26 @@ def _set_path(data: dict, path: str, value: Any) -> None:
                 node = node.setdefault(key, {})
         else:
             raise KeyError(f"{'.'.join(keys[:i])} is not a mapping or list")
+
+
+def get_value(data, path: str):
+    """The value at the override path ``path`` (``agents.noise.count``: list items by index,
+    ``name`` or ``kind``, as ``--set`` finds them) in a scenario dict; ``KeyError`` naming the
+    first part that is not there."""
+    node = data
+    for i, key in enumerate(path.split(".")):
+        if isinstance(node, list):
+            idx = int(key) if key.isdigit() else next(
+                (j for j, g in enumerate(node)
+                 if isinstance(g, dict) and (g.get("name") or g.get("kind")) == key), None)
+            if idx is None or idx >= len(node):
+                raise KeyError(".".join(path.split(".")[:i + 1]))
+            node = node[idx]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            raise KeyError(".".join(path.split(".")[:i + 1]))
+    return node
 
 
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
