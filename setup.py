@@ -90,6 +90,6 @@ setup(
         "abmm.env": ["*.yaml"],
         "abmm._data.scenarios": ["*.yaml", "*.md"],
         "abmm._data.scenarios.train": ["*.yaml", "*.md"],
-        "abmm._data.policies": ["*.npz", "*.md"],
+        "abmm._data.policies": ["*.npz", "*.yaml", "*.md"],
     },
 )
