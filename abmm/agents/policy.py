@@ -61,6 +61,10 @@ class PolicyGroup(GroupBase):
     def _readable(self):
         from abmm.errors import AbmmError
 
+        if policy_path(self.checkpoint).suffix in (".yaml", ".yml"):
+            raise ValueError(f"checkpoint: {self.checkpoint} is a tuned-baseline spec (abmm "
+                             "evaluate --policy), not a policy file; in a scenario use kind: "
+                             "market_maker with its strategy and gamma")
         try:
             policies, payload = _load(self.checkpoint)
         except AbmmError as exc:  # a corrupt or foreign file: say so at validation

@@ -84,3 +84,24 @@ def test_a_bad_spec_file_is_one_line(market, tmp_path, capsys):
     rc = main(["evaluate", "--scenario", str(market), "--policy", str(bad), "--seeds", "1"])
     err = capsys.readouterr().err
     assert rc == 2 and "baseline: 'xyz'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_spec_is_not_a_policy_file_for_scenario_agents(tmp_path, capsys):
+    scen = tmp_path / "s.yaml"
+    scen.write_text(yaml.safe_dump({
+        "name": "s", "market": {"open": "10:00", "close": "10:02", "warmup": "1min"},
+        "agents": [{"kind": "noise", "count": 5},
+                   {"kind": "policy", "checkpoint": "as_tuned"}]}))
+    rc = main(["run", str(scen), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "tuned-baseline spec" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_shipped_tuned_specs_load():
+    from abmm.resources import shipped_policies
+
+    for name, kind in (("as_tuned", "as"), ("glft_tuned", "glft")):
+        spec = load_spec(shipped_policies()[name])
+        assert spec["baseline"] == kind and spec["params"]["gamma"] > 0
+        assert len(spec["tuned"]["grid"]) >= 8 * 3
