@@ -158,7 +158,7 @@ def main(argv=None) -> int:
         print(f"impact: the longest metaorder ({max(durs) / 6e10:.0f} min from "
               f"{start / 3.6e12:.2f} h) does not fit in the first session", file=sys.stderr)
         return 2
-    dur_of = dict(zip(fr.tolist(), durs))
+    dur_of = dict(zip(fr.tolist(), durs, strict=True))
     ctx = mp.get_context("fork")
     with ctx.Pool(a.workers) as pool:
         ends = [start + d for d in durs]
