@@ -172,7 +172,7 @@ def fit_spread_mlp(X, y, hidden=(32, 32), epochs: int = 30, lr: float = 3e-3,
             opt.zero_grad()
             loss.backward()
             opt.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
         log.debug("spread mlp epoch %d: mse %.4f", ep, tot / n)
     out = {"mean": mean, "std": std}
     lin = [m for m in layers if isinstance(m, torch.nn.Linear)]
