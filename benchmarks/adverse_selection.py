@@ -50,6 +50,7 @@ from abmm.learn.adverse import (  # noqa: E402
     save_spread_model,
     seed_bootstrap,
 )
+from abmm.policy.detect import FEATURES  # noqa: E402
 
 MM = "mm_as"
 
@@ -199,10 +200,10 @@ def main(argv=None) -> int:
     # detector
     t1 = time.perf_counter()
     m = a.threshold
-    Xtr, ytr = zip(*[detector_samples(d["X"], d["dmid"], m) for d in dtr])
-    gtr = np.concatenate([np.full(len(y), s) for (s, _, _), y in zip(tr, ytr)])
-    Xte, yte = zip(*[detector_samples(d["X"], d["dmid"], m) for d in dte])
-    gte = np.concatenate([np.full(len(y), s) for (s, _, _), y in zip(te, yte)])
+    Xtr, ytr = zip(*[detector_samples(d["X"], d["dmid"], m) for d in dtr], strict=True)
+    gtr = np.concatenate([np.full(len(y), s) for (s, _, _), y in zip(tr, ytr, strict=True)])
+    Xte, yte = zip(*[detector_samples(d["X"], d["dmid"], m) for d in dte], strict=True)
+    gte = np.concatenate([np.full(len(y), s) for (s, _, _), y in zip(te, yte, strict=True)])
     Xtr, ytr, Xte, yte = map(np.concatenate, (Xtr, ytr, Xte, yte))
     params = fit_logistic(Xtr, ytr)
     p = logistic_predict(params, Xte)
@@ -233,8 +234,7 @@ def main(argv=None) -> int:
         "control_auc": auc(yte_shuf, pc),
         "control_auc_ci95": seed_bootstrap(auc, gte, [yte_shuf, pc], n=a.resamples),
         "train_auc": auc(ytr, logistic_predict(params, Xtr)),
-        "coef": dict(zip(__import__("abmm.policy.detect", fromlist=["x"]).FEATURES,
-                         map(float, params["coef"]))),
+        "coef": dict(zip(FEATURES, map(float, params["coef"]), strict=True)),
         "calibration": cal,
         "share_above_withdraw": float(np.mean(p > a.withdraw_above)),
         "share_above_widen": float(np.mean(p > a.widen_above)),
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     pred = load_detect_model(out / "spread.npz", "spread").predict(Ste)
     naive = Ste[:, 0]
     const = np.full_like(yte_s, ytr_s.mean())
-    gs = np.concatenate([np.full(len(d["X"]), s) for (s, _, _), d in zip(te, dte)])
+    gs = np.concatenate([np.full(len(d["X"]), s) for (s, _, _), d in zip(te, dte, strict=True)])
 
     def err(f):
         e = f - yte_s

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abmm.policy.detect import DEFAULT_SPEC, FEATURES, SPREAD_CAP, log_features, orient
+from abmm.policy.detect import DEFAULT_SPEC, SPREAD_CAP, log_features, orient
 
 log = logging.getLogger(__name__)
 

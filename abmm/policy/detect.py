@@ -225,13 +225,16 @@ class DetectorModel(_Model):
         self.intercept = float(np.asarray(arrays["intercept"]).reshape(-1)[0])
 
     def logit(self, x):
+        """The log-odds of ``x`` (one vector or rows)."""
         return self._z(x) @ self.coef + self.intercept
 
     def prob(self, x):
+        """P(adverse move) for ``x`` oriented for the quote's side."""
         z = self.logit(x)
         return 1.0 / (1.0 + np.exp(-z))
 
     def side_probs(self, x) -> tuple[float, float]:
+        """``(p_bid, p_ask)`` for one feature vector as computed (ask orientation)."""
         return float(self.prob(orient(x, "bid"))), float(self.prob(x))
 
 
@@ -247,6 +250,7 @@ class SpreadModel(_Model):
                         np.asarray(arrays[f"layer/{i}/b"], float)) for i in range(n)]
 
     def predict(self, x):
+        """The predicted spread (ticks): a float for one vector, an array for rows."""
         h = self._z(x)
         for w, b in self.layers[:-1]:
             h = np.maximum(h @ w + b, 0.0)
