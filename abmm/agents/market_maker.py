@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from abmm.agents.base import BUY, SELL, TraderAgent
 from abmm.engine.types import OrderType
 from abmm.policy.closed_form import as_quotes, glft_coefficients, glft_quotes
+from abmm.policy.detect import DetectModelError, LiveFeatures, load_detect_model
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 from abmm.signals.volatility import MidVolatility
 
@@ -33,7 +35,22 @@ class MarketMakerGroup(GroupBase):
     It quotes ``levels`` prices per side, ``level_spacing_ticks`` apart, ``size`` lots each, as
     post-only orders (quotes never take); a quote already at a wanted price is left alone, so it
     keeps its queue position. It stops bidding at ``inventory >= max_inventory`` and offering at
-    ``<= -max_inventory``."""
+    ``<= -max_inventory``.
+
+    Optional learned models (``abmm.policy.detect``; trained by ``abmm.learn.adverse``, see
+    ``docs/adverse_selection.md``), both reading market features it computes at each wake:
+
+    * ``detector``: a logistic adverse-selection detector file. With ``withdraw_above: p`` it
+      does not quote a side whose probability of an adverse mid move is above ``p``; with
+      ``widen_above: p`` it moves that side's quotes ``widen_ticks`` further from the mid.
+    * ``spread_model``: an MLP spread predictor file. Its predicted best spread S (ticks)
+      replaces the strategy's base spread: ``fixed`` quotes mid +- S/2; AS keeps its
+      reservation price and risk term, half-spread S/2 + gamma sigma^2 tau / 2 in place of
+      (1/gamma) ln(1 + gamma/k) + gamma sigma^2 tau / 2; GLFT half-spread S/2 + sigma c2 / 2 in
+      place of c1 + sigma c2 / 2, skew unchanged.
+
+    The features are computed at the wake time from the market's current state, every wake;
+    the wake must be ``fixed`` at the model's decision interval (1 s as trained)."""
 
     kind: Literal["market_maker"] = "market_maker"
     wake: WakeCfg = WakeCfg(kind="fixed", interval=SECOND)
@@ -50,6 +67,44 @@ class MarketMakerGroup(GroupBase):
     horizon: Duration = 60 * SECOND
     vol_halflife: PositiveInt = 50  #: EWMA half-life of the σ estimate, in wakes
     max_offset_ticks: float = Field(50.0, gt=0)  #: cap on |quote - mid| (guards a bad σ)
+    detector: str | None = Field(None, min_length=1)  #: adverse-selection detector (.npz)
+    withdraw_above: float | None = Field(None, ge=0, le=1)
+    widen_above: float | None = Field(None, ge=0, le=1)
+    widen_ticks: PositiveInt = 2
+    spread_model: str | None = Field(None, min_length=1)  #: spread predictor (.npz)
+
+    @field_validator("detector", "spread_model")
+    @classmethod
+    def _model_file(cls, v, info):
+        if v is None:
+            return v
+        kind = "detector" if info.field_name == "detector" else "spread"
+        try:
+            load_detect_model(v, kind)
+        except DetectModelError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _detector_fields(self):
+        if self.detector is None and (self.withdraw_above is not None
+                                      or self.widen_above is not None):
+            raise ValueError("withdraw_above/widen_above need a detector file (detector: PATH)")
+        if self.detector is not None and self.withdraw_above is None \
+                and self.widen_above is None:
+            raise ValueError("detector is set but neither withdraw_above nor widen_above: say "
+                             "what the market maker does with its probability")
+        for f in ("detector", "spread_model"):
+            path = getattr(self, f)
+            if path is None:
+                continue
+            interval = load_detect_model(path).spec["interval_ns"]
+            if self.wake.kind != "fixed" or self.wake.interval != interval:
+                raise ValueError(f"{f}: {path} was trained on decisions every "
+                                 f"{interval / 1e9:g}s; the market maker's wake must be "
+                                 f"fixed at that interval (got {self.wake.kind}, "
+                                 f"{self.wake.interval / 1e9:g}s)")
+        return self
 
 
 class MarketMakerAgent(TraderAgent):
@@ -68,6 +123,19 @@ class MarketMakerAgent(TraderAgent):
         # out (abmm.signals.MidVolatility's market-maker rule)
         self._sigma_fixed = None if p.sigma_ticks is None else math.sqrt(p.sigma_ticks ** 2)
         self.vol = MidVolatility(p.vol_halflife, start="first", cap=25.0)
+        self.detector = None if p.detector is None else _model(p.detector, "detector")
+        self.spread_model = None if p.spread_model is None else _model(p.spread_model, "spread")
+        self.features = None
+        if self.detector is not None or self.spread_model is not None:
+            spec = (self.detector or self.spread_model).spec
+            other = self.spread_model if self.detector is not None else None
+            if other is not None and other.spec != spec:
+                raise ValueError(f"{self.name}: the detector and the spread model were trained "
+                                 "with different feature settings")
+            self.features = LiveFeatures(self.model, spec)
+        #: the last wake's learned outputs: (p_bid, p_ask) and the predicted spread (or None)
+        self.last_probs: tuple[float, float] | None = None
+        self.last_spread: float | None = None
 
     def sigma(self) -> float:
         """The mid's volatility in ticks per square root of a second (0 before an estimate)."""
@@ -82,13 +150,19 @@ class MarketMakerAgent(TraderAgent):
         """(bid, ask) prices, in fractional ticks, before rounding and laddering."""
         p = self.params
         q = self.inventory / p.size
+        S = self.last_spread
         if p.strategy == "fixed":
-            return mid - p.half_spread_ticks, mid + p.half_spread_ticks
+            h = p.half_spread_ticks if S is None else S / 2
+            return mid - h, mid + h
         sigma = self.sigma()
         if p.strategy == "avellaneda_stoikov":
-            return as_quotes(mid, q, p.gamma, sigma, p.k, self._tau)
+            b, a = as_quotes(mid, q, p.gamma, sigma, p.k, self._tau)
+            if S is not None:  # replace the base half-spread (1/gamma) ln(1 + gamma/k) by S/2
+                d = math.log1p(p.gamma / p.k) / p.gamma - S / 2
+                b, a = b + d, a - d
+            return b, a
         c1, c2 = self._glft
-        return glft_quotes(mid, q, sigma, c1, c2)
+        return glft_quotes(mid, q, sigma, c1 if S is None else S / 2, c2)
 
     def on_wake(self) -> None:
         """Re-estimate the volatility and re-quote (keeping quotes already at a wanted price)."""
@@ -97,15 +171,30 @@ class MarketMakerAgent(TraderAgent):
         two_sided = bb is not None and ba is not None
         mid = (bb + ba) / 2 if two_sided else last
         self._update_vol(mid, two_sided)
+        quote_bid = self.inventory < p.max_inventory
+        quote_ask = self.inventory > -p.max_inventory
+        widen_b = widen_a = 0
+        if self.features is not None:
+            x = self.features.update()
+            if self.spread_model is not None:
+                self.last_spread = self.spread_model.predict(x)
+            if self.detector is not None:
+                pb, pa = self.last_probs = self.detector.side_probs(x)
+                if p.withdraw_above is not None:
+                    quote_bid = quote_bid and not pb > p.withdraw_above
+                    quote_ask = quote_ask and not pa > p.withdraw_above
+                if p.widen_above is not None:
+                    widen_b = p.widen_ticks if pb > p.widen_above else 0
+                    widen_a = p.widen_ticks if pa > p.widen_above else 0
         b, a = self.quotes(mid)
         cap = p.max_offset_ticks
         b, a = max(b, mid - cap), min(a, mid + cap)
-        bid = min(math.floor(b), math.ceil(mid) - 1)
-        ask = max(math.ceil(a), math.floor(mid) + 1)
+        bid = min(math.floor(b), math.ceil(mid) - 1) - widen_b
+        ask = max(math.ceil(a), math.floor(mid) + 1) + widen_a
         want = set()
-        if self.inventory < p.max_inventory:
+        if quote_bid:
             want.update((BUY, bid - j * p.level_spacing_ticks) for j in range(p.levels))
-        if self.inventory > -p.max_inventory:
+        if quote_ask:
             want.update((SELL, ask + j * p.level_spacing_ticks) for j in range(p.levels))
         have = set()
         for oid, o in list(self.open_orders.items()):
@@ -117,3 +206,15 @@ class MarketMakerAgent(TraderAgent):
         for side, price in sorted(want - have):
             if price >= 1:
                 self.limit(side, price, p.size, order_type=OrderType.POST_ONLY)
+
+
+_MODELS: dict = {}
+
+
+def _model(path: str, kind: str):
+    """A detector or spread model, loaded once per (path, kind) and process."""
+    p = Path(path).resolve()
+    key = (str(p), p.stat().st_mtime_ns, kind)
+    if key not in _MODELS:
+        _MODELS[key] = load_detect_model(path, kind)
+    return _MODELS[key]
