@@ -224,6 +224,28 @@ class TraderAgent(mesa.Agent):
         for oid in list(self.open_orders):
             self.cancel(oid)
 
+    def requote_ladder(self, bid: int | None, ask: int | None, levels: int, spacing: int,
+                       size: int) -> None:
+        """Hold a post-only ladder: ``levels`` bids from ``bid`` down and asks from ``ask`` up,
+        ``spacing`` ticks apart, ``size`` lots each (``None``: that side not quoted). An open
+        order already at a wanted (side, price) is kept, so it keeps its queue position; every
+        other open order is cancelled and the missing prices are sent (sorted: bids first)."""
+        want = set()
+        if bid is not None:
+            want.update((BUY, bid - j * spacing) for j in range(levels))
+        if ask is not None:
+            want.update((SELL, ask + j * spacing) for j in range(levels))
+        have = set()
+        for oid, o in list(self.open_orders.items()):
+            key = (o[0], o[1])
+            if key in want and key not in have:
+                have.add(key)
+            else:
+                self.cancel(oid)
+        for side, price in sorted(want - have):
+            if price >= 1:
+                self.limit(side, price, size, order_type=OrderType.POST_ONLY)
+
     def open_qty(self, side: int) -> int:
         """Open quantity (lots) of this agent's orders on ``side``."""
         return sum(o[2] for o in self.open_orders.values() if o[0] == side)

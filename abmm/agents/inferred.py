@@ -47,7 +47,6 @@ from typing import Literal
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.engine.types import OrderType
 from abmm.policy.inferred import EXEC_MULTIPLES, InferredPolicyError, load_inferred
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 from abmm.signals.volatility import MidVolatility
@@ -165,21 +164,9 @@ class InferredAgent(TraderAgent):
         ob, oa = self.policy.act(self.inventory / p.size, sigma, mid)
         bid = min(math.floor(mid - ob), math.ceil(mid) - 1)
         ask = max(math.ceil(mid + oa), math.floor(mid) + 1)
-        want = set()
-        if self.inventory < p.max_inventory:
-            want.update((BUY, bid - j * p.level_spacing_ticks) for j in range(p.levels))
-        if self.inventory > -p.max_inventory:
-            want.update((SELL, ask + j * p.level_spacing_ticks) for j in range(p.levels))
-        have = set()
-        for oid, o in list(self.open_orders.items()):
-            key = (o[0], o[1])
-            if key in want and key not in have:
-                have.add(key)
-            else:
-                self.cancel(oid)
-        for side, price in sorted(want - have):
-            if price >= 1:
-                self.limit(side, price, p.size, order_type=OrderType.POST_ONLY)
+        self.requote_ladder(bid if self.inventory < p.max_inventory else None,
+                            ask if self.inventory > -p.max_inventory else None, p.levels,
+                            p.level_spacing_ticks, p.size)
 
     # ------------------------------------------------------------------ executor
     def _slice(self) -> None:

@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.engine.types import OrderType
+from abmm.agents.base import TraderAgent
 from abmm.policy.closed_form import as_quotes, glft_coefficients, glft_quotes
 from abmm.policy.detect import DetectModelError, LiveFeatures, load_detect_model
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
@@ -191,22 +190,8 @@ class MarketMakerAgent(TraderAgent):
         b, a = max(b, mid - cap), min(a, mid + cap)
         bid = min(math.floor(b), math.ceil(mid) - 1) - widen_b
         ask = max(math.ceil(a), math.floor(mid) + 1) + widen_a
-        want = set()
-        if quote_bid:
-            want.update((BUY, bid - j * p.level_spacing_ticks) for j in range(p.levels))
-        if quote_ask:
-            want.update((SELL, ask + j * p.level_spacing_ticks) for j in range(p.levels))
-        have = set()
-        for oid, o in list(self.open_orders.items()):
-            key = (o[0], o[1])
-            if key in want and key not in have:
-                have.add(key)
-            else:
-                self.cancel(oid)
-        for side, price in sorted(want - have):
-            if price >= 1:
-                self.limit(side, price, p.size, order_type=OrderType.POST_ONLY)
-
+        self.requote_ladder(bid if quote_bid else None, ask if quote_ask else None, p.levels,
+                            p.level_spacing_ticks, p.size)
 
 _MODELS: dict = {}
 
