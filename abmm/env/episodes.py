@@ -1,5 +1,6 @@
 """Episode bookkeeping shared by the agent-based environments (market_v0, trading_v0): the
-seed of each episode, its optional event log, and releasing the previous market."""
+seed of each episode, its optional event log, releasing the previous market, and the end of an
+episode."""
 
 from __future__ import annotations
 
@@ -25,6 +26,25 @@ class EpisodeMarkets:
         self.model = build_model(self.scenario, seed=ep, out=out)
         self.episode_seed = ep
         return self.model
+
+    def _step_ends(self) -> tuple[dict, dict]:
+        """``(terminations, truncations)`` after a step: the episode ends at ``_t_end``, a
+        termination when that is the market's end, else a truncation (``max_cycles``). At the
+        end the agents are cleared and a logged market is finished; ``render_mode="human"``
+        renders every step."""
+        m = self.model
+        ended = m.now >= self._t_end
+        term = ended and self._t_end >= m.end
+        trunc = ended and not term
+        terminations = dict.fromkeys(self.agents, bool(term))
+        truncations = dict.fromkeys(self.agents, bool(trunc))
+        if ended:
+            self.agents = []
+            if m.out_dir is not None:
+                m.finish()
+        if self.render_mode == "human":
+            self.render()
+        return terminations, truncations
 
     def _dispose(self) -> None:
         if self.model is not None:

@@ -207,17 +207,7 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
             # own quoted spread (ticks) when two-sided, from the offsets features (else 0)
             info["quoted_spread"] = float((o[10] + o[11]) * self.actions.max_offset) \
                 if info["quoting"] else 0.0
-        ended = model.now >= self._t_end
-        term = ended and self._t_end >= model.end
-        trunc = ended and not term
-        terminations = dict.fromkeys(self.agents, bool(term))
-        truncations = dict.fromkeys(self.agents, bool(trunc))
-        if ended:
-            self.agents = []
-            if model.out_dir is not None:
-                model.finish()
-        if self.render_mode == "human":
-            self.render()
+        terminations, truncations = self._step_ends()
         return obs, rewards, terminations, truncations, infos
 
     # ----------------------------------------------------------------------------- pieces

@@ -292,17 +292,7 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
             info["stop_hit"] = s["stops_hit"] > hit
             info["step_trades"] = s["trades"] - trades
             info["step_traded"] = s["traded"] - traded
-        ended = m.now >= self._t_end
-        term = ended and self._t_end >= m.end
-        trunc = ended and not term
-        terms = dict.fromkeys(self.agents, bool(term))
-        truncs = dict.fromkeys(self.agents, bool(trunc))
-        if ended:
-            self.agents = []
-            if m.out_dir is not None:
-                m.finish()
-        if self.render_mode == "human":
-            self.render()
+        terms, truncs = self._step_ends()
         return obs, rewards, terms, truncs, infos
 
     def _account(self) -> None:
