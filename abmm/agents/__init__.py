@@ -4,6 +4,7 @@ from abmm.agents.base import Latency, TraderAgent, Wake
 from abmm.agents.executor import ExecutorAgent, ExecutorGroup
 from abmm.agents.inferred import InferredAgent, InferredGroup
 from abmm.agents.informed import InformedAgent, InformedGroup
+from abmm.agents.latent import LatentAgent, LatentGroup
 from abmm.agents.market_maker import MarketMakerAgent, MarketMakerGroup
 from abmm.agents.metaorder import MetaorderAgent, MetaorderGroup
 from abmm.agents.momentum import MomentumAgent, MomentumGroup
@@ -22,8 +23,9 @@ KINDS = {
     "metaorder": (MetaorderGroup, MetaorderAgent),
     "policy": (PolicyGroup, PolicyAgent),
     "inferred": (InferredGroup, InferredAgent),
+    "latent": (LatentGroup, LatentAgent),
 }
 
 __all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
            "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
-           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent", "InferredAgent"]
+           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent", "InferredAgent", "LatentAgent"]

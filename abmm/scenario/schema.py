@@ -22,6 +22,7 @@ from abmm.agents import KINDS
 from abmm.agents.executor import ExecutorGroup
 from abmm.agents.inferred import InferredGroup
 from abmm.agents.informed import InformedGroup
+from abmm.agents.latent import LatentGroup
 from abmm.agents.market_maker import MarketMakerGroup
 from abmm.agents.metaorder import MetaorderGroup
 from abmm.agents.momentum import MomentumGroup
@@ -164,7 +165,7 @@ class FundamentalCfg(Strict):
 #: The discriminated union of every kind's group schema (one entry per ``abmm.agents.KINDS``).
 AgentGroup = Annotated[
     NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup
-    | MetaorderGroup | PolicyGroup | InferredGroup,
+    | MetaorderGroup | PolicyGroup | InferredGroup | LatentGroup,
     Field(discriminator="kind"),
 ]
 assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} == set(KINDS)
