@@ -8,7 +8,8 @@
   a real OHLCV file alone).
 * ``abmm report RUN_DIR [--real FILE] [--out FILE]``: a self-contained HTML report.
 * ``abmm bars RUN_DIR --freq 1min --out FILE.csv``: OHLCV bars of a run's mid price.
-* ``abmm train CONFIG --out DIR [--resume]``: train learning agents (``scenarios/train/``).
+* ``abmm train CONFIG --out DIR [--resume] [--workers N]``: train learning agents
+  (``scenarios/train/``), rollouts on N workers.
 * ``abmm evaluate --scenario S --policy P [--policy P ...] --seeds 1000-1099 [--json]``:
   policies (checkpoints or baselines) on the same held-out seeds.
 * ``abmm tune-baseline --scenario S --kind as|glft --seeds 1-20 --out FILE.yaml [--like POLICY]
@@ -359,20 +360,27 @@ def cmd_train(a: argparse.Namespace) -> int:
             print(f"abmm train: --out {out} is a file; expected a directory for the run",
                   file=sys.stderr)
             return 2
+        if a.workers < 1:
+            print(f"abmm train: --workers {a.workers}: expected an integer >= 1",
+                  file=sys.stderr)
+            return 2
+        par = {"workers": a.workers, "backend": a.backend, "address": a.address}
         if a.resume:
-            trainer = Trainer.resume(cfg, base, out)
+            trainer = Trainer.resume(cfg, base, out, **par)
         else:
             if (out / "checkpoint.pt").exists() and not a.force:
                 print(f"abmm train: {out} already holds a training run; use --resume to "
                       "continue it or --force to start over", file=sys.stderr)
                 return 2
-            trainer = Trainer(cfg, base, out)
+            trainer = Trainer(cfg, base, out, **par)
     except (AbmmError, ValueError, OSError) as exc:
         print(f"abmm train: {exc}", file=sys.stderr)
         return 2
+    where = "" if trainer._executor is None else (
+        f", rollouts on {trainer.workers} {trainer._executor.kind} worker(s)")
     print(f"abmm train: {cfg.name}: {cfg.algo} on {cfg.env} ({len(trainer.learners)} "
           f"learner(s), {len(trainer.assign)} agent(s)), updates {trainer.update}"
-          f" -> {cfg.updates}, out {out}", file=sys.stderr)
+          f" -> {cfg.updates}, out {out}{where}", file=sys.stderr)
     with tqdm(total=cfg.updates, initial=trainer.update, desc="updates", file=sys.stderr,
               disable=None) as bar:
         def progress(row):
@@ -391,6 +399,10 @@ def cmd_train(a: argparse.Namespace) -> int:
             signal.signal(sig, _stop)
         try:
             trainer.run(progress)
+        except AbmmError as exc:  # a rollout worker died, a Ray cluster went away
+            print(f"\nabmm train: {exc}; the last saved checkpoint in {trainer.out} is kept; "
+                  "continue with --resume", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             print("\nabmm train: stopped at once (a second signal) in the middle of an update; "
                   f"the last saved checkpoint in {trainer.out} is kept; continue with --resume",
@@ -633,6 +645,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     t.add_argument("--force", action="store_true", help="start over in an existing OUT")
     t.add_argument("--updates", type=int, help="override the config's number of updates")
+    t.add_argument("--workers", type=int, default=1,
+                   help="play each update's episodes on N rollout workers (PPO; Ray actors "
+                        "when installed, else processes); 1 (default): in this process")
+    t.add_argument("--backend", choices=["auto", "ray", "pool"], default="auto",
+                   help="rollout workers: auto (Ray when installed, else a process pool), ray "
+                        "or pool")
+    t.add_argument("--address", help="run the rollouts on an existing Ray cluster (auto, "
+                                     "HOST:PORT or ray://HOST:PORT; docs/training.md)")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="evaluate policies on held-out seeds")
     e.add_argument("--scenario", required=True)

@@ -24,13 +24,33 @@ class RunningNorm:
         n = x.shape[0]
         if n == 0:
             return
-        bm, bv = x.mean(axis=0), x.var(axis=0)
+        self.merge(n, x.mean(axis=0), x.var(axis=0))
+
+    def merge(self, n: float, bm, bv) -> None:
+        """Fold in the statistics of ``n`` more observations with mean ``bm`` and (population)
+        variance ``bv`` (another normalizer's ``delta_since``)."""
+        if n <= 0:
+            return
         tot = self.count + n
         delta = bm - self.mean
         self.mean = self.mean + delta * n / tot
         m2 = self.var * self.count + bv * n + delta ** 2 * self.count * n / tot
         self.var = m2 / tot
         self.count = tot
+
+    def delta_since(self, before: dict) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(n, mean, var)`` of the observations folded in since the ``state_dict()``
+        ``before`` (Chan's formula inverted), to ``merge`` into another copy of ``before``."""
+        c0 = float(before["count"])
+        m0 = np.asarray(before["mean"], np.float64)
+        v0 = np.asarray(before["var"], np.float64)
+        n = self.count - c0
+        if n <= 0:
+            return 0.0, np.zeros_like(self.mean), np.zeros_like(self.var)
+        c1 = self.count
+        bm = (c1 * self.mean - c0 * m0) / n
+        bv = (c1 * self.var - c0 * v0 - (bm - m0) ** 2 * c0 * n / c1) / n
+        return n, bm, np.maximum(bv, 0.0)
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
         """``x`` normalized with the statistics so far (``abmm.policy.base.normalize``)."""

@@ -230,6 +230,45 @@ class PPO:
             self.act_rng.bit_generator.state = d["act_rng"]
         self.np_rng.bit_generator.state = d["np_rng"]
 
+    # -------------------------------------------------------------------------- rollouts
+    def acting_state(self) -> dict:
+        """What a rollout worker needs to act and record as this learner does now: the
+        weights and both normalizers (``load_acting_state``)."""
+        return {"net": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+                "norm": None if self.norm is None else self.norm.state_dict(),
+                "ret_norm": None if self.ret_norm is None else self.ret_norm.state_dict()}
+
+    def load_acting_state(self, st: dict, act_seed) -> None:
+        """Become a rollout copy of ``acting_state()``'s learner, exploring with the stream
+        ``act_seed``; nothing recorded yet."""
+        self.net.load_state_dict(st["net"])
+        self._fast = None
+        if self.norm is not None:
+            self.norm.load_state_dict(st["norm"])
+        if self.ret_norm is not None:
+            self.ret_norm.load_state_dict(st["ret_norm"])
+        self.act_rng = np.random.default_rng(act_seed)
+        self._streams, self._ret, self._done = {}, {}, []
+
+    def take_rollout(self, before: dict) -> dict:
+        """The finished episodes recorded since ``load_acting_state(before)`` and what the
+        normalizers learned from them, for ``merge_rollout`` in the learner."""
+        out = {"done": self._done,
+               "norm": None if self.norm is None else self.norm.delta_since(before["norm"]),
+               "ret_norm": None if self.ret_norm is None
+               else self.ret_norm.delta_since(before["ret_norm"])}
+        self._done = []
+        return out
+
+    def merge_rollout(self, r: dict) -> None:
+        """Add a worker's ``take_rollout()`` (episodes for the next ``update``, normalizer
+        statistics)."""
+        self._done.extend(r["done"])
+        if self.norm is not None and r["norm"] is not None:
+            self.norm.merge(*r["norm"])
+        if self.ret_norm is not None and r["ret_norm"] is not None:
+            self.ret_norm.merge(*r["ret_norm"])
+
     def policy_state(self) -> dict:
         """What acting needs (network spec and weights, normalizer): a snapshot."""
         return {"algo": self.algo, "spec": self.net.spec,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from abmm.learn import checkpoint as ckpt
-from abmm.learn.config import TrainConfig
+from abmm.learn.config import ConfigError, TrainConfig
 from abmm.learn.policy import FrozenPolicy, policy_payload
 
 log = logging.getLogger(__name__)
@@ -150,12 +150,93 @@ def device_of(name: str) -> str:
     return name
 
 
+def build_learners(cfg: TrainConfig, env, encoder, device: str) -> tuple[dict, dict]:
+    """The learners of ``cfg`` for ``env`` (one shared, or one per agent) and the map from
+    each agent to its learner's key; the same weights wherever they are built."""
+    agents = list(env.possible_agents)
+    space = env.action_space(agents[0])
+    obs_dim = int(env.observation_space(agents[0]).shape[0])
+    algo = _algos()[cfg.algo]
+    kw = dict(cfg.algo_args)
+    if cfg.algo != "tabular":
+        kw["device"] = device
+    if encoder is not None:
+        kw["encoder"] = encoder
+    if cfg.sharing == "shared":
+        return {"shared": algo(obs_dim, space, seed=cfg.seed, **kw)}, dict.fromkeys(agents,
+                                                                                   "shared")
+    learners = {a: algo(obs_dim, space, seed=cfg.seed * 1000 + i, **kw)
+                for i, a in enumerate(agents)}
+    return learners, {a: a for a in agents}
+
+
+def play_episode(env, learners: dict, assign: dict, frozen: dict, seed: int) -> tuple[dict, int]:
+    """Play one episode of ``env`` on market seed ``seed``: every agent acts by its learner
+    (``assign``: agent -> learner key), exploring and recording, except the ``frozen`` ones
+    (agent -> a frozen league policy). Returns each agent's statistics and the env steps."""
+    obs, infos = env.reset(seed=seed)
+    for learner in learners.values():  # sequence encoders: empty windows
+        if hasattr(learner, "clear_windows"):
+            learner.clear_windows()
+    acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0, "spread": 0.0, "n_spread": 0,
+               "traded": 0.0} for a in env.possible_agents}
+    last_info = dict(infos)
+    steps = 0
+    while env.agents:
+        acts, pending = {}, []
+        for key, learner in learners.items():
+            names = [a for a in env.agents if assign[a] == key and a not in frozen]
+            if not names:
+                continue
+            A, aux = learner.act(np.stack([obs[a] for a in names]), explore=True,
+                                 keys=names)
+            pending.append((learner, names, aux))
+            acts.update(zip(names, list(A), strict=True))
+        for a, pol in frozen.items():
+            if a in env.agents:
+                acts[a] = pol(obs[a])[0]
+        nxt, rew, term, trunc, infos = env.step(acts)
+        for learner, names, aux in pending:
+            for i, a in enumerate(names):
+                learner.record(a, aux, float(rew[a]), i)
+                if term[a] or trunc[a]:
+                    learner.finish_episode(a, nxt.get(a), bool(term[a]))
+        for a, r in rew.items():
+            s = acc[a]
+            info = infos[a]
+            s["return"] += r
+            s["abs_inv"] += abs(float(_inventory(info)))
+            s["steps"] += 1
+            if info.get("quoting"):
+                s["spread"] += info["quoted_spread"]
+                s["n_spread"] += 1
+            s["traded"] += info.get("step_traded", info.get("traded", 0))
+        last_info.update(infos)
+        steps += 1
+        obs = nxt
+    out = {}
+    for a, s in acc.items():
+        info = last_info[a]
+        pnl = info.get("pnl_ticks", info.get("wealth", info.get("shortfall_bps", 0.0)))
+        out[a] = {"return": s["return"], "pnl": float(pnl),
+                  "map": s["abs_inv"] / max(s["steps"], 1),
+                  "final_inventory": float(_inventory(info)), "frozen": a in frozen,
+                  "quoted_spread": s["spread"] / s["n_spread"] if s["n_spread"] else np.nan,
+                  "quoting_ratio": s["n_spread"] / max(s["steps"], 1),
+                  "traded": s["traded"]}
+    return out, steps
+
+
 class Trainer:
     """``Trainer(cfg, base_dir, out_dir).run()``; ``Trainer.resume(...)`` continues a run."""
 
-    def __init__(self, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None):
+    def __init__(self, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None,
+                 workers: int = 1, backend: str = "auto", address: str | None = None):
         """``env``: an already built PettingZoo parallel env to train in instead of
-        ``cfg.env`` (tests, custom environments); it is identified by its metadata name."""
+        ``cfg.env`` (tests, custom environments); it is identified by its metadata name.
+        ``workers`` > 1: each update's episodes are played by that many rollout workers
+        (``abmm.parallel``: ``backend`` auto, ray or pool; ``address`` a Ray cluster) while
+        the learners update here; ``workers=1`` plays them in this process."""
         self.cfg = cfg
         self.out = Path(out_dir)
         self.base_dir = Path(base_dir)
@@ -176,24 +257,27 @@ class Trainer:
         if self.encoder is not None:  # (the plain MLP keeps the hash it always had)
             hashed["encoder"] = self.encoder
         self.config_hash = ckpt.config_hash(hashed)
-        env = self.env
-        agents = list(env.possible_agents)
-        space = env.action_space(agents[0])
-        obs_dim = int(env.observation_space(agents[0]).shape[0])
-        algo = _algos()[cfg.algo]
-        dev = device_of(cfg.device)
-        kw = dict(cfg.algo_args)
-        if cfg.algo != "tabular":
-            kw["device"] = dev
-        if self.encoder is not None:
-            kw["encoder"] = self.encoder
-        if cfg.sharing == "shared":
-            self.learners = {"shared": algo(obs_dim, space, seed=cfg.seed, **kw)}
-            self.assign = dict.fromkeys(agents, "shared")
-        else:
-            self.learners = {a: algo(obs_dim, space, seed=cfg.seed * 1000 + i, **kw)
-                             for i, a in enumerate(agents)}
-            self.assign = {a: a for a in agents}
+        self.learners, self.assign = build_learners(cfg, self.env, self.encoder,
+                                                    device_of(cfg.device))
+        self.workers = int(workers)
+        self.backend = backend
+        self.address = address
+        self._executor = None
+        if self.workers < 1:
+            raise ConfigError(f"workers {workers!r}: expected an integer >= 1")
+        if self.workers > 1 or address is not None:
+            if not all(hasattr(lr, "merge_rollout") for lr in self.learners.values()):
+                raise ConfigError(f"--workers {self.workers}: parallel rollouts need a learner "
+                                  f"that learns from whole episodes (ppo); {cfg.algo} learns "
+                                  "online as it plays: use --workers 1")
+            if env is not None:
+                raise ConfigError("parallel rollouts rebuild the environment from the config "
+                                  "in each worker; a custom env object trains with workers=1")
+            from abmm.parallel import Executor
+
+            # checked now (Ray installed? a sane address?), started at the first update
+            self._executor = Executor(self.workers, address=address, backend=backend,
+                                      preload=("abmm.learn.rollout",))
         self.league: dict[str, list] = {k: [] for k in self.learners}
         self.rng = np.random.default_rng(cfg.seed)
         self.update = 0
@@ -219,7 +303,8 @@ class Trainer:
         return scen
 
     # ------------------------------------------------------------------------ playing
-    def _frozen_slots(self) -> dict:
+    def _frozen_choice(self) -> dict:
+        """Which agent slots a past snapshot plays this episode: agent -> league index."""
         cfg = self.cfg
         if cfg.sharing != "independent" or len(self.assign) < 2:
             return {}
@@ -230,71 +315,66 @@ class Trainer:
                 frozen[a] = int(self.rng.integers(len(snaps)))
         if len(frozen) == len(self.assign):  # keep one learner learning
             del frozen[list(frozen)[int(self.rng.integers(len(frozen)))]]
+        return frozen
+
+    def _frozen_slots(self) -> dict:
         return {a: FrozenPolicy(self.league[self.assign[a]][i]["policy"])
-                for a, i in frozen.items()}
+                for a, i in self._frozen_choice().items()}
 
     def play_episode(self) -> dict:
         """Play one episode (learners and league opponents); returns its statistics."""
-        env = self.env
         seed = TRAIN_SEED_BASE + self.cfg.seed * 100_000 + self.episodes
-        obs, infos = env.reset(seed=seed)
-        for learner in self.learners.values():  # sequence encoders: empty windows
-            if hasattr(learner, "clear_windows"):
-                learner.clear_windows()
         frozen = self._frozen_slots()
-        acc = {a: {"return": 0.0, "abs_inv": 0.0, "steps": 0, "spread": 0.0, "n_spread": 0,
-                   "traded": 0.0} for a in env.possible_agents}
-        last_info = dict(infos)
-        while env.agents:
-            acts, pending = {}, []
-            for key, learner in self.learners.items():
-                names = [a for a in env.agents if self.assign[a] == key and a not in frozen]
-                if not names:
-                    continue
-                A, aux = learner.act(np.stack([obs[a] for a in names]), explore=True,
-                                     keys=names)
-                pending.append((learner, names, aux))
-                acts.update(zip(names, list(A), strict=True))
-            for a, pol in frozen.items():
-                if a in env.agents:
-                    acts[a] = pol(obs[a])[0]
-            nxt, rew, term, trunc, infos = env.step(acts)
-            for learner, names, aux in pending:
-                for i, a in enumerate(names):
-                    learner.record(a, aux, float(rew[a]), i)
-                    if term[a] or trunc[a]:
-                        learner.finish_episode(a, nxt.get(a), bool(term[a]))
-            for a, r in rew.items():
-                s = acc[a]
-                info = infos[a]
-                s["return"] += r
-                s["abs_inv"] += abs(float(_inventory(info)))
-                s["steps"] += 1
-                if info.get("quoting"):
-                    s["spread"] += info["quoted_spread"]
-                    s["n_spread"] += 1
-                s["traded"] += info.get("step_traded", info.get("traded", 0))
-            last_info.update(infos)
-            self.env_steps += 1
-            obs = nxt
+        out, steps = play_episode(self.env, self.learners, self.assign, frozen, seed)
+        self.env_steps += steps
         self.episodes += 1
-        out = {}
-        for a, s in acc.items():
-            info = last_info[a]
-            pnl = info.get("pnl_ticks", info.get("wealth", info.get("shortfall_bps", 0.0)))
-            out[a] = {"return": s["return"], "pnl": float(pnl),
-                      "map": s["abs_inv"] / max(s["steps"], 1),
-                      "final_inventory": float(_inventory(info)), "frozen": a in frozen,
-                      "quoted_spread": s["spread"] / s["n_spread"] if s["n_spread"] else np.nan,
-                      "quoting_ratio": s["n_spread"] / max(s["steps"], 1),
-                      "traded": s["traded"]}
         return out
+
+    def _play_parallel(self, n: int) -> list[dict]:
+        """Play the next ``n`` episodes on the rollout workers and hand their records to the
+        learners in episode order. Each episode explores with its own stream (seeded by the
+        config's seed, the episode and the learner), so the result does not depend on how
+        many workers there are (but differs from ``workers=1``, whose learners explore with
+        one stream each and update their normalizers as they go)."""
+        from abmm.learn.rollout import rollout
+
+        cfg = self.cfg
+        states = {k: lr.acting_state() for k, lr in self.learners.items()}
+        setup = {"hash": self.config_hash, "config": cfg.model_dump(),
+                 "env_args": self.env_args}
+        tasks = []
+        for j in range(n):
+            ep = self.episodes + j
+            frozen = {a: self.league[self.assign[a]][i]["policy"]
+                      for a, i in self._frozen_choice().items()}
+            tasks.append({"setup": setup, "states": states, "frozen": frozen,
+                          "seed": TRAIN_SEED_BASE + cfg.seed * 100_000 + ep,
+                          "act_seeds": {k: [cfg.seed, ep, i]
+                                        for i, k in enumerate(self.learners)}})
+        results = self._executor.map(rollout, tasks)
+        episodes = []
+        for r in results:  # in episode order: the same merge whatever finished first
+            for k, lr in self.learners.items():
+                lr.merge_rollout(r["learners"][k])
+            self.env_steps += r["steps"]
+            self.episodes += 1
+            episodes.append(r["stats"])
+        return episodes
+
+    def close(self) -> None:
+        """Stop the rollout workers (if any were started); a later update starts them again."""
+        if self._executor is not None:
+            self._executor.close()
 
     # ------------------------------------------------------------------------ updates
     def train_update(self) -> dict:
         """One update: play the episodes, update the learners, log, snapshot."""
         t0 = time.perf_counter()
-        episodes = [self.play_episode() for _ in range(self.cfg.episodes_per_update)]
+        n = self.cfg.episodes_per_update
+        if self.workers > 1 or self.address is not None:
+            episodes = self._play_parallel(n)
+        else:
+            episodes = [self.play_episode() for _ in range(n)]
         stats = {k: learner.update() for k, learner in self.learners.items()}
         self.update += 1
         if self.update % self.cfg.league.snapshot_every == 0:
@@ -322,6 +402,12 @@ class Trainer:
         Setting ``stop_requested`` (a signal handler does) stops between two updates, after
         writing the checkpoint; ``--resume`` continues exactly from there."""
         self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._run(progress)
+        finally:
+            self.close()
+
+    def _run(self, progress) -> list[dict]:
         cfg = self.cfg
         while self.update < cfg.updates:
             if getattr(self, "stop_requested", None):  # a signal asked to stop: a safe point
@@ -437,9 +523,11 @@ class Trainer:
         torch.set_rng_state(payload["torch_rng"])
 
     @classmethod
-    def resume(cls, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None) -> Trainer:
-        """A trainer continuing ``out_dir/checkpoint.pt`` exactly."""
-        t = cls(cfg, base_dir, out_dir, env=env)
+    def resume(cls, cfg: TrainConfig, base_dir: Path, out_dir: Path, env=None,
+               **kw) -> Trainer:
+        """A trainer continuing ``out_dir/checkpoint.pt`` exactly (``kw``: ``workers``,
+        ``backend``, ``address`` as for a new one)."""
+        t = cls(cfg, base_dir, out_dir, env=env, **kw)
         payload = ckpt.load(Path(out_dir) / "checkpoint.pt", expect_hash=t.config_hash)
         t.restore(payload)
         return t

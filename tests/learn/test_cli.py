@@ -215,3 +215,25 @@ def test_a_signal_stops_training_at_a_safe_point_with_a_checkpoint(files, tmp_pa
     assert 1 <= saved["update"] < 200
     assert main(["train", str(files / "long.yaml"), "--out", str(out), "--resume",
                  "--updates", str(saved["update"] + 1)]) == 0
+
+
+def test_train_with_two_rollout_workers_and_bad_worker_input(files, capsys):
+    out = files / "par"
+    assert main(["train", str(files / "train.yaml"), "--out", str(out), "--workers", "2",
+                 "--backend", "pool"]) == 0
+    cap = capsys.readouterr()
+    assert "rollouts on 2 pool worker(s)" in cap.err
+    assert "trained 2 updates, 2 episodes" in cap.out
+    assert (out / "policy.npz").is_file()
+    assert main(["train", str(files / "train.yaml"), "--out", str(files / "w0"),
+                 "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--workers 0" in err
+    (files / "dqn.yaml").write_text((files / "train.yaml").read_text().replace(
+        "algo: ppo", "algo: dqn").replace("epochs: 1", "batch: 16").replace(
+        "minibatch: 64", "learning_starts: 16"))
+    assert main(["train", str(files / "dqn.yaml"), "--out", str(files / "dq"),
+                 "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ppo" in err and "--workers 1" in err
+    assert not (files / "dq").exists()  # nothing left lying
