@@ -97,7 +97,7 @@ class LatentAgent(TraderAgent):
         base = self.base
         # what is shown now goes back into the latent book for the accounting below
         shown: dict[tuple[int, int], int] = {}
-        for oid, o in self.open_orders.items():
+        for o in self.open_orders.values():
             key = (o[0], o[1])
             shown[key] = shown.get(key, 0) + o[2]
         now = self.now

@@ -53,7 +53,7 @@ def impact(q: int, memory: str) -> float:
 def test_latent_book_impact_is_square_root_of_size_and_linear_without_memory():
     sizes = (200, 800, 3200)  # each 4x the last: sqrt -> 2x the impact, linear -> 4x
     long = [impact(q, "10h") for q in sizes]
-    for q, d in zip(sizes, long):  # uncovering D ticks reveals density * D**2 / 2 lots
+    for q, d in zip(sizes, long, strict=True):  # uncovering D ticks reveals density * D**2 / 2 lots
         assert d == pytest.approx(math.sqrt(2 * q / DENSITY), rel=0.15), (q, d)
     slope = math.log(long[-1] / long[0]) / math.log(sizes[-1] / sizes[0])
     assert 0.4 <= slope <= 0.6, long
