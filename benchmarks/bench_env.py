@@ -10,7 +10,13 @@
   actions (fewer re-quotes than random actions; the policy's time is included).
 * ``model_based_agent_steps_per_s``: ``ASMarket`` with ``--paths`` trajectories and one market
   maker each (the paper's parameters), stepped with fixed quote arrays; agent-steps = paths x
-  steps. Also at 100 and 100,000 paths.
+  steps. Also at 100 and 100,000 paths. This is the bare simulator.
+* ``model_based_env_agent_steps_per_s``: the same market *through the environment*
+  (``ModelBasedEnv.step_array``, its batched interface: observations, rewards and the
+  per-agent action decoding included) with the policy's inference in the loop, as mbt-gym's
+  figure is: the Avellaneda-Stoikov closed form computed for every path from its observation
+  (inventory, time left) and mapped to a continuous action. ``..._mlp``: the same with a
+  64x64 MLP policy (the numpy forward pass every ``kind: policy`` agent uses) instead.
 
 References measured on this machine class: ABIDES-Gym 14-16 steps/s (daily investor) and ~25
 (execution); mbt-gym's vectorized Avellaneda-Stoikov env 8.6 M trajectory-steps/s at 10,000
@@ -68,6 +74,59 @@ def model_based_rate(paths: int, repeat: int = 3) -> float:
     return statistics.median(rates)
 
 
+def _as_batch_policy(env, gamma: float = 0.1):
+    """The Avellaneda-Stoikov closed form for a whole batch of observations -> actions."""
+    mk = env.market
+    acts = env.actions
+    lo, hi = 0.5, acts.max_offset
+    half_const = 1.0 / gamma * np.log1p(gamma / mk.k)
+    size = np.ones(len(env.possible_agents))
+    size_a = 2 * size / acts.max_size - 1  # one lot, as an action coordinate
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        q = obs[:, 0].astype(np.float64) * env.max_inventory
+        tau = obs[:, 1].astype(np.float64) * mk.T
+        skew = q * gamma * mk.sigma ** 2 * tau
+        half = 0.5 * gamma * mk.sigma ** 2 * tau + half_const
+        db = np.clip((half + skew) / env.tick, lo, hi)
+        da = np.clip((half - skew) / env.tick, lo, hi)
+        out = np.empty((len(obs), 4), np.float32)
+        out[:, 0] = 2 * (db - lo) / (hi - lo) - 1
+        out[:, 1] = 2 * (da - lo) / (hi - lo) - 1
+        out[:, 2] = size_a
+        out[:, 3] = size_a
+        return out
+
+    return policy
+
+
+def _mlp_policy(env):
+    """A 64x64 tanh MLP (PPO's default actor) in numpy, deterministic actions."""
+    from abmm.learn.nets import numpy_actor_critic
+    from abmm.learn.ppo import PPO
+
+    learner = PPO(16, env.actions.space, seed=0)
+    net = numpy_actor_critic(learner.net)
+    return lambda obs: net.to_env(net.act(obs))
+
+
+def model_based_env_rate(paths: int, policy: str, repeat: int = 3) -> float:
+    from abmm.env.model_based_env import ModelBasedEnv
+
+    rates = []
+    for r in range(repeat):
+        env = ModelBasedEnv(n_agents=1, n_paths=paths, action_mode="continuous")
+        pol = _as_batch_policy(env) if policy == "as" else _mlp_policy(env)
+        obs = env.reset_array(seed=r)
+        n = 0
+        t0 = time.perf_counter()
+        while env.agents:
+            obs, rew, term, trunc = env.step_array(pol(obs))
+            n += 1
+        rates.append(paths * n / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=3000, help="decisions per timed episode")
@@ -81,6 +140,8 @@ def main(argv=None) -> int:
         "model_based_agent_steps_per_s": round(model_based_rate(a.paths)),
         "model_based_agent_steps_per_s_100_paths": round(model_based_rate(100)),
         "model_based_agent_steps_per_s_100k_paths": round(model_based_rate(100_000)),
+        "model_based_env_agent_steps_per_s": round(model_based_env_rate(a.paths, "as")),
+        "model_based_env_agent_steps_per_s_mlp": round(model_based_env_rate(a.paths, "mlp")),
         "paths": a.paths,
     }
     if a.json:
@@ -93,7 +154,11 @@ def main(argv=None) -> int:
     print(f"model-based market, {a.paths:,} paths: {res['model_based_agent_steps_per_s']:,} "
           f"agent-steps/s (target >= 10 M; mbt-gym 8.6 M)")
     print(f"  100 paths: {res['model_based_agent_steps_per_s_100_paths']:,}; 100,000 paths: "
-          f"{res['model_based_agent_steps_per_s_100k_paths']:,}")
+          f"{res['model_based_agent_steps_per_s_100k_paths']:,} (the bare simulator)")
+    print(f"  through the env (step_array, observations, rewards, decoding) with the "
+          f"Avellaneda-Stoikov closed form acting: {res['model_based_env_agent_steps_per_s']:,} "
+          f"agent-steps/s (target >= 10 M); with a 64x64 MLP policy: "
+          f"{res['model_based_env_agent_steps_per_s_mlp']:,}")
     return 0
 
 

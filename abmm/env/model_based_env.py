@@ -91,7 +91,8 @@ class ModelBasedEnv(ParallelEnv):
         shape = (self.n_paths, self.n_agents)
         self._qb = np.full(shape, np.inf)
         self._qa = np.full(shape, np.inf)
-        self._last_fills = np.zeros(self.n_paths)
+        self._last_fills = np.zeros(self.n_paths, np.int64)
+        self._tanh_fills = np.tanh(np.arange(2 * self.n_agents + 1, dtype=np.float64))
 
     @functools.cache  # noqa: B019
     def observation_space(self, agent):
@@ -145,28 +146,7 @@ class ModelBasedEnv(ParallelEnv):
             q = mk.q[p, i]
             self._qb[p, i] = ob * self.tick if sb > 0 and q < self.max_inventory else np.inf
             self._qa[p, i] = oa * self.tick if sa > 0 and q > -self.max_inventory else np.inf
-        q0 = mk.q.copy()
-        s0 = mk.s.copy()
-        buy, sell = mk.step(self._qb, self._qa)
-        ds = (mk.s - s0)[:, None]
-        size = mk.size
-        x = size * (buy.astype(np.float64) - sell)
-        spread = size * (np.where(buy, self._qb, 0.0) + np.where(sell, self._qa, 0.0))
-        inv_pnl = (q0 + x) * ds
-        adverse = np.minimum(0.0, x * ds)
-        q = mk.q
-        inv_cost = -self.inventory_gamma * q * q * mk.sigma ** 2 * mk.dt
-        self.num_cycles += 1
-        term = mk.done
-        trunc = not term and self.num_cycles >= self.max_cycles
-        if term or trunc:
-            inv_cost = inv_cost - self.terminal_penalty * q * q
-        comp = np.stack([spread, inv_pnl, inv_cost, adverse, np.zeros_like(spread),
-                         spread + inv_pnl - self.damping * np.maximum(0.0, inv_pnl),
-                         -np.abs(q) * mk.dt], axis=-1)
-        comp /= self.reward_scale
-        r = comp @ self._w
-        self._last_fills = (buy | sell).sum(axis=1)
+        r, comp, term, trunc = self._advance()
         all_obs = self._observe_all()
         live = self.agents
         rewards, obs = {}, {}
@@ -184,6 +164,75 @@ class ModelBasedEnv(ParallelEnv):
             self.render()
         return obs, rewards, terminations, truncations, infos
 
+    def _advance(self):
+        """Fill the quotes in ``_qb``/``_qa``, move the mids: rewards ``(paths, agents)``,
+        their components, terminated, truncated."""
+        mk = self.market
+        q0 = mk.q.copy()
+        s0 = mk.s.copy()
+        buy, sell = mk.step(self._qb, self._qa)
+        ds = (mk.s - s0)[:, None]
+        size = mk.size
+        x = size * (buy.astype(np.float64) - sell)
+        spread = size * (np.where(buy, self._qb, 0.0) + np.where(sell, self._qa, 0.0))
+        inv_pnl = (q0 + x) * ds
+        adverse = np.minimum(0.0, x * ds)
+        q = mk.q
+        inv_cost = -self.inventory_gamma * q * q * mk.sigma ** 2 * mk.dt
+        self.num_cycles += 1
+        term = mk.done
+        trunc = not term and self.num_cycles >= self.max_cycles
+        if term or trunc:
+            inv_cost = inv_cost - self.terminal_penalty * q * q
+        self._last_fills = (buy | sell)[:, 0].astype(np.int64) if self.n_agents == 1 \
+            else (buy | sell).sum(axis=1)
+        parts = {"spread_capture": spread, "inventory_pnl": inv_pnl,
+                 "inventory_cost": inv_cost, "adverse_selection": adverse}
+        if self.vector_reward or any(self.weights[k] for k in COMPONENTS if k not in parts):
+            comp = np.stack([spread, inv_pnl, inv_cost, adverse, np.zeros_like(spread),
+                             spread + inv_pnl - self.damping * np.maximum(0.0, inv_pnl),
+                             -np.abs(q) * mk.dt], axis=-1)
+            comp /= self.reward_scale
+            return comp @ self._w, comp, term, trunc
+        r = None  # the common case: a weighted sum of the components with a weight
+        for k, x in parts.items():
+            w = self.weights[k]
+            if w:
+                r = w * x if r is None else r + w * x
+        r = np.zeros_like(spread) if r is None else r / self.reward_scale
+        return r, None, term, trunc
+
+    # ------------------------------------------------------------------ batched interface
+    def reset_array(self, seed=None) -> np.ndarray:
+        """``reset`` without the dicts: the observations as one ``(n_paths * n_agents, 16)``
+        array, agent ``j`` in row ``j``."""
+        self.reset(seed)
+        return self._observe_all()
+
+    def step_array(self, actions) -> tuple[np.ndarray, np.ndarray, bool, bool]:
+        """``step`` without the dicts, for many paths at once (mbt-gym's vectorized
+        interface): ``actions`` holds every agent's action in agent order (``(N,)`` discrete
+        or ``(N, 4)`` continuous, ``N = n_paths * n_agents``); returns the observations
+        ``(N, 16)``, the rewards ``(N,)``, terminated and truncated (the same for all). The
+        same market, quotes and rewards as ``step`` with the same actions."""
+        if not self.agents:
+            raise RuntimeError("the episode is over: call reset()")
+        a = np.asarray(actions)
+        if len(a) != len(self.possible_agents):
+            raise InvalidActionError(f"step_array needs one action per agent "
+                                     f"({len(self.possible_agents)}), got {len(a)}")
+        ob, sb, oa, sa = self.actions.decode_batch(a)
+        shape = self._qb.shape
+        q = self.market.q
+        self._qb = np.where((sb > 0).reshape(shape) & (q < self.max_inventory),
+                            ob.reshape(shape) * self.tick, np.inf)
+        self._qa = np.where((sa > 0).reshape(shape) & (q > -self.max_inventory),
+                            oa.reshape(shape) * self.tick, np.inf)
+        r, _, term, trunc = self._advance()
+        if term or trunc:
+            self.agents = []
+        return self._observe_all(), r.reshape(-1), bool(term), bool(trunc)
+
     def _observe_all(self) -> np.ndarray:
         mk = self.market
         P, na = self.n_paths, self.n_agents
@@ -191,14 +240,16 @@ class ModelBasedEnv(ParallelEnv):
         o[..., 0] = np.clip(mk.q / self.max_inventory, -1, 1)
         horizon = min(mk.n_steps, self.max_cycles)
         o[..., 1] = max(0.0, 1.0 - mk.i / horizon)
-        best = self._qb.min(axis=1) + self._qa.min(axis=1)
-        o[..., 2] = np.where(np.isfinite(best), np.minimum(best / self.tick, 20) / 20, 1.0)[:, None]
+        best = self._qb[:, 0] + self._qa[:, 0] if na == 1 else \
+            self._qb.min(axis=1) + self._qa.min(axis=1)
+        # (an unquoted side is +inf: min(inf / tick, 20) / 20 = 1 and min(inf, 1) * 0 = 0)
+        o[..., 2] = (np.minimum(best / self.tick, 20) / 20)[:, None]
         o[..., 7] = math.tanh(mk.sigma * math.sqrt(mk.dt) / self.tick)
-        o[..., 9] = np.tanh(self._last_fills)[:, None]
+        o[..., 9] = self._tanh_fills[self._last_fills][:, None]
         mo = self.actions.max_offset
         fb, fa = np.isfinite(self._qb), np.isfinite(self._qa)
-        o[..., 10] = np.where(fb, np.minimum(np.where(fb, self._qb, 0) / self.tick / mo, 1), 0)
-        o[..., 11] = np.where(fa, np.minimum(np.where(fa, self._qa, 0) / self.tick / mo, 1), 0)
+        o[..., 10] = np.minimum(self._qb / self.tick / mo, 1) * fb
+        o[..., 11] = np.minimum(self._qa / self.tick / mo, 1) * fa
         o[..., 14] = fb
         o[..., 15] = fa
         return o.reshape(P * na, N_FEATURES)

@@ -112,7 +112,7 @@ class ASMarket:
         """Which agent (one-hot) is filled on one side; ``delta`` (n_paths, n_agents)."""
         quoted = np.isfinite(delta)
         d = np.where(quoted, delta, np.inf)
-        best = d.min(axis=1)
+        best = d[:, 0] if self.n_agents == 1 else d.min(axis=1)
         lam = self.A * np.exp(-self.k * np.where(np.isfinite(best), best, 0.0)) * self.dt
         p = lam if self.fill == "paper" else -np.expm1(-lam)
         hit = (u < p) & np.isfinite(best)

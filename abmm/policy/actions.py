@@ -120,6 +120,41 @@ class QuoteActions:
         return float(off_b), size_b, float(off_a), size_a
 
 
+    def decode_batch(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``decode`` for a whole batch at once: ``actions`` of shape ``(n,)`` (discrete) or
+        ``(n, 4)`` (continuous) gives four arrays ``(bid offset, bid size, ask offset, ask
+        size)`` of length ``n``; ``InvalidActionError`` names the first bad row."""
+        a = np.asarray(actions)
+        if self.mode == "discrete":
+            if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+                raise InvalidActionError(f"discrete actions must be a 1-d integer array, got "
+                                         f"shape {a.shape} dtype {a.dtype}")
+            bad = np.flatnonzero((a < 0) | (a >= self.n))
+            if bad.size:
+                i = int(bad[0])
+                raise InvalidActionError(f"row {i}: action {int(a[i])} is out of bounds: "
+                                         f"expected an int in [0, {self.n})")
+            k = len(self.offsets)
+            o = np.asarray(self.offsets, np.float64)
+            quote = a != self.no_quote
+            ai = np.where(quote, a, 0)
+            size = np.where(quote, self.quote_size, 0)
+            return o[ai // k], size, o[ai % k], size
+        if a.ndim != 2 or a.shape[1] != 4:
+            raise InvalidActionError(f"continuous actions must have shape (n, 4), got "
+                                     f"{a.shape}")
+        a = np.array(a, np.float64)
+        if not np.abs(a).max(initial=0.0) <= 1 + 1e-6:  # (NaN compares false: caught too)
+            i = int(np.flatnonzero(~(np.abs(a).max(axis=1) <= 1 + 1e-6))[0])
+            raise InvalidActionError(f"row {i}: action {a[i].tolist()}: expected 4 finite "
+                                     "values in [-1, 1]")
+        np.clip(a, -1, 1, out=a)
+        lo, hi = 0.5, self.max_offset
+        off = lo + (a[:, :2] + 1) / 2 * (hi - lo)
+        size = np.rint((a[:, 2:] + 1) / 2 * self.max_size).astype(np.int64)
+        return off[:, 0], size[:, 0], off[:, 1], size[:, 1]
+
+
 def target_quotes(mid: float, bid_offset: float, bid_size: int, ask_offset: float,
                   ask_size: int, inventory: int, max_inventory: int) -> list:
     """``[(side, price, size), ...]`` of the wanted quotes around ``mid`` (ticks)."""
