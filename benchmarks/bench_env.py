@@ -17,6 +17,11 @@
   figure is: the Avellaneda-Stoikov closed form computed for every path from its observation
   (inventory, time left) and mapped to a continuous action. ``..._mlp``: the same with a
   64x64 MLP policy (the numpy forward pass every ``kind: policy`` agent uses) instead.
+* ``many_learners_decisions_per_s_{2,16,64}``: ``n`` learning market makers (the env's
+  ``learner`` group, ``count: n``) in market_v0's default market sharing one PPO network (fresh
+  weights, greedy actions), one batched forward pass per decision time; agent-decisions/s over
+  ``--steps / 3`` decisions, env step and observation included. ``many_learners_decisions_per_s``
+  is the figure at 64; ``..._64_unbatched`` the same with one forward pass per learner.
 
 References measured on this machine class: ABIDES-Gym 14-16 steps/s (daily investor) and ~25
 (execution); mbt-gym's vectorized Avellaneda-Stoikov env 8.6 M trajectory-steps/s at 10,000
@@ -110,6 +115,31 @@ def _mlp_policy(env):
     return lambda obs: net.to_env(net.act(obs))
 
 
+def many_learners_rate(n: int, steps: int, batched: bool = True, seed: int = 7) -> float:
+    """Agent-decisions/s of ``n`` learning market makers sharing one PPO network in
+    market_v0's default market: each decision time stacks the live learners' observations and
+    runs one forward pass for all of them (``batched``), or one per learner."""
+    from abmm.env import market_v0
+    from abmm.learn.ppo import PPO
+
+    env = market_v0.parallel_env(max_cycles=steps, overrides=[f"agents.learner.count={n}"])
+    learner = PPO(16, env.action_space(env.possible_agents[0]), seed=0)
+    obs, _ = env.reset(seed=seed)
+    decisions = 0
+    t0 = time.perf_counter()
+    while env.agents:
+        names = list(env.agents)
+        if batched:
+            acts = learner.act(np.stack([obs[a] for a in names]), explore=False)[0]
+        else:
+            acts = [learner.act(obs[a][None], explore=False)[0][0] for a in names]
+        obs, *_ = env.step(dict(zip(names, (int(x) for x in acts), strict=True)))
+        decisions += len(names)
+    rate = decisions / (time.perf_counter() - t0)
+    env.close()
+    return rate
+
+
 def model_based_env_rate(paths: int, policy: str, repeat: int = 3) -> float:
     from abmm.env.model_based_env import ModelBasedEnv
 
@@ -144,6 +174,11 @@ def main(argv=None) -> int:
         "model_based_env_agent_steps_per_s_mlp": round(model_based_env_rate(a.paths, "mlp")),
         "paths": a.paths,
     }
+    for n in (2, 16, 64):
+        res[f"many_learners_decisions_per_s_{n}"] = round(many_learners_rate(n, a.steps // 3))
+    res["many_learners_decisions_per_s"] = res["many_learners_decisions_per_s_64"]
+    res["many_learners_decisions_per_s_64_unbatched"] = round(
+        many_learners_rate(64, a.steps // 3, batched=False))
     if a.json:
         print(json.dumps(res))
         return 0
@@ -159,6 +194,10 @@ def main(argv=None) -> int:
           f"Avellaneda-Stoikov closed form acting: {res['model_based_env_agent_steps_per_s']:,} "
           f"agent-steps/s (target >= 10 M); with a 64x64 MLP policy: "
           f"{res['model_based_env_agent_steps_per_s_mlp']:,}")
+    print("many learners sharing one network (market_v0, default market), agent-decisions/s: "
+          + ", ".join(f"{n}: {res[f'many_learners_decisions_per_s_{n}']:,}" for n in (2, 16, 64))
+          + f" (target >= 100,000 at 64); 64 with one forward pass per learner: "
+          f"{res['many_learners_decisions_per_s_64_unbatched']:,}")
     return 0
 
 
