@@ -5,7 +5,8 @@ Runs ``--scenario`` for each seed of ``--seeds`` (parallel processes) over ``--d
 samples the mid every minute after the warm-up (no event log is written), and compares the
 moment vector of each seed's 1-minute log returns (``abmm.analysis.moments``: sd, robust
 kurtosis, Hill index, ACF at lags 1-20, ACF of |r| at 1/5/10/20 and its decay exponent,
-variance ratios at 5 and 30 minutes) with those of the real file's consecutive pieces of the
+variance ratios at 5 and 30 minutes; and, when the real file has volumes, the persistence of the
+minute volume and its rank correlation with |r|) with those of the real file's consecutive pieces of the
 same length (``--real``, an OHLCV CSV; default the FTX BTC-PERP month in ../shared/data). Each
 moment's z-score uses the variance of one piece (moving-block bootstrap of the real series,
 one-day blocks, raised to the pooled piece and seed variance) times 1/pieces + 1/seeds; the
@@ -32,34 +33,23 @@ from abmm.learn.config import parse_seeds  # one seed syntax: "1-20", "1,5,9-12"
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "ftx_btc_perp_1m_2022-01.csv"
-MINUTE = 60_000_000_000
 
 
 def simulate(args) -> dict:
-    """One seed: the 1-minute log mid returns after the warm-up (none across a night)."""
+    """One seed: the 1-minute log mid returns after the warm-up (none across a night) and the
+    lots traded in each of those minutes."""
     scenario, seed, days, sets = args
+    from abmm.calibrate.smm import minute_returns
     from abmm.scenario import build_model
 
     over = list(sets) + ([f"market.days={days}"] if days else [])
     t0 = time.perf_counter()
     m = build_model(scenario, seed=seed, overrides=over)
-    rets: list[float] = []
-    for i, (o, c) in enumerate(m.sessions):
-        t = o + (m.warmup_end - m.start if i == 0 else 0)
-        m.run_until(t)
-        prev = m.mid() or m.mark_price()
-        while t + MINUTE <= c:
-            t += MINUTE
-            m.run_until(t)
-            cur = m.mid() or m.mark_price()
-            rets.append(float(np.log(cur / prev)))
-            prev = cur
-    wall = time.perf_counter() - t0
     sim_days = (m.end - m.start) / 86_400e9
-    out = {"seed": seed, "returns": rets, "wall_s": wall, "kernel_events": m.n_kernel_events,
-           "sim_days": sim_days}
-    m.release()
-    return out
+    rets, vols = minute_returns(m)  # (releases the model)
+    wall = time.perf_counter() - t0
+    return {"seed": seed, "returns": rets, "volumes": vols, "wall_s": wall,
+            "kernel_events": m.n_kernel_events, "sim_days": sim_days}
 
 
 def main(argv=None) -> int:
@@ -74,20 +64,24 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     from abmm.analysis.bars import read_ohlcv
-    from abmm.analysis.estimators import log_returns
-    from abmm.analysis.moments import joint_test, moment_vector, real_reference
+    from abmm.analysis.moments import (
+        bar_returns_and_volume,
+        joint_test,
+        moment_vector,
+        real_reference,
+    )
 
     if not Path(a.real).is_file():
         print(f"moment_match: --real {a.real}: no such file", file=sys.stderr)
         return 2
-    real_r = log_returns(read_ohlcv(a.real), "1min").to_numpy()
-    real_r = real_r[np.isfinite(real_r)]
+    real_r, real_v = bar_returns_and_volume(read_ohlcv(a.real))
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(a.workers) as pool:
         runs = pool.map(simulate, [(a.scenario, s, a.days, a.set) for s in parse_seeds(a.seeds)])
     length = min(len(r["returns"]) for r in runs)  # compare like with like: same length
-    sims = [moment_vector(np.asarray(r["returns"][:length])) for r in runs]
-    pieces, boot = real_reference(real_r, length, n_boot=a.boot)
+    sims = [moment_vector(np.asarray(r["returns"][:length]), np.asarray(r["volumes"][:length]))
+            for r in runs]
+    pieces, boot = real_reference(real_r, length, n_boot=a.boot, volume=real_v)
     res = joint_test(sims, pieces, boot)
     real_sd = float(np.mean([p["sd"] for p in pieces]))
     sd_ratio = float(np.mean([s["sd"] for s in sims]) / real_sd)

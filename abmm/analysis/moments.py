@@ -13,7 +13,12 @@ returns, each a stylized fact a researcher checks first:
   (volatility clustering) and ``beta_abs``, its power-law decay exponent over lags 1-100
   (long memory);
 * ``vr_5``, ``vr_30``: variance ratios ``Var(sum of q returns) / (q Var(r))`` from overlapping
-  sums (martingale: 1).
+  sums (martingale: 1);
+* when the traded volume of each minute is known (real bars with a volume column, every
+  simulation): ``vol_acf_1``, the lag-1 autocorrelation of the volume's ranks (how persistent
+  activity is), and ``vol_abs_corr``, the Spearman correlation of the volume with ``|r|`` (the
+  volume-volatility relation). Both are scale-free, so a simulated market in lots compares with a
+  real one in BTC; without volumes they are NaN and every comparison leaves them out.
 
 :func:`joint_test` compares like with like: every moment is computed on series of the same
 length -- each simulated seed's, and each consecutive piece of that length of the real series
@@ -40,13 +45,14 @@ from scipy import stats
 from abmm.analysis.estimators import acf, fit_power_law, hill_tail_index
 
 __all__ = ["MOMENTS", "moment_vector", "block_bootstrap", "real_reference", "joint_test",
-           "MOORS_GAUSSIAN"]
+           "MOORS_GAUSSIAN", "bar_returns_and_volume"]
 
 ACF_LAGS = tuple(range(1, 21))
 ABS_LAGS = (1, 5, 10, 20)
 #: The moments, in order (the keys of ``moment_vector``).
 MOMENTS = (("sd", "kurt_robust", "hill") + tuple(f"acf_{k}" for k in ACF_LAGS)
-           + tuple(f"acf_abs_{k}" for k in ABS_LAGS) + ("beta_abs", "vr_5", "vr_30"))
+           + tuple(f"acf_abs_{k}" for k in ABS_LAGS) + ("beta_abs", "vr_5", "vr_30")
+           + ("vol_acf_1", "vol_abs_corr"))
 #: Moors' octile kurtosis of a Gaussian: ``(E7 - E5 + E3 - E1) / (E6 - E2)``.
 MOORS_GAUSSIAN = float((stats.norm.ppf(7 / 8) - stats.norm.ppf(5 / 8) + stats.norm.ppf(3 / 8)
                         - stats.norm.ppf(1 / 8)) / (stats.norm.ppf(6 / 8) - stats.norm.ppf(2 / 8)))
@@ -67,10 +73,32 @@ def _variance_ratio(r: np.ndarray, q: int) -> float:
     return float(np.mean(sums * sums) / (q * var1))
 
 
-def moment_vector(r) -> dict[str, float]:
-    """The moments of the returns ``r`` (a 1-D array of log returns), keyed by ``MOMENTS``."""
+def _volume_moments(x: np.ndarray, v) -> tuple[float, float]:
+    """``(vol_acf_1, vol_abs_corr)`` of returns ``x`` and their minutes' volumes ``v``."""
+    if v is None:
+        return math.nan, math.nan
+    v = np.asarray(v, dtype=float)
+    if len(v) != len(x) or len(v) < 3 or not np.isfinite(v).all() or np.ptp(v) == 0:
+        return math.nan, math.nan
+    rk = stats.rankdata(v)
+    lag1 = float(acf(rk, 1)[1])
+    corr = float(stats.spearmanr(v, np.abs(x)).statistic) if np.ptp(np.abs(x)) > 0 \
+        else math.nan
+    return lag1, corr
+
+
+def moment_vector(r, volume=None) -> dict[str, float]:
+    """The moments of the returns ``r`` (a 1-D array of log returns), keyed by ``MOMENTS``;
+    ``volume``: the traded volume of each return's minute (same length), for the volume
+    moments (NaN without it)."""
     x = np.asarray(r, dtype=float)
-    x = x[np.isfinite(x)]
+    keep = np.isfinite(x)
+    if volume is not None:
+        volume = np.asarray(volume, dtype=float)
+        if len(volume) != len(x):
+            raise ValueError(f"volume has {len(volume)} values for {len(x)} returns")
+        volume = volume[keep]
+    x = x[keep]
     out: dict[str, float] = {}
     out["sd"] = float(np.std(x)) if len(x) > 1 else math.nan
     e = np.quantile(x, [i / 8 for i in range(1, 8)]) if len(x) > 8 else None
@@ -88,7 +116,27 @@ def moment_vector(r) -> dict[str, float]:
     out["beta_abs"] = fit_power_law(np.arange(1, 101), rho_abs[1:])[0]
     out["vr_5"] = _variance_ratio(x, 5)
     out["vr_30"] = _variance_ratio(x, 30)
+    out["vol_acf_1"], out["vol_abs_corr"] = _volume_moments(x, volume)
     return out
+
+
+def bar_returns_and_volume(bars) -> tuple[np.ndarray, np.ndarray | None]:
+    """A real OHLCV frame's 1-minute log returns (``abmm.analysis.estimators.log_returns``) and
+    the volume traded in each return's minute (``None`` when the bars have no usable volume:
+    missing, NaN or all zero)."""
+    from abmm.analysis.estimators import log_returns
+
+    r = log_returns(bars, "1min")
+    vol = None
+    if "volume" in getattr(bars, "columns", ()):
+        v = bars.set_index("timestamp")["volume"].astype(float)
+        v = v[~v.index.duplicated(keep="last")]
+        v = v.resample("1min", origin="start").sum(min_count=1).reindex(r.index).to_numpy()
+        if np.isfinite(v).all() and (v > 0).any():
+            vol = v
+    x = r.to_numpy()
+    keep = np.isfinite(x)
+    return x[keep], None if vol is None else vol[keep]
 
 
 def _vec(m: dict) -> np.ndarray:
@@ -96,11 +144,12 @@ def _vec(m: dict) -> np.ndarray:
 
 
 def block_bootstrap(r, n_boot: int = 400, block: int = 1440, length: int | None = None,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0, volume=None) -> np.ndarray:
     """Moment vectors of ``n_boot`` moving-block bootstrap resamples of ``r`` (rows, in
     ``MOMENTS`` order): each resample joins random blocks of ``block`` consecutive returns up to
-    ``length`` returns (default ``len(r)``)."""
+    ``length`` returns (default ``len(r)``); ``volume`` (per return) is resampled with them."""
     x = np.asarray(r, dtype=float)
+    vol = None if volume is None else np.asarray(volume, dtype=float)
     n = len(x)
     length = n if length is None else int(length)
     if n < 2 * block:
@@ -112,7 +161,8 @@ def block_bootstrap(r, n_boot: int = 400, block: int = 1440, length: int | None 
     for b in range(n_boot):
         starts = rng.integers(0, n - block + 1, k)
         sample = np.concatenate([x[s:s + block] for s in starts])[:length]
-        out[b] = _vec(moment_vector(sample))
+        vs = None if vol is None else np.concatenate([vol[s:s + block] for s in starts])[:length]
+        out[b] = _vec(moment_vector(sample, vs))
     return out
 
 
@@ -146,20 +196,25 @@ def _distance(s: np.ndarray, rp: np.ndarray, sd_boot: np.ndarray, corr: np.ndarr
 
 
 def real_reference(r, length: int, n_boot: int = 400, block: int = 1440,
-                   seed: int = 0) -> tuple[list[dict], np.ndarray]:
+                   seed: int = 0, volume=None) -> tuple[list[dict], np.ndarray]:
     """The real series as the simulation is measured: the moment vectors of its consecutive
     non-overlapping pieces of ``length`` returns (the simulated length per seed, so that every
     moment's small-sample bias is the same on both sides), and ``n_boot`` block-bootstrap moment
-    vectors of one such piece (the sampling covariance of one piece's moments)."""
+    vectors of one such piece (the sampling covariance of one piece's moments). ``volume``: each
+    return's minute volume (the volume moments; NaN without it)."""
     x = np.asarray(r, dtype=float)
-    x = x[np.isfinite(x)]
+    keep = np.isfinite(x)
+    v = None if volume is None else np.asarray(volume, dtype=float)[keep]
+    x = x[keep]
     n_pieces = len(x) // length
     if n_pieces < 1:
         raise ValueError(f"the real series has {len(x)} returns, fewer than one simulated "
                          f"length ({length})")
-    pieces = [moment_vector(x[i * length:(i + 1) * length]) for i in range(n_pieces)]
+    pieces = [moment_vector(x[i * length:(i + 1) * length],
+                            None if v is None else v[i * length:(i + 1) * length])
+              for i in range(n_pieces)]
     return pieces, block_bootstrap(x, n_boot=n_boot, block=min(block, len(x) // 2),
-                                   length=length, seed=seed)
+                                   length=length, seed=seed, volume=v)
 
 
 def joint_test(sim: list[dict], real: list[dict], real_boot: np.ndarray,

@@ -185,12 +185,12 @@ class Target:
 
     @classmethod
     def from_returns(cls, r, length: int, n_boot: int = 200, seed: int = 0,
-                     source: str = "returns") -> Target:
+                     source: str = "returns", volume=None) -> Target:
         """The target of a real return series measured at ``length`` returns a piece (the
         simulated length): ``abmm.analysis.moments.real_reference`` (its pieces, and a one-day
         moving-block bootstrap of one piece), each moment's variance being the bootstrap's or
-        the pieces', whichever is larger."""
-        pieces, boot = real_reference(r, length, n_boot=n_boot, seed=seed)
+        the pieces', whichever is larger. ``volume`` (per return): the volume moments too."""
+        pieces, boot = real_reference(r, length, n_boot=n_boot, seed=seed, volume=volume)
         rp = np.array([[p[k] for k in MOMENTS] for p in pieces], float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN moment stays NaN
@@ -204,12 +204,13 @@ class Target:
     @classmethod
     def from_file(cls, path, length: int, n_boot: int = 200, seed: int = 0) -> Target:
         """The target of a real bar file (CSV or Parquet OHLCV, as ``abmm facts --real``
-        reads): its 1-minute log returns, measured by ``from_returns``."""
+        reads): its 1-minute log returns and, when the file has them, its volumes, measured by
+        ``from_returns``."""
         from abmm.analysis.bars import read_ohlcv
-        from abmm.analysis.estimators import log_returns
+        from abmm.analysis.moments import bar_returns_and_volume
 
-        r = log_returns(read_ohlcv(path), "1min").to_numpy()
-        return cls.from_returns(r[np.isfinite(r)], length, n_boot, seed, source=str(path))
+        r, v = bar_returns_and_volume(read_ohlcv(path))
+        return cls.from_returns(r, length, n_boot, seed, source=str(path), volume=v)
 
     @classmethod
     def from_moments(cls, vectors: Sequence[dict], source: str = "moments") -> Target:
@@ -280,23 +281,35 @@ def _simulate(args) -> dict[str, float]:
     from abmm.scenario import build_model
 
     m = build_model(data, seed=seed, overrides=list(overrides))
+    rets, vols = minute_returns(m, length)
+    if len(rets) < length:
+        raise RuntimeError(f"seed {seed}: {len(rets)} returns, fewer than {length}")
+    return moment_vector(np.asarray(rets), np.asarray(vols, float))
+
+
+def minute_returns(m, length: int | None = None) -> tuple[list[float], list[int]]:
+    """Run the model ``m`` (released at the end) and sample it every minute after the warm-up:
+    the 1-minute log mid returns (none across a night), at most ``length``, and the lots traded
+    in each return's minute."""
     rets: list[float] = []
+    vols: list[int] = []
+    cap = math.inf if length is None else length
     try:
         for i, (o, c) in enumerate(m.sessions):
             t = o + (m.warmup_end - m.start if i == 0 else 0)
             m.run_until(t)
             prev = m.mid() or m.mark_price()
-            while t + MINUTE <= c and len(rets) < length:
+            v0 = m.volume
+            while t + MINUTE <= c and len(rets) < cap:
                 t += MINUTE
                 m.run_until(t)
                 cur = m.mid() or m.mark_price()
                 rets.append(math.log(cur / prev))
-                prev = cur
+                vols.append(m.volume - v0)
+                prev, v0 = cur, m.volume
     finally:
         m.release()
-    if len(rets) < length:
-        raise RuntimeError(f"seed {seed}: {len(rets)} returns, fewer than {length}")
-    return moment_vector(np.asarray(rets))
+    return rets, vols
 
 
 def simulate_moments(scenario, seeds: Sequence[int], overrides: Sequence[str] = (),

@@ -63,7 +63,9 @@ def test_the_same_process_passes(references):
     for i, (pieces, boot) in enumerate(references):
         sims = [moment_vector(garch_t(7_000, seed=100 + 10 * i + s)) for s in range(4)]
         res = joint_test(sims, pieces, boot)
-        assert res["df"] == len(MOMENTS) and res["real_pieces"] == 4
+        # without volumes the two volume moments are NaN and left out
+        assert res["df"] == len(MOMENTS) - 2 and res["real_pieces"] == 4
+        assert "vol_acf_1" not in res["moments"]
         passed.append(res["passed"])
     assert sum(passed) >= 5, passed  # a 95 % test: at most one of six may fail by chance
 
@@ -78,3 +80,39 @@ def test_a_different_volatility_or_mean_reversion_fails(references, kw, moments)
         assert not res["passed"], res
         worst = max(res["moments"], key=lambda k: abs(res["moments"][k]["z"]))
         assert worst in moments
+
+
+def garch_volume(r: np.ndarray, seed: int, persistence: float = 0.7) -> np.ndarray:
+    """Volumes that follow |r| and have their own persistent activity factor."""
+    rng = np.random.default_rng(seed)
+    a = np.empty(len(r))
+    a[0] = 0.0
+    for t in range(1, len(r)):
+        a[t] = persistence * a[t - 1] + rng.standard_normal()
+    return np.exp(0.5 * a) * (1 + 300 * np.abs(r))
+
+
+def test_volume_moments_compare_like_with_like():
+    r = garch_t(20_000, seed=7)
+    m = moment_vector(r, garch_volume(r, 1))
+    assert 0.3 < m["vol_acf_1"] < 0.9 and 0.1 < m["vol_abs_corr"] < 0.9
+    # scale-free: volumes in other units give the same moments
+    m2 = moment_vector(r, 1000 * garch_volume(r, 1))
+    assert m2["vol_acf_1"] == m["vol_acf_1"] and m2["vol_abs_corr"] == m["vol_abs_corr"]
+    # the same process passes the joint test with the volume moments in; volume without
+    # persistence (the negative control) fails on vol_acf_1
+    real = garch_t(28_000, seed=2000)
+    pieces, boot = real_reference(real, 7_000, n_boot=150, block=1000,
+                                  volume=garch_volume(real, 2))
+    sims, flat = [], []
+    for s in range(4):
+        x = garch_t(7_000, seed=300 + s)
+        sims.append(moment_vector(x, garch_volume(x, 400 + s)))
+        flat.append(moment_vector(x, garch_volume(x, 400 + s, persistence=0.0)))
+    res = joint_test(sims, pieces, boot)
+    assert res["df"] == len(MOMENTS) and res["passed"], res["distance"]
+    bad = joint_test(flat, pieces, boot)
+    assert not bad["passed"]
+    assert max(bad["moments"], key=lambda k: abs(bad["moments"][k]["z"])) == "vol_acf_1"
+    with pytest.raises(ValueError, match="volume"):
+        moment_vector(r, np.ones(10))
