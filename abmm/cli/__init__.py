@@ -15,6 +15,9 @@
 * ``abmm tune-baseline --scenario S --kind as|glft --seeds 1-20 --out FILE.yaml [--like POLICY]
   [--workers N]``: grid-search a closed-form market maker (gamma x volatility window) on
   training seeds, maximizing Sharpe; ``abmm evaluate --policy FILE.yaml`` plays the spec.
+* ``abmm pareto --scenario S --policy P --seeds 1000-1019 --out DIR``: a weight-conditioned
+  market maker's Pareto front (PnL against mean |inventory|) across its reward weights, beside
+  AS's and GLFT's curves over gamma (``abmm.learn.pareto``).
 * ``abmm export CHECKPOINT OUT.npz [--learner NAME]``: a torch checkpoint to the torch-free
   policy file (``abmm.policy``) that ``kind: policy`` agents load; ``abmm export sb3:MODEL.zip
   OUT.npz`` and ``torchscript:FILE`` convert outside policies (``abmm.learn.importers``).
@@ -523,6 +526,76 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pareto(a: argparse.Namespace) -> int:
+    """``abmm pareto``: a weight-conditioned policy's front against AS and GLFT over gamma."""
+    import shutil
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from abmm.errors import AbmmError
+    from abmm.learn.config import parse_seeds
+    from abmm.learn.pareto import DEFAULT_GAMMAS, pareto
+    from abmm.resources import scenario_path
+
+    try:
+        seeds = parse_seeds(a.seeds)
+    except ValueError as exc:
+        print(f"abmm pareto: --seeds: {exc}", file=sys.stderr)
+        return 2
+    try:
+        gammas = DEFAULT_GAMMAS if a.gammas is None else tuple(
+            float(g) for g in a.gammas.split(","))
+        if not gammas or any(not g > 0 for g in gammas):
+            raise ValueError
+    except ValueError:
+        print(f"abmm pareto: --gammas {a.gammas}: expected positive numbers separated by "
+              "commas, e.g. 0.01,0.03,0.1", file=sys.stderr)
+        return 2
+    scenario = scenario_path(a.scenario)
+    if not Path(scenario).is_file():
+        print(f"abmm pareto: --scenario {a.scenario}: no such file or shipped scenario "
+              "(abmm scenarios lists them)", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.force:
+        print(f"abmm pareto: --out {out} exists and is not an empty directory; use --force to "
+              "overwrite its pareto files", file=sys.stderr)
+        return 2
+    created = not out.exists()
+    total = a.weights + len(gammas) * 2
+    try:
+        with tqdm(total=total, desc="points", file=sys.stderr, disable=None) as bar:
+            res = pareto(str(scenario), a.policy, seeds, out, n_weights=a.weights,
+                         gammas=gammas, progress=lambda src, i: bar.update(1))
+    except (AbmmError, ValueError, OSError) as exc:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        print(f"abmm pareto: {exc}", file=sys.stderr)
+        return 2
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    if a.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{'source':<8}{'params':<34}{'PnL':>10}{'95 % CI':>22}{'mean |q|':>10}{'Sharpe':>8}")
+    ranged = [k for k, (lo, hi) in res["objectives"].items() if hi > lo]
+    for r in res["rows"]:
+        ci = f"[{r['pnl_lo']:.3g}, {r['pnl_hi']:.3g}]"
+        par = json.loads(r["params"])
+        text = ", ".join(f"{k} {par[k]:.3g}" for k in (ranged if r["source"] == "learned"
+                                                       else par))
+        print(f"{r['source']:<8}{text[:33]:<34}{r['pnl_mean']:>10.4g}{ci:>22}"
+              f"{r['map_mean']:>10.3g}{r['sharpe']:>8.3f}")
+    print("baseline points dominated by a learned point at 95 % (higher PnL and lower mean "
+          "|inventory|): " + ", ".join(f"{k.upper()} {v} of {len(gammas)}"
+                                      for k, v in res["points_dominated"].items()))
+    print(f"wrote {out / 'pareto.csv'}, {out / 'pareto.json'}, {out / 'pareto.png'}")
+    return 0
+
+
 def cmd_export(a: argparse.Namespace) -> int:
     """``abmm export``: a torch policy file or training checkpoint to a ``.npz`` policy."""
     from abmm.errors import AbmmError
@@ -664,6 +737,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", default="1000-1099", help="e.g. 1000-1099 or 1,2,5-9")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    pa = sub.add_parser("pareto", help="a weight-conditioned market maker's Pareto front "
+                                       "against AS and GLFT over gamma")
+    pa.add_argument("--scenario", required=True)
+    pa.add_argument("--policy", required=True,
+                    help="a policy trained with env_args.objectives (.pt, .npz or checkpoint)")
+    pa.add_argument("--seeds", default="1000-1019", help="held-out seeds, e.g. 1000-1019")
+    pa.add_argument("--out", required=True, help="directory for pareto.csv, .json and .png")
+    pa.add_argument("--weights", type=int, default=8, help="weight vectors to play (default 8)")
+    pa.add_argument("--gammas", help="AS and GLFT risk aversions, comma-separated (default 8 "
+                                     "values from 0.003 to 0.3)")
+    pa.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    pa.add_argument("--json", action="store_true")
+    pa.set_defaults(func=cmd_pareto)
     tb = sub.add_parser("tune-baseline", help="grid-search AS or GLFT on training seeds (Sharpe) "
                                               "and write a baseline spec for abmm evaluate")
     tb.add_argument("--scenario", required=True)

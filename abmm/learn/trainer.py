@@ -89,6 +89,8 @@ def check_args(cfg: TrainConfig) -> None:
         if any(p.kind is p.VAR_KEYWORD for p in params.values()):
             continue
         known = sorted(k for k in params if k not in ("self", *skip))
+        if section == "env_args" and cfg.env in ("market", "model_based"):
+            known = sorted([*known, "objectives"])  # weight-conditioned rewards (make_env)
         unknown = sorted(set(given) - set(known))
         if unknown:
             owner = cfg.env if section == "env_args" else cfg.algo
@@ -109,7 +111,15 @@ def resolve_env_args(kind: str, args: dict, base_dir: Path) -> dict:
 
 
 def make_env(kind: str, args: dict):
-    """The training environment of ``kind`` with ``args``."""
+    """The training environment of ``kind`` with ``args``; an ``objectives`` argument (market
+    and model_based) wraps it in ``abmm.env.conditioned.WeightConditioned`` (weight-conditioned
+    rewards, for ``abmm pareto``)."""
+    if "objectives" in args and kind in ("market", "model_based"):
+        from abmm.env.conditioned import WeightConditioned
+
+        base = {k: v for k, v in args.items() if k != "objectives"}
+        base["vector_reward"] = True
+        return WeightConditioned(make_env(kind, base), args["objectives"])
     if kind == "market":
         from abmm.env import market_v0
 
