@@ -13,8 +13,8 @@ that time. The runs' statistics must be identical across the three (checked; a m
 Training (``abmm.learn.trainer.Trainer``, what ``abmm train --workers N`` runs): ``--train``
 (default the shipped ``scenarios/train/mm_coevolve.yaml``) for ``--train-updates`` updates
 (default 2) of ``--train-episodes`` episodes each (default 4), once with ``workers=1`` (in this
-process) and once with ``workers=2`` (rollouts on the default backend, the learners' updates in
-the driver), each into a fresh folder and timed whole (worker start-up included).
+process) and once with ``workers=2`` (rollouts on ``--train-backend``, default auto: Ray when
+installed, else the process pool; the learners' updates in the driver), each into a fresh folder and timed whole (worker start-up included).
 Agent-decisions/s is env steps x agents / that time. The two runs differ in their exploration
 draws (``workers=1`` is the serial path), so the check here is that both play the same number
 of env steps; tests/learn/test_train_workers.py checks that 2 and 3 workers train identically.
@@ -103,7 +103,8 @@ def _time(sweep, out: Path, workers: int, backend: str) -> tuple[float, object, 
     return wall, res, stats
 
 
-def train_timing(config: str, updates: int, episodes: int, workers: int, out: Path) -> dict:
+def train_timing(config: str, updates: int, episodes: int, workers: int, out: Path,
+                 backend: str = "auto") -> dict:
     """Train ``config`` for ``updates`` x ``episodes`` with ``workers`` rollout workers (whole
     call timed): wall seconds, env steps, agent-decisions/s and the rollout backend."""
     from abmm.learn.config import load_config
@@ -113,7 +114,7 @@ def train_timing(config: str, updates: int, episodes: int, workers: int, out: Pa
     cfg = cfg.model_copy(update={"updates": updates, "episodes_per_update": episodes,
                                  "checkpoint_every": updates})
     t0 = time.perf_counter()
-    tr = Trainer(cfg, base, out, workers=workers)
+    tr = Trainer(cfg, base, out, workers=workers, backend=backend)
     kind = "serial" if tr._executor is None else tr._executor.kind
     tr.run()
     wall = time.perf_counter() - t0
@@ -134,6 +135,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-updates", type=int, default=2)
     ap.add_argument("--train-episodes", type=int, default=4,
                     help="episodes per update (default 4)")
+    ap.add_argument("--train-backend", choices=["auto", "ray", "pool"], default="auto",
+                    help="rollout workers of the 2-worker training run (default auto)")
     ap.add_argument("--no-sweep", action="store_true", help="time training only")
     ap.add_argument("--no-train", action="store_true", help="time the sweep only")
     ap.add_argument("--json", action="store_true")
@@ -170,7 +173,7 @@ def main(argv=None) -> int:
             tr = {}
             for w in (1, 2):
                 tr[w] = train_timing(cfgp, a.train_updates, a.train_episodes, w,
-                                     tmp / f"train_{w}")
+                                     tmp / f"train_{w}", a.train_backend)
                 if not a.json:
                     print(f"{'train_' + str(w):>15}: {tr[w]['env_steps']:,} env steps in "
                           f"{tr[w]['wall_s']:6.1f} s = {tr[w]['decisions_per_s']:,.0f} "
