@@ -115,7 +115,7 @@ def train_timing(config: str, updates: int, episodes: int, workers: int, out: Pa
                                  "checkpoint_every": updates})
     t0 = time.perf_counter()
     tr = Trainer(cfg, base, out, workers=workers, backend=backend)
-    kind = "serial" if tr._executor is None else tr._executor.kind
+    kind = tr.rollout_backend
     tr.run()
     wall = time.perf_counter() - t0
     agents = len(tr.env.possible_agents)

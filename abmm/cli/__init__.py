@@ -379,8 +379,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     except (AbmmError, ValueError, OSError) as exc:
         print(f"abmm train: {exc}", file=sys.stderr)
         return 2
-    where = "" if trainer._executor is None else (
-        f", rollouts on {trainer.workers} {trainer._executor.kind} worker(s)")
+    where = "" if trainer.rollout_backend == "serial" else (
+        f", rollouts on {trainer.workers} {trainer.rollout_backend} worker(s)")
     print(f"abmm train: {cfg.name}: {cfg.algo} on {cfg.env} ({len(trainer.learners)} "
           f"learner(s), {len(trainer.assign)} agent(s)), updates {trainer.update}"
           f" -> {cfg.updates}, out {out}{where}", file=sys.stderr)

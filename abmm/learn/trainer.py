@@ -270,8 +270,6 @@ class Trainer:
         self.learners, self.assign = build_learners(cfg, self.env, self.encoder,
                                                     device_of(cfg.device))
         self.workers = int(workers)
-        self.backend = backend
-        self.address = address
         self._executor = None
         if self.workers < 1:
             raise ConfigError(f"workers {workers!r}: expected an integer >= 1")
@@ -371,6 +369,11 @@ class Trainer:
             episodes.append(r["stats"])
         return episodes
 
+    @property
+    def rollout_backend(self) -> str:
+        """Who plays the episodes: ``"serial"`` (this process), ``"pool"`` or ``"ray"``."""
+        return "serial" if self._executor is None else self._executor.kind
+
     def close(self) -> None:
         """Stop the rollout workers (if any were started); a later update starts them again."""
         if self._executor is not None:
@@ -381,7 +384,7 @@ class Trainer:
         """One update: play the episodes, update the learners, log, snapshot."""
         t0 = time.perf_counter()
         n = self.cfg.episodes_per_update
-        if self.workers > 1 or self.address is not None:
+        if self._executor is not None:
             episodes = self._play_parallel(n)
         else:
             episodes = [self.play_episode() for _ in range(n)]
