@@ -41,7 +41,7 @@ class ExecutionEnv(ParallelEnv):
                  decision_interval=None, max_cycles: int | None = None,
                  render_mode: str | None = None, vol_scale: float = 2.0):
         """Load the scenario and check its learnable executors (see ``execution_v0``)."""
-        from abmm.scenario import load_scenario
+        from abmm.scenario import Scenario, load_scenario
         from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -49,7 +49,11 @@ class ExecutionEnv(ParallelEnv):
                              f"None, not {render_mode!r}")
         if scenario is None:
             scenario = scenario_path(DEFAULT_SCENARIO)
-        self.scenario = load_scenario(scenario, overrides=overrides)
+        if isinstance(scenario, Scenario) and not overrides:
+            self.scenario = scenario
+        else:
+            self.scenario = load_scenario(scenario.resolved() if isinstance(scenario, Scenario)
+                                          else scenario, overrides=overrides)
         groups = [g for g in self.scenario.agents if g.learnable]
         bad = [g.group_name for g in groups if g.kind != "executor"]
         if not groups or bad:
@@ -111,11 +115,26 @@ class ExecutionEnv(ParallelEnv):
         m = build_model(self.scenario, seed=ep)
         self.model = m
         self.episode_seed = ep
+        self._attach(m)
+        while m.now < self.start_ns:
+            m.step()
+        return self._begin()
+
+    # ------------------------------------------------------------------ episode phases
+    # reset = _attach, the market up to start_ns, _begin; step = _act, the market steps (each
+    # followed by _substep), _collect (abmm.env.ecology_v0 runs several roles on one market).
+    def _attach(self, m) -> None:
+        """Take the executors out of the market's own schedule."""
         self.ex = {n: m.by_name(self._mesa[n]) for n in self.possible_agents}
         for a in self.ex.values():
             m.detach(a)
-        while m.now < self.start_ns:
-            m.step()
+
+    def _warm_tick(self) -> None:
+        """After each market step before the start (nothing to sample here)."""
+
+    def _begin(self) -> tuple[dict, dict]:
+        """The parent orders start now (``start_ns``): first observations and infos."""
+        m = self.model
         self._fills = {n: m.watch_fills(a) for n, a in self.ex.items()}
         self._trades = m.keep_trades(101)
         self._flow = [0.0, 0.0]
@@ -144,8 +163,21 @@ class ExecutionEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("the episode is over: call reset()")
         check_action_dict(actions, self.agents, self.possible_agents)
-        m = self.model
-        final = m.now >= self.t_end
+        self._act(actions)
+        for _ in range(self._substeps):
+            self.model.step()
+        obs, rewards, infos, finished, trunc = self._collect()
+        term = {n: bool(finished) for n in self.agents}
+        truncs = {n: bool(trunc) for n in self.agents}
+        if finished or trunc:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, term, truncs, infos
+
+    def _act(self, actions: dict) -> None:
+        """Send every live executor's child order (the rest at market after the end)."""
+        final = self.model.now >= self.t_end
         for n in self.agents:
             a = self.ex[n]
             act = actions.get(n, 0)
@@ -157,8 +189,14 @@ class ExecutionEnv(ParallelEnv):
                 raise InvalidActionError(f"{n}: action {act!r}: expected an int in "
                                          f"[0, {N_ACTIONS})")
             self._child(a, 0 if final else act, final)
-        for _ in range(self._substeps):
-            m.step()
+
+    def _substep(self) -> None:
+        """After each market step (nothing to do here)."""
+
+    def _collect(self) -> tuple[dict, dict, dict, bool, bool]:
+        """After the decision interval: observations, rewards and infos of the live agents,
+        and whether the parent orders are finished or truncated (``max_cycles``)."""
+        m = self.model
         self.num_cycles += 1
         self._track_trades()
         rewards, obs, infos = {}, {}, {}
@@ -194,13 +232,7 @@ class ExecutionEnv(ParallelEnv):
                     s["cost"] += opp
                     rewards[n] -= opp / (self.arrival * a.params.quantity) * 1e4
                 infos[n] = self._info(n)
-        term = {n: bool(finished) for n in self.agents}
-        truncs = {n: bool(trunc) for n in self.agents}
-        if finished or trunc:
-            self.agents = []
-        if self.render_mode == "human":
-            self.render()
-        return obs, rewards, term, truncs, infos
+        return obs, rewards, infos, finished, trunc
 
     def _child(self, a, act: int, final: bool) -> None:
         a.cancel_all()

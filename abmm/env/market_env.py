@@ -142,13 +142,40 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         """Start an episode on a new market: ``seed`` (an int) seeds the scenario; without one,
         the first episode uses the scenario's seed and later ones the next integers."""
         model = self._new_market(seed)
+        self._attach(model)
+        while model.now < model.warmup_end:
+            model.step()
+        return self._begin()
+
+    def step(self, actions):
+        """Apply every live agent's action, advance one decision interval; PettingZoo's 5-tuple."""
+        if self.model is None:
+            raise RuntimeError("call reset() before step()")
+        check_action_dict(actions, self.agents, self.possible_agents)
+        sent = self._act(actions)
+        for _ in range(self._substeps):
+            self.model.step()
+        obs, rewards, infos = self._collect(sent)
+        terminations, truncations = self._step_ends()
+        return obs, rewards, terminations, truncations, infos
+
+    # ------------------------------------------------------------------ episode phases
+    # reset = _attach, the warm-up, _begin; step = _act, the market steps (each followed by
+    # _substep), _collect. abmm.env.ecology_v0 runs several roles' phases on one market.
+    def _attach(self, model) -> None:
+        """Take the learners out of the market's own schedule (before the warm-up)."""
         self._learners = {name: model.by_name(self._mesa_names[name])
                           for name in self.possible_agents}
         for a in self._learners.values():
             model.detach(a)
             a.cancel_all()
-        while model.now < model.warmup_end:
-            model.step()
+
+    def _warm_tick(self) -> None:
+        """After each warm-up market step (nothing to sample here)."""
+
+    def _begin(self) -> tuple[dict, dict]:
+        """The episode starts now (after the warm-up): first observations and infos."""
+        model = self.model
         self._fills = {n: model.watch_fills(a) for n, a in self._learners.items()}
         self.features = MarketFeatures(model, self.decision_ns, self.vol_halflife,
                                        vpin_bucket=self.vpin_bucket)
@@ -163,21 +190,23 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         infos = {n: self._info(n, None) for n in self.agents}
         return obs, infos
 
-    def step(self, actions):
-        """Apply every live agent's action, advance one decision interval; PettingZoo's 5-tuple."""
-        if self.model is None:
-            raise RuntimeError("call reset() before step()")
-        check_action_dict(actions, self.agents, self.possible_agents)
+    def _act(self, actions: dict) -> dict:
+        """Send the learners' quotes; returns how many requests each sent."""
         decoded = {n: self.actions.decode(n, a) for n, a in actions.items()}
-        model = self.model
         mid = self.features.mid
         sent = dict.fromkeys(self.agents, 0)
         for name, (ob, sb, oa, sa) in decoded.items():
             agent = self._learners[name]
             targets = target_quotes(mid, ob, sb, oa, sa, agent.inventory, self.max_inventory)
             sent[name] = requote(agent, targets)
-        for _ in range(self._substeps):
-            model.step()
+        return sent
+
+    def _substep(self) -> None:
+        """After each market step of a decision interval (nothing to do here)."""
+
+    def _collect(self, sent: dict) -> tuple[dict, dict, dict]:
+        """After the decision interval: observations, rewards and infos of the live agents."""
+        model = self.model
         self.num_cycles += 1
         market = self.features.update()
         mark = model.mark_price()
@@ -207,8 +236,7 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
             # own quoted spread (ticks) when two-sided, from the offsets features (else 0)
             info["quoted_spread"] = float((o[10] + o[11]) * self.actions.max_offset) \
                 if info["quoting"] else 0.0
-        terminations, truncations = self._step_ends()
-        return obs, rewards, terminations, truncations, infos
+        return obs, rewards, infos
 
     # ----------------------------------------------------------------------------- pieces
     def _observe(self, name: str, market: list) -> np.ndarray:

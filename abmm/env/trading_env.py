@@ -197,6 +197,18 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
         """Build the market for a new episode and run it through the warm-up (sampling the mid
         once per decision interval for the indicators)."""
         m = self._new_market(seed)
+        self._attach(m)
+        while m.now < m.warmup_end:
+            m.step()
+            self._warm_tick()
+        return self._begin()
+
+    # ------------------------------------------------------------------ episode phases
+    # reset = _attach, the warm-up (each market step followed by _warm_tick), _begin; step =
+    # _act, the market steps (each followed by _substep), _collect (abmm.env.ecology_v0 runs
+    # several roles' phases on one market).
+    def _attach(self, m) -> None:
+        """Take the chartists out of the market's own schedule; start the indicators."""
         self.traders = {n: m.by_name(self._mesa[n]) for n in self.possible_agents}
         for a in self.traders.values():
             m.detach(a)
@@ -208,11 +220,16 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
                                              self._rsi_w + 1) + 1)
         self._ema_s = self._ema_l = self._ema_sig = None
         self._vol = MidVolatility(self.vol_halflife, interval_ns=self.decision_ns)
-        origin = m.now
-        while m.now < m.warmup_end:
-            m.step()
-            if (m.now - origin) % self.decision_ns == 0:
-                self._sample()
+        self._origin = m.now
+
+    def _warm_tick(self) -> None:
+        """After each warm-up market step: sample the mid on decision boundaries."""
+        if (self.model.now - self._origin) % self.decision_ns == 0:
+            self._sample()
+
+    def _begin(self) -> tuple[dict, dict]:
+        """The episode starts now (after the warm-up): first observations and infos."""
+        m = self.model
         self._sample()
         self._fills = {n: m.watch_fills(a) for n, a in self.traders.items()}
         self._t0 = m.now
@@ -259,8 +276,17 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
         if not self.agents:
             raise RuntimeError("the episode is over: call reset()")
         check_action_dict(actions, self.agents, self.possible_agents)
+        before = self._act(actions)
+        for _ in range(self._substeps):
+            self.model.step()
+            self._account()
+        obs, rewards, infos = self._collect(before)
+        terms, truncs = self._step_ends()
+        return obs, rewards, terms, truncs, infos
+
+    def _act(self, actions: dict) -> dict:
+        """Trade toward the targets and set the stops; returns the counters before the step."""
         decoded = {n: self.decode(n, a) for n, a in actions.items()}
-        m = self.model
         for n, (target, stop) in decoded.items():
             a, s = self.traders[n], self.state[n]
             a.cancel_all()
@@ -269,10 +295,15 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
                 a.market_order(BUY if delta > 0 else SELL, abs(delta))
             s["stop"] = None if stop is None else self.stop_ticks(stop)
             s["stopped"] = False
-        before = {n: (s["stops_hit"], s["trades"], s["traded"]) for n, s in self.state.items()}
-        for _ in range(self._substeps):
-            m.step()
-            self._account()
+        return {n: (s["stops_hit"], s["trades"], s["traded"]) for n, s in self.state.items()}
+
+    def _substep(self) -> None:
+        """After each market step: book the fills, fire the stops."""
+        self._account()
+
+    def _collect(self, before: dict) -> tuple[dict, dict, dict]:
+        """After the decision interval: observations, rewards and infos of the live agents."""
+        m = self.model
         self.num_cycles += 1
         self._sample()
         mark = m.mark_price()
@@ -292,8 +323,7 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
             info["stop_hit"] = s["stops_hit"] > hit
             info["step_trades"] = s["trades"] - trades
             info["step_traded"] = s["traded"] - traded
-        terms, truncs = self._step_ends()
-        return obs, rewards, terms, truncs, infos
+        return obs, rewards, infos
 
     def _account(self) -> None:
         """Book the fills of the last market step (position, average entry) and fire stops."""

@@ -4,8 +4,9 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 
 ``name``            the run's name
 ``env``             ``market`` (``abmm.env.market_v0``), ``model_based``
-                    (``abmm.env.model_based_v0``), ``execution`` (``abmm.env.execution_v0``) or
-                    ``trading`` (``abmm.env.trading_v0``)
+                    (``abmm.env.model_based_v0``), ``execution`` (``abmm.env.execution_v0``),
+                    ``trading`` (``abmm.env.trading_v0``) or ``ecology``
+                    (``abmm.env.ecology_v0``: every role at once; ``sharing: independent``)
 ``env_args``        keyword arguments of that environment; a ``scenario`` path is relative to
                     the config file
 ``algo``            ``ppo``, ``dqn`` or ``tabular``
@@ -15,7 +16,8 @@ Keys (``scenarios/train/README.md`` documents them with examples):
                     channels: [C, ...], kernel: K}`` or ``{type: gru, window: W, hidden: H,
                     layers: L}`` (the last ``W`` observations; ``abmm.policy.sequence``)
 ``sharing``         ``independent`` (one learner per env agent: co-evolution) or ``shared``
-                    (parameter sharing: one learner for every agent)
+                    (parameter sharing: one learner for every agent; all agents must then
+                    have the same observation and action spaces)
 ``updates``         number of updates; ``episodes_per_update`` episodes are played per update
 ``seed``            training seed: episode ``e`` is played on market seed ``10_000_000 + seed *
                     100_000 + e`` (held-out evaluation seeds stay below 10,000,000)
@@ -71,7 +73,7 @@ MM_DEFAULT_BASELINES = ["as", "glft", "fixed"]
 class TrainConfig(_Strict):
     """A training run (``abmm train CONFIG``): environment, learner, budget."""
     name: str = Field("train", min_length=1)
-    env: Literal["market", "model_based", "execution", "trading"] = "market"
+    env: Literal["market", "model_based", "execution", "trading", "ecology"] = "market"
     env_args: dict = Field(default_factory=dict)
     algo: Literal["ppo", "dqn", "tabular"] = "ppo"
     algo_args: dict = Field(default_factory=dict)

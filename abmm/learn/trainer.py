@@ -61,6 +61,10 @@ def _env_class(kind: str):
         from abmm.env.trading_env import TradingEnv
 
         return TradingEnv
+    if kind == "ecology":
+        from abmm.env.ecology_env import EcologyEnv
+
+        return EcologyEnv
     from abmm.env.execution_env import ExecutionEnv
 
     return ExecutionEnv
@@ -136,6 +140,10 @@ def make_env(kind: str, args: dict):
         from abmm.env import trading_v0
 
         return trading_v0.parallel_env(**args)
+    if kind == "ecology":
+        from abmm.env import ecology_v0
+
+        return ecology_v0.parallel_env(**args)
     raise ValueError(f"unknown env kind {kind!r}")
 
 
@@ -164,18 +172,26 @@ def build_learners(cfg: TrainConfig, env, encoder, device: str) -> tuple[dict, d
     """The learners of ``cfg`` for ``env`` (one shared, or one per agent) and the map from
     each agent to its learner's key; the same weights wherever they are built."""
     agents = list(env.possible_agents)
-    space = env.action_space(agents[0])
-    obs_dim = int(env.observation_space(agents[0]).shape[0])
     algo = _algos()[cfg.algo]
     kw = dict(cfg.algo_args)
     if cfg.algo != "tabular":
         kw["device"] = device
     if encoder is not None:
         kw["encoder"] = encoder
+
+    def spaces_of(a):
+        return int(env.observation_space(a).shape[0]), env.action_space(a)
+
     if cfg.sharing == "shared":
+        obs_dim, space = spaces_of(agents[0])
+        other = [a for a in agents[1:] if spaces_of(a) != (obs_dim, space)]
+        if other:
+            raise ConfigError(f"sharing: shared needs one observation and action space for "
+                              f"every agent; {other[0]} has {spaces_of(other[0])}, "
+                              f"{agents[0]} has {(obs_dim, space)} (use sharing: independent)")
         return {"shared": algo(obs_dim, space, seed=cfg.seed, **kw)}, dict.fromkeys(agents,
                                                                                    "shared")
-    learners = {a: algo(obs_dim, space, seed=cfg.seed * 1000 + i, **kw)
+    learners = {a: algo(*spaces_of(a), seed=cfg.seed * 1000 + i, **kw)
                 for i, a in enumerate(agents)}
     return learners, {a: a for a in agents}
 
