@@ -9,6 +9,9 @@ defines ``parallel_env()``, ``env()`` (AEC) and ``raw_env()``:
   market (implementation: ``execution_env``);
 * ``abmm.env.trading_v0`` -- learnable momentum chartists trade directionally (target
   positions with stop-losses) in the agent-based market (implementation: ``trading_env``);
+* ``abmm.env.ecology_v0`` -- every learning archetype at once: learnable market makers,
+  chartists and executors in one market, each role with its own environment's observations,
+  actions and rewards (implementation: ``ecology_env``);
 * ``abmm.env.model_based_v0`` -- market makers in the Avellaneda-Stoikov model-based market:
   an exogenous mid and Poisson fills (implementation: ``model_based_env``; the batched numpy
   market ``ASMarket``: ``model_based_sim``).

@@ -28,7 +28,8 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 ``eval``            optional: ``scenario`` (default the training environment's scenario)
                     and ``seeds`` (e.g. ``"1000-1019"``) evaluated at
                     the end with the ``baselines`` (default ``[as, glft, fixed]``; for
-                    ``env: trading`` ``[ma, rsi, flat]``), written to ``eval.json``
+                    ``env: trading`` ``[ma, rsi, flat]``; for ``env: ecology`` none: the
+                    baselines are per role), written to ``eval.json``
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class EvalCfg(_Strict):
 
 
 #: ``eval.baselines`` when the config leaves it out, per ``env``.
-DEFAULT_BASELINES = {"trading": ["ma", "rsi", "flat"]}
+DEFAULT_BASELINES = {"trading": ["ma", "rsi", "flat"], "ecology": []}
 MM_DEFAULT_BASELINES = ["as", "glft", "fixed"]
 
 

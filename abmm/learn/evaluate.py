@@ -30,6 +30,12 @@ Executors (``abmm.env.execution_v0``): ``shortfall_bps`` (implementation shortfa
 parent against the mid at its start, with the opportunity cost of anything left at the close),
 ``completion``.
 
+The ecology (``abmm.env.ecology_v0``, a scenario whose learnable groups play more than one
+role): a policy trained with ``env: ecology`` plays every learnable agent (each its own
+learner, by name) with the environment arguments it was trained with; the result has one row
+per role -- ``maker``, ``chartist``, ``executor`` -- with that role's metrics above (one sample
+= one agent of the role in one episode). Baselines are per role and are refused here.
+
 Every mean comes with its 95 % confidence interval ``mean +- t_{0.975, n-1} sd / sqrt(n)``
 (``*_ci`` is the half-width); the Sharpe ratio's is ``1.96 sqrt((1 + S^2 / 2) / n)`` (Lo 2002).
 """
@@ -86,6 +92,10 @@ def _scenario_kind(scenario) -> str:
 
     sc = load_scenario(scenario)
     kinds = {g.kind for g in sc.agents if g.learnable}
+    from abmm.env.ecology_env import ROLE_OF_KIND
+
+    if len({ROLE_OF_KIND.get(k, k) for k in kinds}) > 1:
+        return "ecology"
     if kinds == {"momentum"}:
         return "trading"
     return "execution" if kinds == {"executor"} else "market"
@@ -295,9 +305,10 @@ def _mm_run(env, act, seeds, progress, name) -> dict:
                                "quoting_ratio", "traded"])
 
 
-def _check_spaces(pols: dict, env, where: str) -> None:
-    """One line naming both shapes when a policy does not fit the env's spaces."""
-    agent = env.possible_agents[0]
+def _check_spaces(pols: dict, env, where: str, agent: str | None = None) -> None:
+    """One line naming both shapes when a policy does not fit the env's spaces (those of
+    ``agent``, default the first agent's)."""
+    agent = env.possible_agents[0] if agent is None else agent
     obs_shape = env.observation_space(agent).shape
     act_space = env.action_space(agent)
     for name, pol in pols.items():
@@ -485,10 +496,109 @@ def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
             "policies": {name: res}}
 
 
+# ------------------------------------------------------------------------------ the ecology
+#: The ecology_v0 arguments a trained ecology policy is evaluated with.
+ECOLOGY_POLICY_ARGS = ("decision_interval", "maker", "chartist", "executor")
+
+
+def evaluate_ecology(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
+    """Trained ecology policies (``abmm train`` with ``env: ecology``) on the same seeds: one
+    row per role (see the module docstring)."""
+    from abmm.env import ecology_v0
+    from abmm.learn.policy import load_policies
+
+    loaded = []
+    for p in policies:  # every value checked before any episode is played
+        if p in MM_BASELINES + EXEC_BASELINES + TRADE_BASELINES:
+            raise ValueError(f"{p!r} is a one-role baseline; this scenario's learnable agents "
+                             "play several roles (ecology_v0): use a policy trained with "
+                             "env: ecology")
+        pols, config = load_policies(resolve_policy(p)[1])
+        env_cfg = config.get("env") or {}
+        if env_cfg.get("kind") != "ecology":
+            raise ValueError(f"{p}: trained in a {env_cfg.get('kind')!r} environment; this "
+                             "scenario's learnable agents play several roles (ecology_v0)")
+        args = {k: v for k, v in (env_cfg.get("args") or {}).items()
+                if k in ECOLOGY_POLICY_ARGS}
+        env = ecology_v0.parallel_env(scenario=scenario, **args)
+        missing = sorted(set(env.possible_agents) - set(pols))
+        if missing:
+            raise ValueError(f"{p}: no learner for {missing}; it has {sorted(pols)} (an ecology "
+                             "policy drives the agents it was trained with, by name)")
+        _check_spaces_by_name(pols, env, p)
+        loaded.append((str(p), env, pols))
+    results = {}
+    for name, env, pols in loaded:
+        mapping = {a: _fork(pols[a]) for a in env.possible_agents}
+
+        def act(obs, live, mapping=mapping):
+            return {a: mapping[a](obs[a])[0] for a in live}
+
+        act.reset = lambda mapping=mapping: [pol.reset() for pol in mapping.values()
+                                             if hasattr(pol, "reset")]
+        results[name] = _ecology_run(env, act, seeds, progress, name)
+    return {"kind": "ecology", "scenario": str(scenario), "seeds": [seeds[0], seeds[-1]],
+            "episodes": len(seeds), "policies": results}
+
+
+def _check_spaces_by_name(pols: dict, env, where: str) -> None:
+    """``_check_spaces`` for each agent against its own learner (spaces differ by role)."""
+    for a in env.possible_agents:
+        _check_spaces({a: pols[a]}, env, where, agent=a)
+
+
+def _ecology_run(env, act, seeds, progress, name) -> dict:
+    unit = env.scenario.market.tick_size * env.scenario.market.lot_size
+    samples = {"maker": [], "chartist": [], "executor": []}
+    for s in seeds:
+        obs, infos = env.reset(seed=s)
+        _new_episode(act)
+        last = dict(infos)
+        acc = {a: {"abs": 0.0, "n": 0, "traded": 0, "realized": 0.0, "quoting": 0}
+               for a in env.possible_agents}
+        while env.agents:
+            obs, _, _, _, infos = env.step(act(obs, env.agents))
+            for a, info in infos.items():
+                c = acc[a]
+                c["abs"] += abs(info.get("inventory", info.get("position", 0)))
+                c["n"] += 1
+                if env.role(a) == "maker":
+                    c["traded"] += info["traded"]
+                    c["realized"] += info["realized_spread"]
+                    c["quoting"] += info["quoting"]
+            last.update(infos)
+        for a in env.possible_agents:
+            i, c, role = last[a], acc[a], env.role(a)
+            k = max(c["n"], 1)
+            if role == "maker":
+                samples[role].append({
+                    "pnl": i["pnl_ticks"] * unit, "map": c["abs"] / k,
+                    "final_inventory": abs(i["inventory"]),
+                    "realized_spread": c["realized"] / c["traded"] if c["traded"] else math.nan,
+                    "quoting_ratio": c["quoting"] / k, "traded": c["traded"]})
+            elif role == "chartist":
+                samples[role].append({"pnl": i["pnl_ticks"] * unit, "map": c["abs"] / k,
+                                      "final_inventory": abs(i["position"]),
+                                      "traded": i["traded"], "stops": i["stops_hit"]})
+            else:
+                samples[role].append({"shortfall_bps": i["shortfall_bps"],
+                                      "completion": i["executed"] / env.learner(a)
+                                      .params.quantity})
+        if progress:
+            progress(name, s)
+    env.close()
+    keys = {"maker": ["pnl", "map", "final_inventory", "realized_spread", "quoting_ratio"],
+            "chartist": ["pnl", "map", "final_inventory", "traded", "stops"],
+            "executor": ["shortfall_bps", "completion"]}
+    return {role: summarize(x, keys[role]) for role, x in samples.items() if x}
+
+
 def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
     """Evaluate ``policies`` on ``scenario`` over ``seeds`` (see the module docstring; each
     value resolves as ``resolve_policy`` says)."""
     kind = _scenario_kind(scenario)
+    if kind == "ecology":
+        return evaluate_ecology(scenario, policies, seeds, progress)
     for p in policies:
         if kind != "market" and _looks_like_spec(p):
             raise ValueError(f"{p}: a tuned market-making baseline; this scenario's learnable "
@@ -504,6 +614,15 @@ def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> 
 
 def format_table(res: dict) -> str:
     """A text table of ``evaluate``'s result, with 95 % confidence half-widths."""
+    if res["kind"] == "ecology":  # one table per role
+        kinds = {"maker": "market_making", "chartist": "trading", "executor": "execution"}
+        parts = []
+        for role in ("maker", "chartist", "executor"):
+            rows = {n: r[role] for n, r in res["policies"].items() if role in r}
+            if rows:
+                parts.append(f"{role}s:\n" + format_table({**res, "kind": kinds[role],
+                                                           "policies": rows}))
+        return "\n\n".join(parts)
     if res["kind"] == "execution":
         cols = [("shortfall_bps", "IS (bps)"), ("completion", "completion")]
     elif res["kind"] == "trading":

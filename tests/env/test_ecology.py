@@ -185,3 +185,17 @@ def test_training_builds_a_learner_per_role(tmp_path):
     t = Trainer(cfg, tmp_path, tmp_path / "run", env=env)
     hist = t.run()
     assert len(hist) == 1 and {"seller_0/return", "maker_1/return"} <= set(hist[0])
+    t.write_policy()
+    # abmm evaluate: one row per role; one-role baselines and one-role policies are refused
+    from abmm.learn.evaluate import evaluate, format_table
+
+    pol = str(tmp_path / "run" / "policy.npz")
+    res = evaluate(DEFAULT_SCENARIO, [pol], [1000])
+    row = res["policies"][pol]
+    assert res["kind"] == "ecology" and set(row) == {"maker", "chartist", "executor"}
+    assert row["maker"]["n"] == 2 and row["executor"]["n"] == 1
+    assert "chartists:" in format_table(res)
+    with pytest.raises(ValueError, match="one-role baseline"):
+        evaluate(DEFAULT_SCENARIO, ["as"], [1000])
+    with pytest.raises(ValueError, match="trained in a 'market'"):
+        evaluate(DEFAULT_SCENARIO, ["mm_coevolved"], [1000])
