@@ -6,7 +6,8 @@ Scenario groups::
 
     - kind: inferred
       role: market_maker              # quotes around the mid
-      policy: runs/irl/as_mm.npz      # an inferred-policy file (abmm.learn.irl.save_result)
+      policy: runs/irl/as_mm.npz      # an inferred-policy file (abmm.learn.irl.save_result),
+                                      # or a shipped one by name (inferred_as_mm)
       size: 5                         # lots per quote
       max_inventory: 50
       wake: {kind: fixed, interval: 1s}
@@ -48,6 +49,7 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from abmm.agents.base import BUY, SELL, TraderAgent
 from abmm.policy.inferred import EXEC_MULTIPLES, InferredPolicyError, load_inferred
+from abmm.resources import policy_path
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 from abmm.signals.volatility import MidVolatility
 
@@ -55,7 +57,7 @@ _CACHE: dict = {}
 
 
 def _load(path: str, role: str):
-    p = Path(path)
+    p = policy_path(path)
     st = p.stat()
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size, role)
     if key not in _CACHE:
@@ -84,9 +86,10 @@ class InferredGroup(GroupBase):
     @field_validator("policy")
     @classmethod
     def _exists(cls, v: str) -> str:
-        if not Path(v).is_file():
+        if not policy_path(v).is_file():
             raise ValueError(f"file {v!r} not found (relative paths are from the "
-                             f"current directory, {Path.cwd()})")
+                             f"current directory, {Path.cwd()}; a shipped policy by name, "
+                             f"e.g. inferred_as_mm)")
         return v
 
     @model_validator(mode="after")

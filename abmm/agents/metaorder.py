@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.schema import GroupBase, WakeCfg
+from abmm.agents.base import BUY, SELL, TraderAgent, horizon_activity
+from abmm.schema import Duration, GroupBase, WakeCfg
 
 
 class MetaorderGroup(GroupBase):
@@ -38,6 +38,11 @@ class MetaorderGroup(GroupBase):
     #: attention_clip]`` (other kinds: 5). A fast metaorder trader whose rate follows volatility
     #: feeds its own impact back into its speed; a narrow clip keeps that loop bounded.
     attention_clip: float = Field(5.0, ge=1, le=5)
+    #: EWMA half-lives of the volatility the traders watch (trader ``i`` watches
+    #: ``attention_horizons[i % len]``, against ``activity_reference``), as the noise crowd's;
+    #: without it ``attention`` follows the market's own activity
+    attention_horizons: list[Duration] | None = Field(None, min_length=1)
+    activity_reference: Duration = 86_400_000_000_000
 
     @model_validator(mode="after")
     def _check(self):
@@ -57,6 +62,19 @@ class MetaorderAgent(TraderAgent):
         self.left = 0  # child orders left in the current parent
         self.side = BUY
         self.parents = 0
+        p = self.params
+        self._tracker = None
+        self._h = 0
+        if p.attention_horizons:
+            self._tracker = horizon_activity(self.model, tuple(p.attention_horizons),
+                                             p.activity_reference)
+            self._h = self.index % len(p.attention_horizons)
+
+    def activity(self) -> float:
+        """The activity this trader reacts to: its horizon's ratio, else the market's."""
+        if self._tracker is not None:
+            return self._tracker.update(self.model)[self._h]
+        return self.model.activity()
 
     def next_wake(self, now: int) -> int | None:
         """The wake schedule, sped up or slowed down by ``activity() ** attention`` within
@@ -65,7 +83,7 @@ class MetaorderAgent(TraderAgent):
         a = self._attention
         if a and t is not None:
             hi = self.params.attention_clip
-            rate = min(hi, max(1.0 / hi, self.model.activity() ** a))
+            rate = min(hi, max(1.0 / hi, self.activity() ** a))
             t = now + 1 + int((t - now) / rate)
         return t
 

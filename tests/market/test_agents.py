@@ -1011,3 +1011,24 @@ def test_metaorder_attention_is_clipped_by_attention_clip(clip):
         model.activity = lambda a=activity: a
         gaps = [agent.next_wake(0) for _ in range(4_000)]
         assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06), activity
+
+
+def test_metaorder_attention_horizons_follow_their_own_tracker():
+    meta = {"kind": "metaorder", "name": "meta", "count": 3, "latency": 0, "attention": 1.0,
+            "attention_horizons": ["1min", "1h"], "wake": {"kind": "poisson", "interval": "60s"}}
+    model = build([meta])
+    agents = model.groups["meta"]
+    assert [a._h for a in agents] == [0, 1, 0]
+    assert agents[0]._tracker is agents[1]._tracker  # one shared tracker per horizon set
+    stub = type("Stub", (), {"update": lambda self, m: [2.0, 0.5]})()
+    for a in agents:
+        a._tracker = stub
+    model.activity = lambda: 1.0  # the market's own activity: not what these traders read
+    for a, rate in ((agents[0], 2.0), (agents[1], 0.5)):
+        gaps = [a.next_wake(0) for _ in range(4_000)]
+        assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06)
+    # negative control: without horizons the trader follows the market's activity
+    plain = build([{**meta, "attention_horizons": None}]).groups["meta"][0]
+    plain.model.activity = lambda: 1.0
+    assert np.mean([plain.next_wake(0) for _ in range(4_000)]) == pytest.approx(
+        60 * SECOND, rel=0.06)
