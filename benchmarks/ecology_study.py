@@ -24,8 +24,14 @@ measures, pooled over the seeds:
   passive limit at or inside the touch, marketable limit), and the correlation of taking
   liquidity (market or marketable) with the book imbalance in its favour and with the spread.
 
+``--facts N`` also plays N long sessions (10:00-16:00: five hours after the warm-up, the
+policies unchanged) with the untrained networks, the last stage and the rule-based stand-ins,
+and scores their 1-minute mid bars (one session per seed, no return across two) on the
+stylized-facts scorecard (``abmm.analysis.scorecard``; its order-sign check needs a run
+directory and is left out).
+
 ``--json`` prints ``{"stages": {NAME: {"market": {...}, "maker": {...}, "chartist": {...},
-"executor": {...}}}, "seeds": [...]}``.
+"executor": {...}}}, "seeds": [...], "facts": {...}}``.
 """
 
 from __future__ import annotations
@@ -70,6 +76,18 @@ def _kurt(r: np.ndarray) -> float:
     return float(np.mean(r ** 4) / v ** 2 - 3) if v > 0 else math.nan
 
 
+def _sample(m, rec: dict) -> None:
+    """The market at a decision: mid (the mark with a one-sided book), spread, depth, volume."""
+    bid, bq, ask, aq = m.top
+    if bid is not None and ask is not None:
+        rec["mid"].append((bid + ask) / 2)
+        rec["spread"].append(ask - bid)
+        rec["depth"].append(bq + aq)
+    else:
+        rec["mid"].append(m.mark_price())
+    rec["volume"].append(m.volume)
+
+
 def play(env, policies: dict, seed: int) -> dict:
     """One greedy episode of ``env`` with every agent acting by ``policies`` (agent ->
     FrozenPolicy): the market's samples at each decision and every agent's steps."""
@@ -77,17 +95,12 @@ def play(env, policies: dict, seed: int) -> dict:
     for p in policies.values():
         p.reset()
     m = env.model
-    rec = {"mid": [], "spread": [], "depth": [], "steps": {a: [] for a in env.possible_agents},
+    rec = {"mid": [], "spread": [], "depth": [], "volume": [],
+           "steps": {a: [] for a in env.possible_agents},
            "first": {a: dict(infos[a]) for a in env.possible_agents}, "last": {}}
     maker_env = env.roles.get("maker")
     while env.agents:
-        bid, bq, ask, aq = m.top
-        if bid is not None and ask is not None:
-            rec["mid"].append((bid + ask) / 2)
-            rec["spread"].append(ask - bid)
-            rec["depth"].append(bq + aq)
-        else:
-            rec["mid"].append(m.mark_price())
+        _sample(m, rec)
         acts = {a: int(policies[a](obs[a][None, :])[0]) for a in env.agents}
         before = {a: obs[a] for a in env.agents}
         obs, _, _, _, infos = env.step(acts)
@@ -100,11 +113,11 @@ def play(env, policies: dict, seed: int) -> dict:
     return rec
 
 
-def play_rules(scenario, seed: int, decision_ns: int) -> dict:
+def play_rules(scenario, seed: int, decision_ns: int, overrides=None) -> dict:
     """The same market with every learnable group on its own rules: the market's samples."""
     from abmm.scenario import build_model, load_scenario
 
-    sc = load_scenario(scenario)
+    sc = load_scenario(scenario, overrides=overrides)
     data = sc.resolved()
     for g in data["agents"]:
         if g.get("learnable"):
@@ -114,14 +127,10 @@ def play_rules(scenario, seed: int, decision_ns: int) -> dict:
     m = build_model(load_scenario(data), seed=seed)
     while m.now < m.warmup_end:
         m.step()
-    rec = {"mid": [], "spread": [], "depth": []}
+    rec = {"mid": [], "spread": [], "depth": [], "volume": []}
     sub = decision_ns // m.step_ns
     while m.now < m.end:
-        bid, bq, ask, aq = m.top
-        if bid is not None and ask is not None:
-            rec["mid"].append((bid + ask) / 2)
-            rec["spread"].append(ask - bid)
-            rec["depth"].append(bq + aq)
+        _sample(m, rec)
         for _ in range(sub):
             m.step()
     m.release()
@@ -229,6 +238,29 @@ def role_metrics(env, recs: list[dict], decision_s: float) -> dict:
     return out
 
 
+def long_facts(recs: list[dict], per_min: int) -> dict:
+    """The scorecard's checks on 1-minute mid bars of long sessions, one session per seed (no
+    return across two sessions): ``{key: [value, passed]}`` and ``passed`` (all checks)."""
+    import pandas as pd
+
+    from abmm.analysis.scorecard import scorecard
+
+    frames = []
+    t = pd.Timestamp("2024-01-01")
+    for i, rec in enumerate(recs):
+        close = np.asarray(rec["mid"], float)[::per_min]
+        vol = np.diff(np.asarray(rec["volume"], float)[::per_min], prepend=np.nan)
+        idx = t + pd.to_timedelta(np.arange(len(close)), "min")
+        t = idx[-1] + pd.Timedelta("1D")
+        frames.append(pd.DataFrame({"close": close, "volume": vol, "session": i}, index=idx))
+    bars = pd.concat(frames).dropna()
+    card = scorecard(bars)
+    rows = {r.key: [r.value, r.passed] for r in card.rows
+            if r.key and r.passed is not None}
+    return {"checks": rows, "passed": all(p for _, p in rows.values()),
+            "n_returns": int(card.info["n"])}
+
+
 def load_stages(run: Path, wanted: list[int] | None):
     """``{update: {agent: FrozenPolicy}}`` for update 0 and the league snapshots."""
     from abmm.learn import checkpoint as ckpt
@@ -303,6 +335,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="1000-1011")
     ap.add_argument("--stages", default=None,
                     help="updates to replay, e.g. 0,25,50,100 (default: 0 and every snapshot)")
+    ap.add_argument("--facts", type=int, default=0, metavar="N",
+                    help="also score N long sessions (10:00-16:00) per stage -- the untrained "
+                    "and the last stage and the rule-based stand-ins -- on the scorecard")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--figure", type=Path, default=None)
     a = ap.parse_args(argv)
@@ -327,6 +362,22 @@ def main(argv=None) -> int:
     rules = [play_rules(scen, s, env.decision_ns) for s in seeds]
     res["stages"]["rules"] = {"market": market_metrics(rules, per_min)}
     env.close()
+    if a.facts:
+        from abmm.learn.trainer import make_env
+
+        over = list(env_args.get("overrides") or []) + ["market.close=16:00"]
+        long_env = make_env("ecology", {**env_args, "overrides": over})
+        fs = seeds[:a.facts] if len(seeds) >= a.facts else \
+            list(range(seeds[0], seeds[0] + a.facts))
+        res["facts"] = {"seeds": fs, "session": "10:00-16:00 (5 h after the warm-up)"}
+        first, last = min(stages), max(stages)
+        for u in sorted({first, last}):
+            recs = [play(long_env, stages[u], s) for s in fs]
+            res["facts"][f"update {u}"] = long_facts(recs, per_min)
+            print(f"facts, update {u}: done", file=sys.stderr)
+        recs = [play_rules(scen, s, env.decision_ns, ["market.close=16:00"]) for s in fs]
+        res["facts"]["rules"] = long_facts(recs, per_min)
+        long_env.close()
     if a.figure:
         figure(res, a.figure)
     if a.json:
@@ -344,6 +395,12 @@ def main(argv=None) -> int:
                      f"{ch['stop_share']:.2f} | seller IS {ex['shortfall_bps']:+.1f} bps, "
                      f"market {ex['market']:.2f} passive {ex['passive']:.2f}")
         print(line)
+    for name, fc in (res.get("facts") or {}).items():
+        if isinstance(fc, dict) and "checks" in fc:
+            bad = [k for k, (_, p) in fc["checks"].items() if not p]
+            print(f"scorecard, {name} ({fc['n_returns']} 1-min returns): "
+                  f"{'pass' if fc['passed'] else 'FAIL ' + ', '.join(bad)}; " + ", ".join(
+                      f"{k} {v:.3g}" for k, (v, _) in fc["checks"].items()))
     return 0
 
 
