@@ -25,8 +25,9 @@ measures, pooled over the seeds:
   liquidity (market or marketable) with the book imbalance in its favour and with the spread.
 
 ``--facts N`` also plays N long sessions (10:00-16:00: five hours after the warm-up, the
-policies unchanged) with the untrained networks, the last stage and the rule-based stand-ins,
-and scores their 1-minute mid bars (one session per seed, no return across two) on the
+policies unchanged) with the untrained networks, the last stage, the rule-based stand-ins and
+two controls -- the crowd alone (the learnable groups and the inferred traders removed) and
+the crowd alone without its rule-based chartists -- and scores their 1-minute mid bars (one session per seed, no return across two) on the
 stylized-facts scorecard (``abmm.analysis.scorecard``; its order-sign check needs a run
 directory and is left out).
 
@@ -113,12 +114,14 @@ def play(env, policies: dict, seed: int) -> dict:
     return rec
 
 
-def play_rules(scenario, seed: int, decision_ns: int, overrides=None) -> dict:
-    """The same market with every learnable group on its own rules: the market's samples."""
+def play_rules(scenario, seed: int, decision_ns: int, overrides=None, drop=()) -> dict:
+    """The same market with every learnable group on its own rules (and the groups named in
+    ``drop`` removed): the market's samples."""
     from abmm.scenario import build_model, load_scenario
 
     sc = load_scenario(scenario, overrides=overrides)
     data = sc.resolved()
+    data["agents"] = [g for g in data["agents"] if (g.get("name") or g["kind"]) not in drop]
     for g in data["agents"]:
         if g.get("learnable"):
             g["learnable"] = False
@@ -377,6 +380,15 @@ def main(argv=None) -> int:
             print(f"facts, update {u}: done", file=sys.stderr)
         recs = [play_rules(scen, s, env.decision_ns, ["market.close=16:00"]) for s in fs]
         res["facts"]["rules"] = long_facts(recs, per_min)
+        # controls: the crowd alone (every learnable group and the inferred traders removed),
+        # and without its rule-based chartists too
+        sc = env.scenario
+        gone = [g.group_name for g in sc.agents if g.learnable or g.kind == "inferred"]
+        charts = [g.group_name for g in sc.agents if g.kind == "momentum"]
+        for name, drop in (("crowd alone", gone), ("crowd alone, no chartists", gone + charts)):
+            recs = [play_rules(scen, s, env.decision_ns, ["market.close=16:00"], drop)
+                    for s in fs]
+            res["facts"][name] = long_facts(recs, per_min)
         long_env.close()
     if a.figure:
         figure(res, a.figure)
