@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +15,17 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from abmm.agents.base import BUY, SELL
-from abmm.agents.momentum import ema, rsi, sma
-from abmm.env.actions import InvalidActionError, check_action_dict
+from abmm.env.actions import check_action_dict
 from abmm.env.episodes import EpisodeMarkets
-from abmm.signals import MidVolatility
+from abmm.policy.chartist import (
+    N_ACTIONS,
+    N_OBS,
+    OBSERVATIONS,
+    POSITIONS,
+    STOPS,
+    ChartistView,
+    decode_action,
+)
 
 __all__ = ["TradingEnv", "DEFAULT_SCENARIO", "OBSERVATIONS", "N_OBS", "POSITIONS", "STOPS",
            "N_ACTIONS", "LEARNABLE_KINDS"]
@@ -31,20 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SCENARIO = Path(__file__).with_name("trading.yaml")
 #: The agent kinds trading_v0 drives.
 LEARNABLE_KINDS = ("momentum",)
-#: The observation, in order (``abmm.env.trading_v0`` has the formulas).
-OBSERVATIONS = ("return_1", "return_2", "return_3", "return_4", "ma_gap", "macd",
-                "macd_signal", "rsi", "volatility", "position", "unrealized_pnl", "time_left")
-N_OBS = len(OBSERVATIONS)
-#: Target positions of the discrete grid, in units of ``max_position``.
-POSITIONS = (-1.0, -0.5, 0.0, 0.5, 1.0)
-#: Stop-loss distances of the discrete grid, in sigmas (``None``: no stop).
-STOPS = (None, 1.0, 2.0)
-N_ACTIONS = len(POSITIONS) * len(STOPS)
 DEFAULT_HORIZONS = ("1min", "5min", "15min", "60min")
-
-
-def _clip(x: float) -> float:
-    return -1.0 if x < -1.0 else 1.0 if x > 1.0 else x
 
 
 class TradingEnv(EpisodeMarkets, ParallelEnv):
@@ -156,34 +148,20 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
                 "stop_horizon_s": self.stop_horizon_s, "min_stop_ticks": self.min_stop_ticks,
                 "horizons": [int(h) for h in self.horizons], "vol_halflife": self.vol_halflife,
                 "vol_scale": self.vol_scale, "trend_scale": self.trend_scale,
-                "observations": list(OBSERVATIONS)}
+                "observations": list(OBSERVATIONS), "windows": self._windows()}
+
+    def _windows(self) -> dict:
+        """The indicator windows (decisions) of the learnable chartists' group."""
+        p = self.params[self.possible_agents[0]]
+        return {"short": p.short_window, "long": p.long_window, "signal": p.signal_window,
+                "rsi": p.rsi_window}
 
     # ----------------------------------------------------------------------------- actions
     def decode(self, agent: str, action) -> tuple[int, float | None]:
         """``(target position in lots, stop distance in sigmas or None)`` of one action, else
         ``InvalidActionError`` naming the agent, the action and what was expected."""
-        if self.action_mode == "discrete":
-            a = action
-            if isinstance(a, np.ndarray) and a.shape == ():
-                a = a.item()
-            if isinstance(a, np.integer):
-                a = int(a)
-            if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < N_ACTIONS:
-                raise InvalidActionError(f"{agent}: action {action!r}: expected an int in "
-                                         f"[0, {N_ACTIONS})")
-            frac, stop = POSITIONS[a // len(STOPS)], STOPS[a % len(STOPS)]
-        else:
-            try:
-                x = np.asarray(action, np.float64)
-            except (TypeError, ValueError):
-                x = None
-            if x is None or x.shape != (2,) or not np.all(np.isfinite(x)) \
-                    or np.any(np.abs(x) > 1.0 + 1e-6):
-                raise InvalidActionError(f"{agent}: action {action!r}: expected 2 finite "
-                                         "numbers in [-1, 1] (target position, stop)")
-            frac = float(np.clip(x[0], -1.0, 1.0))
-            stop = float(x[1]) * self.max_stop_sigma if x[1] > 0 else None
-        return int(round(frac * self.max_position)), stop
+        return decode_action(agent, action, self.action_mode, self.max_position,
+                             self.max_stop_sigma)
 
     def action_index(self, target: float, stop: float | None = None) -> int:
         """The discrete action nearest to a target position (in units of ``max_position``)
@@ -213,13 +191,7 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
         for a in self.traders.values():
             m.detach(a)
             a.cancel_all()
-        p = self.params[self.possible_agents[0]]
-        self._short, self._long, self._sig = p.short_window, p.long_window, p.signal_window
-        self._rsi_w = p.rsi_window
-        self._mids: deque = deque(maxlen=max(max(self.horizons), self._long,
-                                             self._rsi_w + 1) + 1)
-        self._ema_s = self._ema_l = self._ema_sig = None
-        self._vol = MidVolatility(self.vol_halflife, interval_ns=self.decision_ns)
+        self.view = ChartistView(self.policy_config())
         self._origin = m.now
 
     def _warm_tick(self) -> None:
@@ -247,26 +219,17 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
     def _sample(self) -> None:
         """One decision's mid into the history, the EMAs and the volatility."""
         m = self.model
-        bid, _, ask, _ = m.top
-        two = bid is not None and ask is not None
-        mid = (bid + ask) / 2 if two else m.mark_price()
-        if self._mids and self._mids[-1][0] == m.now:
-            return
-        self._mids.append((m.now, mid))
-        self._ema_s = ema(self._ema_s, mid, self._short)
-        self._ema_l = ema(self._ema_l, mid, self._long)
-        self._ema_sig = ema(self._ema_sig, self._ema_s - self._ema_l, self._sig)
-        self._vol.update(mid if two else None, m.now)
+        self.view.sample(m.now, m.top, m.mark_price())
 
     @property
     def sigma(self) -> float:
         """The volatility of the mid (EWMA, ticks per sqrt(second))."""
-        return self._vol.value
+        return self.view.sigma
 
     def stop_ticks(self, k: float) -> float:
         """The stop distance of ``k`` sigmas, in ticks per lot against the entry price:
         ``k max(sigma sqrt(stop_horizon), min_stop_ticks)``."""
-        return k * max(self.sigma * math.sqrt(self.stop_horizon_s), self.min_stop_ticks)
+        return self.view.stop_ticks(k)
 
     def step(self, actions):
         """Trade toward every live agent's target, run one decision interval (enforcing the
@@ -307,7 +270,7 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
         self.num_cycles += 1
         self._sample()
         mark = m.mark_price()
-        var = self._vol.variance
+        var = self.view.variance
         dt = self.decision_ns / 1e9
         rewards, obs, infos = {}, {}, {}
         for n in self.agents:
@@ -356,29 +319,9 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
                 s["stops_hit"] += 1
 
     def _observe(self, n: str, mark: float) -> np.ndarray:
-        o = np.zeros(N_OBS, np.float32)
-        mids = [x[1] for x in self._mids]
-        last = mids[-1]
-        dt = self.decision_ns / 1e9
-        vs, ts = self.vol_scale, self.trend_scale
-        for i, k in enumerate(self.horizons):
-            j = max(0, len(mids) - 1 - k)
-            h = (len(mids) - 1 - j) * dt
-            o[i] = math.tanh((last - mids[j]) / (vs * math.sqrt(h))) if h > 0 else 0.0
-        if len(mids) >= self._long:
-            o[4] = math.tanh((sma(mids, self._short) - sma(mids, self._long)) / ts)
-            macd = self._ema_s - self._ema_l
-            o[5] = math.tanh(macd / ts)
-            o[6] = math.tanh(self._ema_sig / ts)
-        if len(mids) >= self._rsi_w + 1:
-            o[7] = (rsi(mids, self._rsi_w) - 50.0) / 50.0
-        o[8] = math.tanh(self.sigma / vs)
         s, q = self.state[n], self.traders[n].inventory
-        o[9] = _clip(q / self.max_position)
-        o[10] = math.tanh(q * (mark - s["entry"]) / (self.max_position * ts)) if q else 0.0
         left = (self._t_end - self.model.now) / (self._t_end - self._t0)
-        o[11] = min(1.0, max(0.0, left))
-        return o
+        return self.view.observe(q, s["entry"], mark, left)
 
     def _info(self, n: str) -> dict:
         a, s = self.traders[n], self.state[n]

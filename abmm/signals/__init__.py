@@ -37,6 +37,10 @@ Volatility (``abmm.signals.volatility``)
     ``MidVolatility``                     EWMA of squared mid changes per second (the rules of
                                           market activity, market makers and policy features)
 
+Indicators (``abmm.signals.indicators``)
+    ``ema``, ``sma``, ``rsi``            moving averages and the relative strength index of a
+                                          price history (chartists' rules and observations)
+
 VPIN (``abmm.signals.vpin``)
     ``vpin`` / ``VPIN``, ``bvc_bars``     Easley, Lopez de Prado & O'Hara (2012): bulk volume
                                           classification per time bar, volume buckets
