@@ -19,9 +19,19 @@ action and sends the quotes (``abmm.policy.actions``), exactly as the environmen
 (``abmm.policy.sequence``: a window of its last observations) keeps each agent's window from
 its first decision, zero-padded before. A file that cannot be
 read is a scenario error naming it; a torch checkpoint (``policy.pt``, ``checkpoint.pt``) is
-refused with the ``abmm export`` command that converts it. Only market-making policies
-(``abmm.env.market_v0``) drive policy agents: a trading policy (``abmm.env.trading_v0``) is
-refused with a one-line scenario error (evaluate it with ``abmm evaluate``).
+refused with the ``abmm export`` command that converts it.
+
+A **trading policy** (``abmm train`` with ``env: trading``, ``abmm.env.trading_v0``) makes the
+agent a chartist instead: it wakes at every market step (``market.step``); on every decision
+interval counted from the session start it samples the mid (the indicators' history, through
+the warm-up as the environment does); after the warm-up it books its fills (position, average
+entry) and fires its stop-loss at every wake, and at each decision it builds trading_v0's
+observation (``abmm.policy.chartist.ChartistView``), asks the policy for its deterministic
+action, and trades to the target position with one market order, setting the stop the
+action chose. ``time_left`` runs from the end of the warm-up to the close. The same decisions
+as in the environment, on the market's event clock (so events stamped at the same nanosecond
+may interleave differently). A trading policy saved before the indicator windows were
+recorded in its file is refused with a one-line error (retrain or re-export it).
 """
 
 from __future__ import annotations
@@ -32,8 +42,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from abmm.agents.base import TraderAgent
+from abmm.agents.base import BUY, SELL, TraderAgent
 from abmm.policy.actions import QuoteActions, requote, target_quotes
+from abmm.policy.chartist import ChartistView, decode_action
 from abmm.policy.features import N_FEATURES, MarketFeatures, agent_features
 from abmm.resources import policy_path
 from abmm.schema import GroupBase, WakeCfg
@@ -73,14 +84,16 @@ class PolicyGroup(GroupBase):
             raise ValueError(f"{self.checkpoint} has no learner {self.learner!r}; it has "
                              f"{sorted(policies)}")
         env = payload["env"]
-        if env.get("kind") == "trading":
-            raise ValueError(f"{self.checkpoint} is a trading (abmm.env.trading_v0) policy; "
-                             "kind: policy agents take market_v0 market-making policies only "
-                             "-- evaluate it with abmm evaluate on a scenario with learnable "
-                             "chartists")
+        if env.get("kind") == "trading" and env.get("policy_config"):
+            if "windows" not in env["policy_config"]:
+                raise ValueError(f"{self.checkpoint} is a trading policy saved without its "
+                                 "indicator windows (policy_config.windows); retrain it with "
+                                 "this version to play it as a kind: policy chartist")
+            return self
         if env.get("kind") != "market" or not env.get("policy_config"):
             raise ValueError(f"{self.checkpoint} was trained in a {env.get('kind')!r} "
-                             "environment; policy agents take abmm.env.market_v0 policies")
+                             "environment; policy agents take abmm.env.market_v0 (market "
+                             "making) or abmm.env.trading_v0 (chartist) policies")
         return self
 
 
@@ -97,7 +110,8 @@ def _load(name_or_path: str):
 
 
 class PolicyAgent(TraderAgent):
-    """A market maker whose quotes a saved policy decides (see the module docstring)."""
+    """A market maker whose quotes a saved policy decides, or a chartist when the policy is a
+    trading policy (see the module docstring)."""
 
     kind = "policy"
 
@@ -111,6 +125,14 @@ class PolicyAgent(TraderAgent):
         self.policy = policies[self.learner_name].fork()
         self.cfg = cfg = payload["env"]["policy_config"]
         self.decision_ns = int(cfg["decision_ns"])
+        self.decisions = 0
+        self.chartist = payload["env"].get("kind") == "trading"
+        if self.chartist:
+            self.view = ChartistView(cfg)
+            self.pos, self.entry, self.stop, self.stopped, self.stops_hit = 0, 0.0, None, \
+                False, 0
+            self._fills = None
+            return
         self.quotes = QuoteActions(cfg["action_mode"], cfg["quote_size"], cfg["max_size"],
                                    cfg["max_offset"], cfg["offsets"])
         self.max_inventory = int(cfg["max_inventory"])
@@ -119,11 +141,17 @@ class PolicyAgent(TraderAgent):
         self.decisions = 0
 
     def first_wake(self, start: int, end: int) -> int | None:
-        """The end of the warm-up."""
+        """The end of the warm-up (a chartist: the first market step)."""
+        if self.chartist:
+            return start + self.model.step_ns
         return self.model.warmup_end
 
     def next_wake(self, now: int) -> int | None:
-        """One decision interval later, if before the close."""
+        """One decision interval later, if before the close (a chartist: the next market
+        step, up to the close)."""
+        if self.chartist:
+            nxt = now + self.model.step_ns
+            return nxt if nxt <= self.model.end else None
         nxt = now + self.decision_ns
         return nxt if nxt < self.model.end else None  # as in the env: no decision at the close
 
@@ -143,13 +171,74 @@ class PolicyAgent(TraderAgent):
         return o
 
     def on_wake(self) -> None:
-        """Observe, ask the policy, requote."""
+        """Observe, ask the policy, requote (a chartist: ``chartist_wake``)."""
+        if self.chartist:
+            self.chartist_wake()
+            return
         obs = self.observe()
         action = self.policy(obs[None])[0]
         ob, sb, oa, sa = self.quotes.decode(self.name, action)
         requote(self, target_quotes(self.features.mid, ob, sb, oa, sa, self.inventory,
                                     self.max_inventory))
         self.decisions += 1
+
+    # ------------------------------------------------------------------ chartist
+    def chartist_wake(self) -> None:
+        """Book fills and check the stop (after the warm-up), sample the mid on decision
+        boundaries, decide at each decision after the warm-up (as trading_v0 does)."""
+        m = self.model
+        now = m.now
+        live = now >= m.warmup_end
+        if live and self._fills is not None:
+            self._account()
+        if (now - m.start) % self.decision_ns == 0:
+            self.view.sample(now, m.top, m.mark_price())
+        if live and (now - m.warmup_end) % self.decision_ns == 0 and now < m.end:
+            if self._fills is None:  # the episode starts: fills count from now on
+                self._fills = m.watch_fills(self)
+                self.pos = self.inventory
+                self.entry = m.mark_price() if self.inventory else 0.0
+            self._decide()
+
+    def _decide(self) -> None:
+        m = self.model
+        mark = m.mark_price()
+        left = (m.end - m.now) / max(m.end - m.warmup_end, 1)
+        self.last_obs = obs = self.view.observe(self.inventory, self.entry, mark, left)
+        action = self.policy(obs[None])[0]
+        c = self.cfg
+        target, stop = decode_action(self.name, action, c["action_mode"], c["max_position"],
+                                     c["max_stop_sigma"])
+        self.cancel_all()
+        delta = target - self.inventory
+        if delta:
+            self.market_order(BUY if delta > 0 else SELL, abs(delta))
+        self.stop = None if stop is None else self.view.stop_ticks(stop)
+        self.stopped = False
+        self.decisions += 1
+
+    def _account(self) -> None:
+        """Position and average entry from the exchange's fills; fire the stop."""
+        fills = self._fills
+        for _, x, p, _, _ in fills:
+            q = self.pos
+            new = q + x
+            if new == 0:
+                self.entry = 0.0
+            elif q == 0 or (q > 0) != (new > 0):
+                self.entry = float(p)
+            elif abs(new) > abs(q):
+                self.entry = (self.entry * abs(q) + p * abs(x)) / abs(new)
+            self.pos = new
+        fills.clear()
+        q = self.pos
+        if self.stop is None or self.stopped or not q:
+            return
+        if (self.model.mark_price() - self.entry) * (1 if q > 0 else -1) <= -self.stop:
+            self.cancel_all()
+            self.market_order(SELL if q > 0 else BUY, abs(q))
+            self.stopped = True
+            self.stops_hit += 1
 
     def summary(self) -> dict:
         """The agent summary plus its learner and number of decisions."""

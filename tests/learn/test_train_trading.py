@@ -106,8 +106,62 @@ def test_trading_policies_are_refused_where_they_do_not_fit(tmp_path, capsys):
     market = ROOT / "abmm" / "env" / "market_making.yaml"
     with pytest.raises(ValueError, match="shape"):  # a trading policy on market makers
         evaluate(market, [str(npz)], [1])
+    # a trading policy saved without its indicator windows cannot be a kind: policy chartist
+    from abmm.policy.file import learner_arrays, read_policy_file, save_policy
+
+    config, arrays = read_policy_file(npz)
+    del config["env"]["policy_config"]["windows"]
+    old = tmp_path / "old.npz"
+    save_policy(old, {n: (lc, {k: arrays[k] for k in learner_arrays(n, lc) if k in arrays})
+                      for n, lc in config["learners"].items()}, config["env"],
+                config.get("config_hash", ""), config.get("meta"), config.get("provenance"))
     scen = dict(TINY, agents=[*TINY["agents"][:2],
-                              {"kind": "policy", "name": "p", "checkpoint": str(npz)}])
-    with pytest.raises(Exception, match="trading .*policy agents take market_v0") as e:
+                              {"kind": "policy", "name": "p", "checkpoint": str(old)}])
+    with pytest.raises(Exception, match="without its indicator windows") as e:
         load_scenario(scen)
     assert "\n" not in str(e.value).strip().splitlines()[-1]
+
+
+def test_trading_policy_plays_as_a_kind_policy_chartist(tmp_path):
+    """A trained trading policy as ``kind: policy`` agents in a scenario: the first decision
+    sees exactly trading_v0's first observation on the same seed (not another seed's); one
+    decision per interval after the warm-up; it trades."""
+    from abmm.env import trading_v0
+    from abmm.scenario import build_model
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    cfg = {"name": "t", "env": "trading", "env_args": {"scenario": "tiny.yaml"},
+           "algo": "ppo", "algo_args": {"minibatch": 32, "epochs": 1, "ent_coef": 0.0},
+           "updates": 1}
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
+    c, base = load_config(tmp_path / "train.yaml")
+    Trainer(c, base, tmp_path / "run").run()
+    npz = tmp_path / "run" / "policy.npz"
+    group = {"kind": "policy", "name": "trader", "count": 2, "latency": "1ms",
+             "checkpoint": str(npz)}
+    scen = dict(TINY, agents=[*TINY["agents"][:2], group])
+    firsts = {}
+
+    def first_obs(agent):  # the observation of the agent's first decision
+        decide = agent._decide
+
+        def wrapped():
+            decide()
+            firsts.setdefault(agent.name, agent.last_obs.copy())
+        agent._decide = wrapped
+
+    m = build_model(scen, seed=7)
+    agents = m.groups["trader"]
+    for a in agents:
+        first_obs(a)
+    m.run()
+    env = trading_v0.parallel_env(scenario=tmp_path / "tiny.yaml")
+    obs, _ = env.reset(seed=7)
+    for i, a in enumerate(agents):
+        np.testing.assert_allclose(firsts[a.name], obs[f"trader_{i}"], atol=1e-6)
+    decisions = (m.end - m.warmup_end) // env.decision_ns
+    assert [a.decisions for a in agents] == [decisions, decisions]
+    assert sum(a.n_fills for a in agents) > 0
+    other, _ = env.reset(seed=8)  # negative control: another market's first observation
+    assert not np.allclose(firsts[agents[0].name], other["trader_0"], atol=1e-6)
+
