@@ -376,10 +376,12 @@ def main(argv=None) -> int:
         first, last = min(stages), max(stages)
         for u in sorted({first, last}):
             recs = [play(long_env, stages[u], s) for s in fs]
-            res["facts"][f"update {u}"] = long_facts(recs, per_min)
+            res["facts"][f"update {u}"] = long_facts(recs, per_min) | {
+                "market": market_metrics(recs, per_min)}
             print(f"facts, update {u}: done", file=sys.stderr)
         recs = [play_rules(scen, s, env.decision_ns, ["market.close=16:00"]) for s in fs]
-        res["facts"]["rules"] = long_facts(recs, per_min)
+        res["facts"]["rules"] = long_facts(recs, per_min) | {
+            "market": market_metrics(recs, per_min)}
         # controls: the crowd alone (every learnable group and the inferred traders removed),
         # and without its rule-based chartists too
         sc = env.scenario
@@ -388,7 +390,8 @@ def main(argv=None) -> int:
         for name, drop in (("crowd alone", gone), ("crowd alone, no chartists", gone + charts)):
             recs = [play_rules(scen, s, env.decision_ns, ["market.close=16:00"], drop)
                     for s in fs]
-            res["facts"][name] = long_facts(recs, per_min)
+            res["facts"][name] = long_facts(recs, per_min) | {
+                "market": market_metrics(recs, per_min)}
         long_env.close()
     if a.figure:
         figure(res, a.figure)
@@ -410,6 +413,9 @@ def main(argv=None) -> int:
     for name, fc in (res.get("facts") or {}).items():
         if isinstance(fc, dict) and "checks" in fc:
             bad = [k for k, (_, p) in fc["checks"].items() if not p]
+            mk = fc["market"]
+            print(f"long sessions, {name}: spread {mk['spread_ticks']:.2f} sd1m "
+                  f"{mk['sd_1min_ticks']:.1f} acf1(10s) {mk['acf1_10s']:+.3f}")
             print(f"scorecard, {name} ({fc['n_returns']} 1-min returns): "
                   f"{'pass' if fc['passed'] else 'FAIL ' + ', '.join(bad)}; " + ", ".join(
                       f"{k} {v:.3g}" for k, (v, _) in fc["checks"].items()))
