@@ -45,7 +45,7 @@ from pydantic import Field, field_validator, model_validator
 from abmm.agents.base import BUY, SELL, TraderAgent
 from abmm.policy.actions import QuoteActions, requote, target_quotes
 from abmm.policy.chartist import ChartistView, decode_action
-from abmm.policy.features import N_FEATURES, MarketFeatures, agent_features
+from abmm.policy.features import N_FEATURES, MarketFeatures, agent_features, book_features
 from abmm.resources import policy_path
 from abmm.schema import GroupBase, WakeCfg
 
@@ -137,7 +137,9 @@ class PolicyAgent(TraderAgent):
                                    cfg["max_offset"], cfg["offsets"])
         self.max_inventory = int(cfg["max_inventory"])
         self.features: MarketFeatures | None = None
-        self.obs = np.zeros(N_FEATURES, np.float32)
+        self.book_levels = int(cfg.get("book_levels", 0))
+        self.book_scale = float(cfg.get("book_scale", 20.0))
+        self.obs = np.zeros(N_FEATURES + 4 * self.book_levels, np.float32)
         self.decisions = 0
 
     def first_wake(self, start: int, end: int) -> int | None:
@@ -168,6 +170,9 @@ class PolicyAgent(TraderAgent):
         left = (m.end - m.now) / max(m.end - t0, 1)
         agent_features(self, m, self.features.mid, left, self.max_inventory,
                        self.quotes.max_offset, o)
+        if self.book_levels:
+            book_features(m.book, self.features.mid, self.book_levels, self.quotes.max_offset,
+                          self.book_scale, o)
         return o
 
     def on_wake(self) -> None:

@@ -27,6 +27,7 @@ from abmm.env.observations import (
     N_MARKET,
     MarketFeatures,
     agent_features,
+    book_features,
     observation_space,
 )
 from abmm.env.rewards import COMPONENTS, check_weights, components
@@ -56,7 +57,8 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
                  offsets=DEFAULT_OFFSETS, max_offset: float = 20.0,
                  inventory_gamma: float = 0.01, damping: float = 0.5,
                  reward_scale: float | None = None, vol_halflife: float = 30.0,
-                 vpin_bucket: int = 500, log_dir: str | Path | None = None):
+                 vpin_bucket: int = 500, log_dir: str | Path | None = None,
+                 book_levels: int = 0, book_scale: float = 20.0):
         from abmm.scenario import Scenario, load_scenario
         from abmm.schema.timing import parse_duration
 
@@ -119,7 +121,15 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         self.vol_halflife = float(vol_halflife)
         self.vpin_bucket = int(vpin_bucket)
         self.log_dir = None if log_dir is None else Path(log_dir)
-        self._obs_space = observation_space(N_FEATURES)
+        if isinstance(book_levels, bool) or not isinstance(book_levels, int) \
+                or not 0 <= book_levels <= 50:
+            raise ValueError(f"book_levels must be an int in [0, 50], got {book_levels!r}")
+        if not float(book_scale) > 0:
+            raise ValueError(f"book_scale must be > 0 lots, got {book_scale!r}")
+        self.book_levels = book_levels
+        self.book_scale = float(book_scale)
+        self.n_obs = N_FEATURES + 4 * book_levels
+        self._obs_space = observation_space(self.n_obs)
         self.agents: list[str] = []
         self.model = None
         self._episodes = 0
@@ -240,11 +250,14 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
 
     # ----------------------------------------------------------------------------- pieces
     def _observe(self, name: str, market: list) -> np.ndarray:
-        out = np.empty(N_FEATURES, np.float32)
+        out = np.empty(self.n_obs, np.float32)
         out[2:2 + N_MARKET] = market
         left = (self._t_end - self.model.now) / (self._t_end - self._t0)
         agent_features(self._learners[name], self.model, self.features.mid, left,
                        self.max_inventory, self.actions.max_offset, out)
+        if self.book_levels:
+            book_features(self.model.book, self.features.mid, self.book_levels,
+                          self.actions.max_offset, self.book_scale, out)
         return out
 
     def _info(self, name: str, comp) -> dict:
@@ -264,7 +277,8 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
                 "quote_size": a.quote_size, "max_size": a.max_size,
                 "max_inventory": self.max_inventory, "offsets": list(a.offsets),
                 "max_offset": a.max_offset, "vol_halflife": self.vol_halflife,
-                "vpin_bucket": self.vpin_bucket}
+                "vpin_bucket": self.vpin_bucket, "book_levels": self.book_levels,
+                "book_scale": self.book_scale}
 
     def learner(self, name: str):
         """The Mesa agent behind an env agent (its account, open orders, latency)."""

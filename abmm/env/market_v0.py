@@ -26,7 +26,10 @@ Observations
     ``Box(-1, 1, (16,), float32)``, the same layout for every agent (``abmm.env.observations``
     has the formulas): inventory, time left, spread, top-5 imbalance, microprice offset, OFI,
     VPIN, realized volatility, trade flow, trade intensity, own bid/ask offsets from the mid,
-    own queue positions, and whether the agent has a bid / an ask resting.
+    own queue positions, and whether the agent has a bid / an ask resting. With
+    ``book_levels=L`` it is ``Box(-1, 1, (16 + 4 L,), float32)``: the raw top ``L`` price
+    levels of each side follow (distance from the mid over ``max_offset``, ``tanh(lots /
+    book_scale)``), for a sequence encoder to read over time.
 
 Actions (``action_mode``)
     ``"discrete"``: ``Discrete(26)`` -- 25 (bid offset, ask offset) pairs from offsets (1, 2, 3,
@@ -60,7 +63,7 @@ Arguments
     logs a text line at INFO, ``"ansi"`` returns it, ``"rgb_array"`` a depth chart),
     ``quote_size``, ``max_size``, ``max_inventory``, ``offsets``, ``max_offset``,
     ``inventory_gamma``, ``damping``, ``reward_scale``, ``vol_halflife``, ``vpin_bucket``,
-    ``log_dir``.
+    ``book_levels`` (0-50, default 0), ``book_scale`` (lots, default 20), ``log_dir``.
 
 Vectorized training
     ``abmm.env.vector`` builds N independent copies, each playing its own markets from its own

@@ -33,6 +33,12 @@ agent features come from the agent's own account and resting quotes. Prices are 
  15   has_ask               1 if the agent has a resting ask, else 0
 ====  ====================  ==============================================================
 
+With ``book_levels: L`` (market_v0's argument; default 0) the vector goes on with ``4 L`` raw
+book values (``abmm.policy.features.book_features``): for the bid side then the ask side,
+for each of the ``L`` best price levels, ``|price - mid| / max_offset`` (1 for a level the book
+does not have) and ``tanh(lots / book_scale)`` (0 for a missing level) -- what a sequence
+encoder (``encoder: {type: gru|conv1d, window: W}``) reads over the last ``W`` decisions.
+
 The features are computed by ``abmm.policy.features`` (torch- and gymnasium-free, shared with
 agents driven by a saved policy); this module is their documentation and adds the space.
 """
@@ -42,10 +48,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from abmm.policy.features import FEATURES, N_FEATURES, N_MARKET, MarketFeatures, agent_features
+from abmm.policy.features import (
+    FEATURES,
+    N_FEATURES,
+    N_MARKET,
+    MarketFeatures,
+    agent_features,
+    book_features,
+)
 
 __all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features",
-           "observation_space"]
+           "book_features", "observation_space"]
 
 
 def observation_space(n: int = N_FEATURES):

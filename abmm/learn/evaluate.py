@@ -57,7 +57,8 @@ TRADE_POLICY_ARGS = ("decision_interval", "action_mode", "max_position", "horizo
                      "vol_halflife", "vol_scale", "trend_scale", "stop_horizon",
                      "min_stop_ticks", "max_stop_sigma")
 POLICY_ARGS = ("decision_interval", "action_mode", "quote_size", "max_size", "max_inventory",
-               "offsets", "max_offset", "vol_halflife", "vpin_bucket")
+               "offsets", "max_offset", "vol_halflife", "vpin_bucket", "book_levels",
+               "book_scale")
 
 
 def _ci(x: np.ndarray) -> tuple[float, float, float]:

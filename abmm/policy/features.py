@@ -17,7 +17,8 @@ import numpy as np
 from abmm.errors import AbmmError
 from abmm.signals import OFI, VPIN, MidVolatility
 
-__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features"]
+__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features",
+           "book_features"]
 
 FEATURES = ("inventory", "time_left", "spread", "imbalance_5", "microprice_offset", "ofi",
             "vpin", "volatility", "trade_flow", "trade_intensity", "bid_offset", "ask_offset",
@@ -137,3 +138,23 @@ def agent_features(agent, model, mid: float, time_left: float, max_inventory: in
             ahead = 0
         out[q_i] = ahead / (ahead + qty) if ahead + qty else 0.0
         out[has_i] = 1.0
+
+
+def book_features(book, mid: float, levels: int, max_offset: float, scale: float,
+                  out: np.ndarray, start: int = N_FEATURES) -> None:
+    """Fill ``out[start:start + 4 levels]`` with the top ``levels`` price levels of each side
+    (bids first, best first): for level ``i``, ``|price_i - mid| / max_offset`` (clipped to 1;
+    1 for a level the book does not have) and ``tanh(displayed lots_i / scale)`` (0 for a
+    missing level) -- the raw book a sequence encoder reads over time."""
+    j = start
+    for side in (0, 1):
+        prices, qtys = book.depth(side, levels)[:2]
+        n = len(prices)
+        for i in range(levels):
+            if i < n:
+                out[j] = min(abs(float(prices[i]) - mid) / max_offset, 1.0)
+                out[j + 1] = math.tanh(float(qtys[i]) / scale)
+            else:
+                out[j] = 1.0
+                out[j + 1] = 0.0
+            j += 2
