@@ -32,6 +32,10 @@ action chose. ``time_left`` runs from the end of the warm-up to the close. The s
 as in the environment, on the market's event clock (so events stamped at the same nanosecond
 may interleave differently). A trading policy saved before the indicator windows were
 recorded in its file is refused with a one-line error (retrain or re-export it).
+
+An **ecology policy** (``abmm train`` with ``env: ecology``) holds one learner per agent and
+role: name one with ``learner`` (e.g. ``maker_0`` or ``trader_1``); a maker's learner quotes as
+above, a chartist's trades as a chartist; executors' learners are refused (one line).
 """
 
 from __future__ import annotations
@@ -84,6 +88,17 @@ class PolicyGroup(GroupBase):
             raise ValueError(f"{self.checkpoint} has no learner {self.learner!r}; it has "
                              f"{sorted(policies)}")
         env = payload["env"]
+        if env.get("kind") == "ecology" and env.get("policy_config"):
+            roles = env["policy_config"].get("roles", {})
+            if self.learner is None:
+                raise ValueError(f"{self.checkpoint} is an ecology policy (one learner per "
+                                 f"agent and role): name the learner to play, one of "
+                                 f"{sorted(roles)}")
+            role = roles.get(self.learner)
+            if role not in ("maker", "chartist"):
+                raise ValueError(f"learner {self.learner!r} of {self.checkpoint} plays the "
+                                 f"{role} role; policy agents play makers and chartists")
+            env = _role_env(env, role)
         if env.get("kind") == "trading" and env.get("policy_config"):
             if "windows" not in env["policy_config"]:
                 raise ValueError(f"{self.checkpoint} is a trading policy saved without its "
@@ -95,6 +110,13 @@ class PolicyGroup(GroupBase):
                              "environment; policy agents take abmm.env.market_v0 (market "
                              "making) or abmm.env.trading_v0 (chartist) policies")
         return self
+
+
+def _role_env(env: dict, role: str) -> dict:
+    """The environment description of one role of an ecology policy file: the role's own
+    environment kind and ``policy_config`` (``EcologyEnv.policy_config``)."""
+    return {"kind": {"maker": "market", "chartist": "trading"}[role],
+            "policy_config": env["policy_config"][role]}
 
 
 def _load(name_or_path: str):
@@ -123,10 +145,13 @@ class PolicyAgent(TraderAgent):
         self.learner_name = p.learner or names[self.index % len(names)]
         # its own copy: a sequence policy (window > 1) keeps this agent's observation window
         self.policy = policies[self.learner_name].fork()
-        self.cfg = cfg = payload["env"]["policy_config"]
+        env = payload["env"]
+        if env.get("kind") == "ecology":  # one role's conventions (checked by PolicyGroup)
+            env = _role_env(env, env["policy_config"]["roles"][self.learner_name])
+        self.cfg = cfg = env["policy_config"]
         self.decision_ns = int(cfg["decision_ns"])
         self.decisions = 0
-        self.chartist = payload["env"].get("kind") == "trading"
+        self.chartist = env.get("kind") == "trading"
         if self.chartist:
             self.view = ChartistView(cfg)
             self.pos, self.entry, self.stop, self.stopped, self.stops_hit = 0, 0.0, None, \

@@ -199,3 +199,25 @@ def test_training_builds_a_learner_per_role(tmp_path):
         evaluate(DEFAULT_SCENARIO, ["as"], [1000])
     with pytest.raises(ValueError, match="trained in a 'market'"):
         evaluate(DEFAULT_SCENARIO, ["mm_coevolved"], [1000])
+    # kind: policy agents play one learner of an ecology file: a maker or a chartist
+    from abmm.scenario import build_model, load_scenario
+
+    market = {"name": "eco_pol", "seed": 3,
+              "market": {"open": "10:00", "close": "10:04", "warmup": "1min"},
+              "fundamental": {"sigma_1h": 0.1},
+              "agents": [{"kind": "noise", "count": 40, "order_ttl": "1min",
+                          "wake": {"kind": "poisson", "interval": "10s"}, "p_market": 0.3},
+                         {"kind": "market_maker", "name": "mm", "strategy": "fixed",
+                          "half_spread_ticks": 2, "size": 5}]}
+    groups = [{"kind": "policy", "name": "pm", "checkpoint": pol, "learner": "maker_0"},
+              {"kind": "policy", "name": "pc", "checkpoint": pol, "learner": "trader_1"}]
+    m = build_model({**market, "agents": market["agents"] + groups})
+    m.run()
+    pm, pc = m.groups["pm"][0], m.groups["pc"][0]
+    assert not pm.chartist and pc.chartist
+    assert pm.decisions == pc.decisions == 18  # 3 minutes of 10 s decisions
+    for bad, msg in (({"learner": "seller_0"}, "executor role"),
+                     ({"learner": None}, "name the learner")):
+        g = {**groups[0], **bad}
+        with pytest.raises(Exception, match=msg):
+            load_scenario({**market, "agents": market["agents"] + [g]})
