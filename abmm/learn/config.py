@@ -11,6 +11,9 @@ Keys (``scenarios/train/README.md`` documents them with examples):
                     the config file
 ``algo``            ``ppo``, ``dqn`` or ``tabular``
 ``algo_args``       hyper-parameters of the algorithm (``abmm.learn.ppo.PPO`` etc.)
+``role_args``       ``env: ecology`` only: per-role overrides of ``algo_args``, e.g.
+                    ``{executor: {gamma: 1.0, lam: 1.0}}`` (roles ``maker``, ``chartist``,
+                    ``executor``)
 ``encoder``         optional, for ``ppo`` and ``dqn``: what the network reads, ``{type: mlp}``
                     (the default: the latest observation), ``{type: conv1d, window: W,
                     channels: [C, ...], kernel: K}`` or ``{type: gru, window: W, hidden: H,
@@ -78,6 +81,7 @@ class TrainConfig(_Strict):
     env_args: dict = Field(default_factory=dict)
     algo: Literal["ppo", "dqn", "tabular"] = "ppo"
     algo_args: dict = Field(default_factory=dict)
+    role_args: dict[str, dict] = Field(default_factory=dict)
     encoder: Any = None  # checked by encoder_of (one line naming the key)
     sharing: Literal["independent", "shared"] = "independent"
     updates: int = Field(10, ge=1)
@@ -87,6 +91,18 @@ class TrainConfig(_Strict):
     league: LeagueCfg = LeagueCfg()
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     eval: EvalCfg | None = None
+
+    @model_validator(mode="after")
+    def _roles(self):
+        if self.role_args:
+            if self.env != "ecology":
+                raise ValueError(f"role_args is for env: ecology (its roles), not env: "
+                                 f"{self.env}; put the hyper-parameters in algo_args")
+            bad = sorted(set(self.role_args) - {"maker", "chartist", "executor"})
+            if bad:
+                raise ValueError(f"role_args: unknown role(s) {bad}; expected some of "
+                                 "['chartist', 'executor', 'maker']")
+        return self
 
     @model_validator(mode="after")
     def _default_baselines(self):

@@ -85,10 +85,12 @@ def check_args(cfg: TrainConfig) -> None:
 
     encoder_of(cfg)
     problems = []
+    learner_skip = {"obs_dim", "space", "action_space", "seed", "device", "encoder"}
     for section, target, given, skip in (
             ("env_args", _env_class(cfg.env), cfg.env_args, set()),
-            ("algo_args", _algos()[cfg.algo], cfg.algo_args,
-             {"obs_dim", "space", "action_space", "seed", "device", "encoder"})):
+            ("algo_args", _algos()[cfg.algo], cfg.algo_args, learner_skip),
+            *((f"role_args.{r}", _algos()[cfg.algo], a, learner_skip)
+              for r, a in cfg.role_args.items())):
         params = inspect.signature(target.__init__).parameters
         if any(p.kind is p.VAR_KEYWORD for p in params.values()):
             continue
@@ -191,7 +193,9 @@ def build_learners(cfg: TrainConfig, env, encoder, device: str) -> tuple[dict, d
                               f"{agents[0]} has {(obs_dim, space)} (use sharing: independent)")
         return {"shared": algo(obs_dim, space, seed=cfg.seed, **kw)}, dict.fromkeys(agents,
                                                                                    "shared")
-    learners = {a: algo(*spaces_of(a), seed=cfg.seed * 1000 + i, **kw)
+    role = getattr(env, "role", None)  # the ecology: role_args override algo_args per role
+    learners = {a: algo(*spaces_of(a), seed=cfg.seed * 1000 + i,
+                        **(kw | (cfg.role_args.get(role(a), {}) if role else {})))
                 for i, a in enumerate(agents)}
     return learners, {a: a for a in agents}
 
@@ -280,6 +284,8 @@ class Trainer:
         self.encoder = encoder_of(cfg)  # ConfigError for a bad one (a custom env too)
         hashed = {**ident, "algo": cfg.algo, "algo_args": cfg.algo_args,
                   "sharing": cfg.sharing, "seed": cfg.seed}
+        if cfg.role_args:  # (configs without it keep the hash they always had)
+            hashed["role_args"] = cfg.role_args
         if self.encoder is not None:  # (the plain MLP keeps the hash it always had)
             hashed["encoder"] = self.encoder
         self.config_hash = ckpt.config_hash(hashed)

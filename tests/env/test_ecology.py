@@ -221,3 +221,23 @@ def test_training_builds_a_learner_per_role(tmp_path):
         g = {**groups[0], **bad}
         with pytest.raises(Exception, match=msg):
             load_scenario({**market, "agents": market["agents"] + [g]})
+
+
+def test_role_args_override_algo_args_per_role():
+    from pydantic import ValidationError
+
+    from abmm.learn.config import ConfigError, TrainConfig
+    from abmm.learn.trainer import build_learners, check_args
+
+    env = ecology_v0.parallel_env(max_cycles=6)
+    cfg = TrainConfig(env="ecology", algo_args={"hidden": [8], "gamma": 0.99},
+                      role_args={"executor": {"gamma": 1.0, "lam": 1.0}})
+    learners, _ = build_learners(cfg, env, None, "cpu")
+    assert learners["seller_0"].hp["gamma"] == 1.0 and learners["seller_0"].hp["lam"] == 1.0
+    assert learners["maker_0"].hp["gamma"] == 0.99 and learners["trader_1"].hp["lam"] == 0.95
+    with pytest.raises(ValidationError, match="role_args is for env: ecology"):
+        TrainConfig(env="market", role_args={"maker": {"gamma": 1.0}})
+    with pytest.raises(ValidationError, match="unknown role"):
+        TrainConfig(env="ecology", role_args={"seller": {"gamma": 1.0}})
+    with pytest.raises(ConfigError, match=r"role_args.executor: unknown key\(s\) \['gama'\]"):
+        check_args(TrainConfig(env="ecology", role_args={"executor": {"gama": 1.0}}))
