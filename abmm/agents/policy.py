@@ -22,7 +22,8 @@ read is a scenario error naming it; a torch checkpoint (``policy.pt``, ``checkpo
 refused with the ``abmm export`` command that converts it.
 
 A **trading policy** (``abmm train`` with ``env: trading``, ``abmm.env.trading_v0``) makes the
-agent a chartist instead: it wakes at every market step (``market.step``); on every decision
+agent a chartist instead: it wakes on every decision interval counted from the session start,
+and at every market step (``market.step``) while a stop-loss is armed; on every decision
 interval counted from the session start it samples the mid (the indicators' history, through
 the warm-up as the environment does); after the warm-up it books its fills (position, average
 entry) and fires its stop-loss at every wake, and at each decision it builds trading_v0's
@@ -168,17 +169,22 @@ class PolicyAgent(TraderAgent):
         self.decisions = 0
 
     def first_wake(self, start: int, end: int) -> int | None:
-        """The end of the warm-up (a chartist: the first market step)."""
+        """The end of the warm-up (a chartist: one decision interval after the start)."""
         if self.chartist:
-            return start + self.model.step_ns
+            return start + self.decision_ns
         return self.model.warmup_end
 
     def next_wake(self, now: int) -> int | None:
         """One decision interval later, if before the close (a chartist: the next market
         step, up to the close)."""
         if self.chartist:
-            nxt = now + self.model.step_ns
-            return nxt if nxt <= self.model.end else None
+            m = self.model
+            if self.stop is None or self.stopped:  # nothing to watch: the next decision time
+                k = (now - m.start) // self.decision_ns + 1
+                nxt = m.start + k * self.decision_ns
+            else:  # a stop armed: checked at every market step
+                nxt = now + m.step_ns
+            return nxt if nxt <= m.end else None
         nxt = now + self.decision_ns
         return nxt if nxt < self.model.end else None  # as in the env: no decision at the close
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from pettingzoo import ParallelEnv
 
 from abmm.env.actions import check_action_dict
-from abmm.env.episodes import EpisodeMarkets
+from abmm.env.episodes import EpisodeMarkets, check_max_cycles, env_scenario
 
 __all__ = ["EcologyEnv", "DEFAULT_SCENARIO", "ROLES", "ROLE_OF_KIND"]
 
@@ -51,7 +51,7 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
                  log_dir: str | Path | None = None):
         """Load the scenario, sort its learnable groups into roles and build each role's
         environment on it (see ``ecology_v0``)."""
-        from abmm.scenario import Scenario, load_scenario
+        from abmm.scenario import load_scenario
         from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -59,11 +59,7 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
                              f"None, not {render_mode!r}")
         if scenario is None:
             scenario = DEFAULT_SCENARIO
-        if isinstance(scenario, Scenario) and not overrides:
-            self.scenario = scenario
-        else:
-            self.scenario = load_scenario(scenario.resolved() if isinstance(scenario, Scenario)
-                                          else scenario, overrides=overrides)
+        self.scenario = env_scenario(scenario, overrides)
         sc = self.scenario
         groups = [g for g in sc.agents if g.learnable]
         bad = [f"{g.group_name} (kind {g.kind})" for g in groups if g.kind not in ROLE_OF_KIND]
@@ -83,8 +79,7 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
         if self._horizon < 1:
             raise ValueError("the session after the warm-up is shorter than one decision "
                              "interval")
-        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
-            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        check_max_cycles(max_cycles)
         self.max_cycles = self._horizon if max_cycles is None else int(max_cycles)
         args = {"maker": maker, "chartist": chartist, "executor": executor}
         for role, kw in args.items():

@@ -5,6 +5,23 @@ episode."""
 from __future__ import annotations
 
 
+def env_scenario(scenario, overrides):
+    """An environment's ``Scenario`` from a path, dict or ``Scenario`` (with ``--set``-style
+    ``overrides`` applied; a ``Scenario`` without overrides is used as it is)."""
+    from abmm.scenario import Scenario, load_scenario
+
+    if isinstance(scenario, Scenario):
+        return load_scenario(scenario.resolved(), overrides=overrides) if overrides \
+            else scenario
+    return load_scenario(scenario, overrides=overrides)
+
+
+def check_max_cycles(max_cycles) -> None:
+    """``ValueError`` unless ``max_cycles`` is None or a positive int."""
+    if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
+        raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+
+
 class EpisodeMarkets:
     """Mixin for an env with ``scenario``, ``model``, ``log_dir``, ``_episodes`` and
     ``_next_seed``: ``_new_market(seed)`` disposes of the previous market and builds the next

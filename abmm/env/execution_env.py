@@ -14,6 +14,7 @@ from pettingzoo import ParallelEnv
 
 from abmm.agents.base import BUY, SELL
 from abmm.env.actions import InvalidActionError, check_action_dict
+from abmm.env.episodes import check_max_cycles, env_scenario
 from abmm.resources import scenario_path
 
 __all__ = ["ExecutionEnv", "DEFAULT_SCENARIO", "N_OBS", "N_ACTIONS", "SIZES", "LEVELS"]
@@ -41,7 +42,6 @@ class ExecutionEnv(ParallelEnv):
                  decision_interval=None, max_cycles: int | None = None,
                  render_mode: str | None = None, vol_scale: float = 2.0):
         """Load the scenario and check its learnable executors (see ``execution_v0``)."""
-        from abmm.scenario import Scenario, load_scenario
         from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -49,11 +49,7 @@ class ExecutionEnv(ParallelEnv):
                              f"None, not {render_mode!r}")
         if scenario is None:
             scenario = scenario_path(DEFAULT_SCENARIO)
-        if isinstance(scenario, Scenario) and not overrides:
-            self.scenario = scenario
-        else:
-            self.scenario = load_scenario(scenario.resolved() if isinstance(scenario, Scenario)
-                                          else scenario, overrides=overrides)
+        self.scenario = env_scenario(scenario, overrides)
         groups = [g for g in self.scenario.agents if g.learnable]
         bad = [g.group_name for g in groups if g.kind != "executor"]
         if not groups or bad:
@@ -73,8 +69,7 @@ class ExecutionEnv(ParallelEnv):
         self.decision_ns = di
         self._substeps = di // m.step
         self.n_decisions = max(1, self.duration_ns // di)
-        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
-            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        check_max_cycles(max_cycles)
         self.max_cycles = self.n_decisions + 60 if max_cycles is None else int(max_cycles)
         self._mesa = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in groups
                       for i in range(g.count)}

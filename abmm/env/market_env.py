@@ -21,7 +21,7 @@ from abmm.env.actions import (
     requote,
     target_quotes,
 )
-from abmm.env.episodes import EpisodeMarkets
+from abmm.env.episodes import EpisodeMarkets, check_max_cycles, env_scenario
 from abmm.env.observations import (
     N_FEATURES,
     N_MARKET,
@@ -59,7 +59,6 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
                  reward_scale: float | None = None, vol_halflife: float = 30.0,
                  vpin_bucket: int = 500, log_dir: str | Path | None = None,
                  book_levels: int = 0, book_scale: float = 20.0):
-        from abmm.scenario import Scenario, load_scenario
         from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -67,11 +66,7 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
                              f"None, not {render_mode!r}")
         if scenario is None:
             scenario = DEFAULT_SCENARIO
-        if isinstance(scenario, Scenario):
-            self.scenario = load_scenario(scenario.resolved(), overrides=overrides) \
-                if overrides else scenario
-        else:
-            self.scenario = load_scenario(scenario, overrides=overrides)
+        self.scenario = env_scenario(scenario, overrides)
         sc = self.scenario
         m = sc.market
         di = m.step if decision_interval is None else parse_duration(decision_interval)
@@ -85,8 +80,7 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         if self._horizon < 1:
             raise ValueError("the session after the warm-up is shorter than one decision "
                              "interval")
-        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
-            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        check_max_cycles(max_cycles)
         self.max_cycles = self._horizon if max_cycles is None else int(max_cycles)
         # PettingZoo-style names "group_index"; the Mesa agent is "group/index"
         self._mesa_names = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in sc.agents
@@ -129,6 +123,8 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         self.book_levels = book_levels
         self.book_scale = float(book_scale)
         self.n_obs = N_FEATURES + 4 * book_levels
+        self._book = np.zeros(4 * book_levels, np.float32)
+        self._book_at = None  # the market time self._book was computed at
         self._obs_space = observation_space(self.n_obs)
         self.agents: list[str] = []
         self.model = None
@@ -187,6 +183,7 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         """The episode starts now (after the warm-up): first observations and infos."""
         model = self.model
         self._fills = {n: model.watch_fills(a) for n, a in self._learners.items()}
+        self._book_at = None
         self.features = MarketFeatures(model, self.decision_ns, self.vol_halflife,
                                        vpin_bucket=self.vpin_bucket)
         self._t0 = model.now
@@ -255,9 +252,12 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         left = (self._t_end - self.model.now) / (self._t_end - self._t0)
         agent_features(self._learners[name], self.model, self.features.mid, left,
                        self.max_inventory, self.actions.max_offset, out)
-        if self.book_levels:
-            book_features(self.model.book, self.features.mid, self.book_levels,
-                          self.actions.max_offset, self.book_scale, out)
+        if self.book_levels:  # the same for every agent: computed once per decision
+            if self._book_at != self.model.now:
+                book_features(self.model.book, self.features.mid, self.book_levels,
+                              self.actions.max_offset, self.book_scale, self._book, 0)
+                self._book_at = self.model.now
+            out[N_FEATURES:] = self._book
         return out
 
     def _info(self, name: str, comp) -> dict:

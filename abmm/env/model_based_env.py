@@ -14,6 +14,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from abmm.env.actions import DEFAULT_OFFSETS, InvalidActionError, QuoteActions
+from abmm.env.episodes import check_max_cycles
 from abmm.env.model_based_sim import AS2008, ASMarket
 from abmm.env.observations import N_FEATURES
 from abmm.env.rewards import COMPONENTS, check_weights
@@ -66,8 +67,7 @@ class ModelBasedEnv(ParallelEnv):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or "
                              f"None, not {render_mode!r}")
         self.market = ASMarket(n_paths, n_agents, seed=seed, **{**AS2008, **market})
-        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
-            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        check_max_cycles(max_cycles)
         self.max_cycles = self.market.n_steps if max_cycles is None else int(max_cycles)
         self.tick = float(tick)
         self.actions = QuoteActions(action_mode, 1, 1, max_offset, offsets)

@@ -16,7 +16,7 @@ from pettingzoo import ParallelEnv
 
 from abmm.agents.base import BUY, SELL
 from abmm.env.actions import check_action_dict
-from abmm.env.episodes import EpisodeMarkets
+from abmm.env.episodes import EpisodeMarkets, check_max_cycles, env_scenario
 from abmm.policy.chartist import (
     N_ACTIONS,
     N_OBS,
@@ -56,7 +56,6 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
                  max_stop_sigma: float = 3.0, render_mode: str | None = None,
                  log_dir: str | Path | None = None):
         """Load the scenario and check its learnable chartists (see ``trading_v0``)."""
-        from abmm.scenario import Scenario, load_scenario
         from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -67,11 +66,7 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
                              f"{action_mode!r}")
         if scenario is None:
             scenario = DEFAULT_SCENARIO
-        if isinstance(scenario, Scenario) and not overrides:
-            self.scenario = scenario
-        else:
-            self.scenario = load_scenario(scenario.resolved() if isinstance(scenario, Scenario)
-                                          else scenario, overrides=overrides)
+        self.scenario = env_scenario(scenario, overrides)
         sc = self.scenario
         groups = [g for g in sc.agents if g.learnable]
         bad = [f"{g.group_name} (kind {g.kind})" for g in groups if g.kind not in LEARNABLE_KINDS]
@@ -91,8 +86,7 @@ class TradingEnv(EpisodeMarkets, ParallelEnv):
         if self._horizon < 1:
             raise ValueError("the session after the warm-up is shorter than one decision "
                              "interval")
-        if max_cycles is not None and (isinstance(max_cycles, bool) or int(max_cycles) < 1):
-            raise ValueError(f"max_cycles must be a positive int, got {max_cycles!r}")
+        check_max_cycles(max_cycles)
         self.max_cycles = self._horizon if max_cycles is None else int(max_cycles)
         self._mesa = {f"{g.group_name}_{i}": f"{g.group_name}/{i}" for g in groups
                       for i in range(g.count)}
