@@ -46,9 +46,9 @@ def simulate(args) -> dict:
     t0 = time.perf_counter()
     m = build_model(scenario, seed=seed, overrides=over)
     sim_days = (m.end - m.start) / 86_400e9
-    rets, vols = minute_returns(m)  # (releases the model)
+    rets, vols, spreads = minute_returns(m)  # (releases the model)
     wall = time.perf_counter() - t0
-    return {"seed": seed, "returns": rets, "volumes": vols, "wall_s": wall,
+    return {"seed": seed, "returns": rets, "volumes": vols, "spreads": spreads, "wall_s": wall,
             "kernel_events": m.n_kernel_events, "sim_days": sim_days}
 
 
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from abmm.analysis.bars import read_ohlcv
     from abmm.analysis.moments import (
-        bar_returns_and_volume,
+        bar_series,
         joint_test,
         moment_vector,
         real_reference,
@@ -74,14 +74,14 @@ def main(argv=None) -> int:
     if not Path(a.real).is_file():
         print(f"moment_match: --real {a.real}: no such file", file=sys.stderr)
         return 2
-    real_r, real_v = bar_returns_and_volume(read_ohlcv(a.real))
+    real_r, real_v, real_s = bar_series(read_ohlcv(a.real))
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(a.workers) as pool:
         runs = pool.map(simulate, [(a.scenario, s, a.days, a.set) for s in parse_seeds(a.seeds)])
     length = min(len(r["returns"]) for r in runs)  # compare like with like: same length
-    sims = [moment_vector(np.asarray(r["returns"][:length]), np.asarray(r["volumes"][:length]))
-            for r in runs]
-    pieces, boot = real_reference(real_r, length, n_boot=a.boot, volume=real_v)
+    sims = [moment_vector(np.asarray(r["returns"][:length]), np.asarray(r["volumes"][:length]),
+                          np.asarray(r["spreads"][:length])) for r in runs]
+    pieces, boot = real_reference(real_r, length, n_boot=a.boot, volume=real_v, spread=real_s)
     res = joint_test(sims, pieces, boot)
     real_sd = float(np.mean([p["sd"] for p in pieces]))
     sd_ratio = float(np.mean([s["sd"] for s in sims]) / real_sd)

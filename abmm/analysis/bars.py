@@ -44,6 +44,12 @@ def mid_series(run_dir) -> pd.Series:
 
     Raises ``ValueError`` when the run has no top-of-book log (``logging.top_of_book: false``):
     use trade-price bars (``run_bars(..., price="trade")``) for such a run."""
+    return quote_series(run_dir)["mid"]
+
+
+def quote_series(run_dir) -> pd.DataFrame:
+    """The mid and the quoted spread (``ask - bid``, price units) at each top-of-book change
+    with both sides present (columns ``mid``, ``spread``; raises like ``mid_series``)."""
     run = open_run(run_dir)
     top = run.top(["ts", "bid", "ask"]).to_pandas()
     if top.empty:
@@ -53,9 +59,9 @@ def mid_series(run_dir) -> pd.Series:
     tick = run.tick_size
     both = (top["bid"] > 0) & (top["ask"] > 0)
     top = top[both]
-    mid = (top["bid"].to_numpy() + top["ask"].to_numpy()) * (0.5 * tick)
-    return pd.Series(mid, index=run_date(run) + pd.to_timedelta(top["ts"].to_numpy(), "ns"),
-                     name="mid")
+    bid, ask = top["bid"].to_numpy(), top["ask"].to_numpy()
+    return pd.DataFrame({"mid": (bid + ask) * (0.5 * tick), "spread": (ask - bid) * tick},
+                        index=run_date(run) + pd.to_timedelta(top["ts"].to_numpy(), "ns"))
 
 
 def trades(run_dir) -> pd.DataFrame:
@@ -79,15 +85,20 @@ def trade_series(run_dir) -> pd.Series:
 
 
 def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
-             price: str = "mid") -> pd.DataFrame:
+             price: str = "mid", spread: bool = False) -> pd.DataFrame:
     """OHLCV bars of a run's mid price (see the module docstring) -- or, with
     ``price="trade"``, of its trade prices -- one row per bar from the session open (or, with
     ``after_warmup``, from the end of the scenario's ``market.warmup``, while the book is still
     filling up) to its close (or to where an interrupted run stopped: the reader's ``now_ns``);
-    columns ``timestamp, open, high, low, close, volume``. Bars before
-    the first price are left out; a bar without a change repeats the last close."""
+    columns ``timestamp, open, high, low, close, volume`` -- and, with ``spread``, ``spread``:
+    the quoted spread (ask - bid, price units) in force at the bar's close (what ``abmm
+    calibrate`` reads as the spread moments' series). Bars before the first price are left out;
+    a bar without a change repeats the last close."""
     if price not in ("mid", "trade"):
         raise ValueError(f"price must be 'mid' or 'trade', not {price!r}")
+    if spread and price != "mid":
+        raise ValueError("spread bars need mid-price bars (price='mid'): the spread comes from "
+                         "the top-of-book log")
     try:
         step = pd.to_timedelta(pd.tseries.frequencies.to_offset(freq))
     except (ValueError, TypeError):
@@ -104,7 +115,8 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     base = run_date(run)
     start = base + pd.to_timedelta(open_ns, "ns")
     end = base + pd.to_timedelta(run.now_ns, "ns")
-    mid = mid_series(run) if price == "mid" else trade_series(run)
+    quotes = quote_series(run) if price == "mid" else None
+    mid = quotes["mid"] if price == "mid" else trade_series(run)
     mid = mid[~mid.index.duplicated(keep="last")]
     sessions = run.sessions
     # bars inside the trading sessions only (a sessioned market over several days is closed
@@ -119,8 +131,9 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
         edges.append(e)
         session_of.append(np.full(len(e), i))
     edges = edges[0].append(edges[1:]) if edges else pd.DatetimeIndex([])
+    columns = COLUMNS + (["spread"] if spread else [])
     if len(edges) == 0 or mid.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=columns)
     # the mid in force at each bar start joins the changes inside the bar
     at_start = mid.reindex(mid.index.union(edges)).ffill().reindex(edges)
     path = pd.concat([mid, at_start]).sort_index(kind="stable")
@@ -139,23 +152,31 @@ def run_bars(run_dir, freq: str = "1min", after_warmup: bool = False,
     for c in ("open", "high", "low"):
         out[c] = out[c].fillna(out["close"])
     out["volume"] = out["volume"].fillna(0).astype(np.int64)
+    if spread:  # the spread in force at the close: the last change up to the bar's end
+        sp = quotes["spread"]
+        sp = sp[~sp.index.duplicated(keep="last")]
+        at = sp.reindex(sp.index.union(edges)).ffill().reindex(edges)
+        inside = sp[(sp.index >= start) & (sp.index < end)]
+        last = inside.resample(freq, origin=start).last().reindex(edges)
+        out["spread"] = last.fillna(at).ffill().to_numpy()
     out = out.dropna(subset=["close"]).reset_index(names="timestamp")
     # prices are multiples of half a tick: round away the float noise of ticks * tick_size
     digits = max(0, -math.floor(math.log10(run.tick_size / 2)) + 1)
-    for c in ("open", "high", "low", "close"):
+    for c in ("open", "high", "low", "close") + (("spread",) if spread else ()):
         out[c] = out[c].round(digits)
-    return out[COLUMNS + (["session"] if multi else [])]
+    return out[columns + (["session"] if multi else [])]
 
 
 def read_ohlcv(path) -> pd.DataFrame:
     """A real OHLCV file (CSV or Parquet with ``timestamp, open, high, low, close, volume``, e.g.
-    a Bybit kline export) as bars with a parsed ``timestamp`` column, sorted by time."""
+    a Bybit kline export) as bars with a parsed ``timestamp`` column, sorted by time; an optional
+    ``spread`` column (the quoted spread at each bar's close, price units) is kept."""
     path = Path(path)
     df = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {COLUMNS}")
-    df = df[COLUMNS].copy()
+    df = df[COLUMNS + (["spread"] if "spread" in df.columns else [])].copy()
     df["timestamp"] = _parse_timestamps(df["timestamp"], path)
     return df.sort_values("timestamp", kind="stable").reset_index(drop=True)
 

@@ -18,7 +18,14 @@ returns, each a stylized fact a researcher checks first:
   simulation): ``vol_acf_1``, the lag-1 autocorrelation of the volume's ranks (how persistent
   activity is), and ``vol_abs_corr``, the Spearman correlation of the volume with ``|r|`` (the
   volume-volatility relation). Both are scale-free, so a simulated market in lots compares with a
-  real one in BTC; without volumes they are NaN and every comparison leaves them out.
+  real one in BTC; without volumes they are NaN and every comparison leaves them out;
+* when the quoted spread at the end of each minute is known (bars with a ``spread`` column:
+  ``abmm bars --spread``, or real bars built from order-book snapshots; every simulation):
+  ``spread_bps``, the mean relative spread ``10^4 (ask - bid) / mid``; ``spread_acf_1``, the
+  lag-1 autocorrelation of the spread's ranks (how persistent liquidity is); and
+  ``spread_abs_corr``, the Spearman correlation of the spread at a minute's end with that
+  minute's ``|r|`` (spreads widen when the price moves). Minutes without a two-sided book (NaN
+  spread) are left out of them; without spreads they are NaN and left out like the volume's.
 
 :func:`joint_test` compares like with like: every moment is computed on series of the same
 length -- each simulated seed's, and each consecutive piece of that length of the real series
@@ -45,14 +52,15 @@ from scipy import stats
 from abmm.analysis.estimators import acf, fit_power_law, hill_tail_index
 
 __all__ = ["MOMENTS", "moment_vector", "block_bootstrap", "real_reference", "joint_test",
-           "MOORS_GAUSSIAN", "bar_returns_and_volume"]
+           "MOORS_GAUSSIAN", "bar_returns_and_volume", "bar_series"]
 
 ACF_LAGS = tuple(range(1, 21))
 ABS_LAGS = (1, 5, 10, 20)
 #: The moments, in order (the keys of ``moment_vector``).
 MOMENTS = (("sd", "kurt_robust", "hill") + tuple(f"acf_{k}" for k in ACF_LAGS)
            + tuple(f"acf_abs_{k}" for k in ABS_LAGS) + ("beta_abs", "vr_5", "vr_30")
-           + ("vol_acf_1", "vol_abs_corr"))
+           + ("vol_acf_1", "vol_abs_corr")
+           + ("spread_bps", "spread_acf_1", "spread_abs_corr"))
 #: Moors' octile kurtosis of a Gaussian: ``(E7 - E5 + E3 - E1) / (E6 - E2)``.
 MOORS_GAUSSIAN = float((stats.norm.ppf(7 / 8) - stats.norm.ppf(5 / 8) + stats.norm.ppf(3 / 8)
                         - stats.norm.ppf(1 / 8)) / (stats.norm.ppf(6 / 8) - stats.norm.ppf(2 / 8)))
@@ -87,17 +95,54 @@ def _volume_moments(x: np.ndarray, v) -> tuple[float, float]:
     return lag1, corr
 
 
-def moment_vector(r, volume=None) -> dict[str, float]:
+def _spread_moments(x: np.ndarray, s) -> tuple[float, float, float]:
+    """``(spread_bps, spread_acf_1, spread_abs_corr)`` of returns ``x`` and the relative spreads
+    ``s`` (bps) at their minutes' ends; minutes with a non-finite spread are left out (the ACF
+    over consecutive pairs both finite)."""
+    if s is None:
+        return math.nan, math.nan, math.nan
+    s = np.asarray(s, dtype=float)
+    ok = np.isfinite(s)
+    if ok.sum() < 3:
+        return math.nan, math.nan, math.nan
+    level = float(np.mean(s[ok]))
+    lag1 = corr = math.nan
+    if np.ptp(s[ok]) > 0:
+        rk = np.full(len(s), np.nan)
+        rk[ok] = stats.rankdata(s[ok])
+        pair = ok[1:] & ok[:-1]
+        if pair.sum() >= 3:
+            a, b = rk[:-1][pair], rk[1:][pair]
+            m = rk[ok].mean()
+            lag1 = float(np.sum((a - m) * (b - m)) / np.sum((rk[ok] - m) ** 2))
+        ax = np.abs(x[ok])
+        if np.ptp(ax) > 0:
+            corr = float(stats.spearmanr(s[ok], ax).statistic)
+    return level, lag1, corr
+
+
+def _aligned(name: str, series, n: int):
+    if series is None:
+        return None
+    a = np.asarray(series, dtype=float)
+    if len(a) != n:
+        raise ValueError(f"{name} has {len(a)} values for {n} returns")
+    return a
+
+
+def moment_vector(r, volume=None, spread=None) -> dict[str, float]:
     """The moments of the returns ``r`` (a 1-D array of log returns), keyed by ``MOMENTS``;
     ``volume``: the traded volume of each return's minute (same length), for the volume
-    moments (NaN without it)."""
+    moments, and ``spread``: the relative quoted spread in bps at the end of each return's
+    minute, for the spread moments (each NaN without its series)."""
     x = np.asarray(r, dtype=float)
     keep = np.isfinite(x)
+    volume = _aligned("volume", volume, len(x))
+    spread = _aligned("spread", spread, len(x))
     if volume is not None:
-        volume = np.asarray(volume, dtype=float)
-        if len(volume) != len(x):
-            raise ValueError(f"volume has {len(volume)} values for {len(x)} returns")
         volume = volume[keep]
+    if spread is not None:
+        spread = spread[keep]
     x = x[keep]
     out: dict[str, float] = {}
     out["sd"] = float(np.std(x)) if len(x) > 1 else math.nan
@@ -117,6 +162,7 @@ def moment_vector(r, volume=None) -> dict[str, float]:
     out["vr_5"] = _variance_ratio(x, 5)
     out["vr_30"] = _variance_ratio(x, 30)
     out["vol_acf_1"], out["vol_abs_corr"] = _volume_moments(x, volume)
+    out["spread_bps"], out["spread_acf_1"], out["spread_abs_corr"] = _spread_moments(x, spread)
     return out
 
 
@@ -124,6 +170,14 @@ def bar_returns_and_volume(bars) -> tuple[np.ndarray, np.ndarray | None]:
     """A real OHLCV frame's 1-minute log returns (``abmm.analysis.estimators.log_returns``) and
     the volume traded in each return's minute (``None`` when the bars have no usable volume:
     missing, NaN or all zero)."""
+    r, vol, _ = bar_series(bars)
+    return r, vol
+
+
+def bar_series(bars) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``bar_returns_and_volume`` plus the relative quoted spread (bps) at the end of each
+    return's minute, from a ``spread`` column (price units, at the bar's close; ``None``
+    without one, or when it holds no finite positive value)."""
     from abmm.analysis.estimators import log_returns
 
     r = log_returns(bars, "1min")
@@ -134,9 +188,20 @@ def bar_returns_and_volume(bars) -> tuple[np.ndarray, np.ndarray | None]:
         v = v.resample("1min", origin="start").sum(min_count=1).reindex(r.index).to_numpy()
         if np.isfinite(v).all() and (v > 0).any():
             vol = v
+    spread = None
+    if "spread" in getattr(bars, "columns", ()):
+        b = bars.set_index("timestamp")
+        b = b[~b.index.duplicated(keep="last")]
+        rel = (1e4 * b["spread"].astype(float) / b["close"].astype(float)).where(
+            lambda q: q >= 0)
+        # the bar whose close ends each return's minute (returns are indexed by their bar)
+        rel = rel.resample("1min", origin="start").last().reindex(r.index).to_numpy()
+        if np.isfinite(rel).any() and np.nanmax(rel) > 0:
+            spread = rel
     x = r.to_numpy()
     keep = np.isfinite(x)
-    return x[keep], None if vol is None else vol[keep]
+    return (x[keep], None if vol is None else vol[keep],
+            None if spread is None else spread[keep])
 
 
 def _vec(m: dict) -> np.ndarray:
@@ -144,12 +209,14 @@ def _vec(m: dict) -> np.ndarray:
 
 
 def block_bootstrap(r, n_boot: int = 400, block: int = 1440, length: int | None = None,
-                    seed: int = 0, volume=None) -> np.ndarray:
+                    seed: int = 0, volume=None, spread=None) -> np.ndarray:
     """Moment vectors of ``n_boot`` moving-block bootstrap resamples of ``r`` (rows, in
     ``MOMENTS`` order): each resample joins random blocks of ``block`` consecutive returns up to
-    ``length`` returns (default ``len(r)``); ``volume`` (per return) is resampled with them."""
+    ``length`` returns (default ``len(r)``); ``volume`` and ``spread`` (per return) are
+    resampled with them."""
     x = np.asarray(r, dtype=float)
-    vol = None if volume is None else np.asarray(volume, dtype=float)
+    vol = _aligned("volume", volume, len(x))
+    spr = _aligned("spread", spread, len(x))
     n = len(x)
     length = n if length is None else int(length)
     if n < 2 * block:
@@ -158,11 +225,13 @@ def block_bootstrap(r, n_boot: int = 400, block: int = 1440, length: int | None 
     rng = np.random.default_rng(seed)
     k = -(-length // block)
     out = np.empty((n_boot, len(MOMENTS)))
+
+    def cut(a, starts):
+        return None if a is None else np.concatenate([a[s:s + block] for s in starts])[:length]
+
     for b in range(n_boot):
         starts = rng.integers(0, n - block + 1, k)
-        sample = np.concatenate([x[s:s + block] for s in starts])[:length]
-        vs = None if vol is None else np.concatenate([vol[s:s + block] for s in starts])[:length]
-        out[b] = _vec(moment_vector(sample, vs))
+        out[b] = _vec(moment_vector(cut(x, starts), cut(vol, starts), cut(spr, starts)))
     return out
 
 
@@ -196,25 +265,30 @@ def _distance(s: np.ndarray, rp: np.ndarray, sd_boot: np.ndarray, corr: np.ndarr
 
 
 def real_reference(r, length: int, n_boot: int = 400, block: int = 1440,
-                   seed: int = 0, volume=None) -> tuple[list[dict], np.ndarray]:
+                   seed: int = 0, volume=None, spread=None) -> tuple[list[dict], np.ndarray]:
     """The real series as the simulation is measured: the moment vectors of its consecutive
     non-overlapping pieces of ``length`` returns (the simulated length per seed, so that every
     moment's small-sample bias is the same on both sides), and ``n_boot`` block-bootstrap moment
     vectors of one such piece (the sampling covariance of one piece's moments). ``volume``: each
-    return's minute volume (the volume moments; NaN without it)."""
+    return's minute volume (the volume moments; NaN without it); ``spread``: the relative spread
+    (bps) at each return's minute end (the spread moments; NaN without it)."""
     x = np.asarray(r, dtype=float)
     keep = np.isfinite(x)
-    v = None if volume is None else np.asarray(volume, dtype=float)[keep]
+    v = _aligned("volume", volume, len(x))
+    sp = _aligned("spread", spread, len(x))
+    v = None if v is None else v[keep]
+    sp = None if sp is None else sp[keep]
     x = x[keep]
     n_pieces = len(x) // length
     if n_pieces < 1:
         raise ValueError(f"the real series has {len(x)} returns, fewer than one simulated "
                          f"length ({length})")
-    pieces = [moment_vector(x[i * length:(i + 1) * length],
-                            None if v is None else v[i * length:(i + 1) * length])
-              for i in range(n_pieces)]
+    def piece(a, i):
+        return None if a is None else a[i * length:(i + 1) * length]
+
+    pieces = [moment_vector(piece(x, i), piece(v, i), piece(sp, i)) for i in range(n_pieces)]
     return pieces, block_bootstrap(x, n_boot=n_boot, block=min(block, len(x) // 2),
-                                   length=length, seed=seed, volume=v)
+                                   length=length, seed=seed, volume=v, spread=sp)
 
 
 def joint_test(sim: list[dict], real: list[dict], real_boot: np.ndarray,

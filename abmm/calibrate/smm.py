@@ -185,12 +185,14 @@ class Target:
 
     @classmethod
     def from_returns(cls, r, length: int, n_boot: int = 200, seed: int = 0,
-                     source: str = "returns", volume=None) -> Target:
+                     source: str = "returns", volume=None, spread=None) -> Target:
         """The target of a real return series measured at ``length`` returns a piece (the
         simulated length): ``abmm.analysis.moments.real_reference`` (its pieces, and a one-day
         moving-block bootstrap of one piece), each moment's variance being the bootstrap's or
-        the pieces', whichever is larger. ``volume`` (per return): the volume moments too."""
-        pieces, boot = real_reference(r, length, n_boot=n_boot, seed=seed, volume=volume)
+        the pieces', whichever is larger. ``volume`` (per return): the volume moments too;
+        ``spread`` (bps at each return's minute end): the spread moments too."""
+        pieces, boot = real_reference(r, length, n_boot=n_boot, seed=seed, volume=volume,
+                                      spread=spread)
         rp = np.array([[p[k] for k in MOMENTS] for p in pieces], float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN moment stays NaN
@@ -207,10 +209,10 @@ class Target:
         reads): its 1-minute log returns and, when the file has them, its volumes, measured by
         ``from_returns``."""
         from abmm.analysis.bars import read_ohlcv
-        from abmm.analysis.moments import bar_returns_and_volume
+        from abmm.analysis.moments import bar_series
 
-        r, v = bar_returns_and_volume(read_ohlcv(path))
-        return cls.from_returns(r, length, n_boot, seed, source=str(path), volume=v)
+        r, v, sp = bar_series(read_ohlcv(path))
+        return cls.from_returns(r, length, n_boot, seed, source=str(path), volume=v, spread=sp)
 
     @classmethod
     def from_moments(cls, vectors: Sequence[dict], source: str = "moments") -> Target:
@@ -281,18 +283,21 @@ def _simulate(args) -> dict[str, float]:
     from abmm.scenario import build_model
 
     m = build_model(data, seed=seed, overrides=list(overrides))
-    rets, vols = minute_returns(m, length)
+    rets, vols, spreads = minute_returns(m, length)
     if len(rets) < length:
         raise RuntimeError(f"seed {seed}: {len(rets)} returns, fewer than {length}")
-    return moment_vector(np.asarray(rets), np.asarray(vols, float))
+    return moment_vector(np.asarray(rets), np.asarray(vols, float), np.asarray(spreads, float))
 
 
-def minute_returns(m, length: int | None = None) -> tuple[list[float], list[int]]:
+def minute_returns(m, length: int | None = None
+                   ) -> tuple[list[float], list[int], list[float]]:
     """Run the model ``m`` (released at the end) and sample it every minute after the warm-up:
-    the 1-minute log mid returns (none across a night), at most ``length``, and the lots traded
-    in each return's minute."""
+    the 1-minute log mid returns (none across a night), at most ``length``, the lots traded
+    in each return's minute, and the relative quoted spread (bps; NaN with a one-sided book) at
+    each return's minute end."""
     rets: list[float] = []
     vols: list[int] = []
+    spreads: list[float] = []
     cap = math.inf if length is None else length
     try:
         for i, (o, c) in enumerate(m.sessions):
@@ -306,10 +311,12 @@ def minute_returns(m, length: int | None = None) -> tuple[list[float], list[int]
                 cur = m.mid() or m.mark_price()
                 rets.append(math.log(cur / prev))
                 vols.append(m.volume - v0)
+                mid, spread = m.mid(), m.spread()
+                spreads.append(1e4 * spread / mid if mid else math.nan)
                 prev, v0 = cur, m.volume
     finally:
         m.release()
-    return rets, vols
+    return rets, vols, spreads
 
 
 def simulate_moments(scenario, seeds: Sequence[int], overrides: Sequence[str] = (),

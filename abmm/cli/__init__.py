@@ -328,7 +328,7 @@ def cmd_bars(a: argparse.Namespace) -> int:
     if run is None:
         return 2
     try:
-        bars = run_bars(run, a.freq, price=a.price)
+        bars = run_bars(run, a.freq, price=a.price, spread=a.spread)
     except ValueError as exc:
         print(f"abmm bars: {exc}", file=sys.stderr)
         return 2
@@ -708,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output CSV file")
     b.add_argument("--price", choices=["mid", "trade"], default="mid",
                    help="close = last mid (default) or last trade price of the bar")
+    b.add_argument("--spread", action="store_true",
+                   help="add a 'spread' column: the quoted spread (price units) at each bar's "
+                        "close (mid bars; abmm calibrate --real reads it as the spread moments)")
     b.add_argument("--allow-incomplete", action="store_true",
                    help="analyse a run that did not finish (stopped, killed): exactly what "
                         "was logged, labelled as such")

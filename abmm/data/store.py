@@ -215,3 +215,28 @@ def list_store(root) -> list[dict]:
                 row["end"] = pd.Timestamp(ts[len(ts) - 1].as_py()).isoformat()
             out.append(row)
     return out
+
+
+def book_spreads(root, category: str, symbol: str, freq: str = "1min") -> pd.DataFrame:
+    """The quoted spread (best ask - best bid, quote currency) in force at the end of each
+    ``freq`` bar, from the store's L2 snapshots of ``symbol``: columns ``timestamp`` (the bar's
+    open, UTC) and ``spread``; a bar without a snapshot carries the last one, a snapshot with one
+    side empty (or crossed) gives no spread. Joined to bars on ``timestamp`` it makes the
+    ``spread`` column ``abmm calibrate --real`` reads as the spread moments (docs/data.md)."""
+    folder = Path(root) / "orderbook" / _name(category, "category") / _name(symbol, "symbol")
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        raise DataError(f"{folder}: no order-book snapshots of {symbol} ({category}) in the "
+                        "store (abmm data orderbook or abmm data import writes them)")
+    book = pd.concat([read_table(p)[0] for p in files], ignore_index=True)
+    best = book[book["level"] == 0]
+    bid = best[best["side"] == 1].groupby("timestamp")["price"].last()
+    ask = best[best["side"] == -1].groupby("timestamp")["price"].last()
+    quotes = pd.concat([bid.rename("bid"), ask.rename("ask")], axis=1).sort_index()
+    spread = (quotes["ask"] - quotes["bid"]).where(lambda s: s > 0)
+    if spread.empty:
+        return pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"),
+                             "spread": pd.Series([], dtype=float)})
+    start = spread.index[0].floor(freq)
+    bars = spread.resample(freq, origin=start).last().ffill()
+    return bars.rename("spread").rename_axis("timestamp").reset_index()

@@ -44,6 +44,23 @@ def test_bars_close_is_the_last_mid_and_volume_the_lots(fake_run, top_rows, tmp_
     assert bars["volume"].tolist() == [3, 11, 0]
 
 
+def test_spread_bars_give_the_quoted_spread_at_each_close(fake_run, top_rows, tmp_path):
+    run = _run(fake_run, top_rows, tmp_path)
+    bars = run_bars(run, "1min", spread=True)
+    assert list(bars.columns) == COLUMNS + ["spread"]
+    assert bars["close"].tolist() == [99.97, 100.005, 100.005]  # the other columns unchanged
+    # 09:30 closes on the 50 s quote (2 ticks; the one-sided book at 70 s has no spread),
+    # 09:31 on the 100 s quote (1 tick), 09:32 carries it
+    assert bars["spread"].tolist() == [0.02, 0.01, 0.01]
+    with pytest.raises(ValueError, match="spread bars need mid-price bars"):
+        run_bars(run, "1min", price="trade", spread=True)
+    out = tmp_path / "b.csv"
+    assert main(["bars", str(run), "--spread", "--out", str(out)]) == 0
+    back = read_ohlcv(out)
+    assert list(back.columns) == COLUMNS + ["spread"] and back["spread"].tolist() == [0.02, 0.01,
+                                                                                        0.01]
+
+
 def test_trade_price_bars_and_after_warmup(fake_run, top_rows, tmp_path):
     run = _run(fake_run, top_rows, tmp_path, warmup="1min")
     trade = run_bars(run, "1min", price="trade")

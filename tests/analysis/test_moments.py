@@ -63,8 +63,8 @@ def test_the_same_process_passes(references):
     for i, (pieces, boot) in enumerate(references):
         sims = [moment_vector(garch_t(7_000, seed=100 + 10 * i + s)) for s in range(4)]
         res = joint_test(sims, pieces, boot)
-        # without volumes the two volume moments are NaN and left out
-        assert res["df"] == len(MOMENTS) - 2 and res["real_pieces"] == 4
+        # without volumes and spreads their five moments are NaN and left out
+        assert res["df"] == len(MOMENTS) - 5 and res["real_pieces"] == 4
         assert "vol_acf_1" not in res["moments"]
         passed.append(res["passed"])
     assert sum(passed) >= 5, passed  # a 95 % test: at most one of six may fail by chance
@@ -110,9 +110,66 @@ def test_volume_moments_compare_like_with_like():
         sims.append(moment_vector(x, garch_volume(x, 400 + s)))
         flat.append(moment_vector(x, garch_volume(x, 400 + s, persistence=0.0)))
     res = joint_test(sims, pieces, boot)
-    assert res["df"] == len(MOMENTS) and res["passed"], res["distance"]
+    assert res["df"] == len(MOMENTS) - 3 and res["passed"], res["distance"]
     bad = joint_test(flat, pieces, boot)
     assert not bad["passed"]
     assert max(bad["moments"], key=lambda k: abs(bad["moments"][k]["z"])) == "vol_acf_1"
     with pytest.raises(ValueError, match="volume"):
         moment_vector(r, np.ones(10))
+
+
+def garch_spread(r: np.ndarray, seed: int, level: float = 5.0,
+                 persistence: float = 0.8) -> np.ndarray:
+    """Relative spreads (bps) with their own persistent liquidity factor, wider when |r| is
+    large."""
+    rng = np.random.default_rng(seed)
+    a = np.empty(len(r))
+    a[0] = 0.0
+    for t in range(1, len(r)):
+        a[t] = persistence * a[t - 1] + rng.standard_normal()
+    return level * np.exp(0.2 * a) * (1 + 100 * np.abs(r))
+
+
+def test_spread_moments():
+    r = garch_t(20_000, seed=7)
+    s = garch_spread(r, 1)
+    m = moment_vector(r, spread=s)
+    assert m["spread_bps"] == pytest.approx(float(np.mean(s)))
+    assert 0.5 < m["spread_acf_1"] < 0.95 and 0.05 < m["spread_abs_corr"] < 0.9
+    assert math.isnan(m["vol_acf_1"])  # no volume given
+    # rank statistics: a monotone transform of the spread keeps them, the level moves
+    m2 = moment_vector(r, spread=2 * s)
+    assert m2["spread_acf_1"] == m["spread_acf_1"]
+    assert m2["spread_abs_corr"] == m["spread_abs_corr"]
+    assert m2["spread_bps"] == pytest.approx(2 * m["spread_bps"])
+    # minutes without a two-sided book (NaN) are left out, not propagated
+    holes = s.copy()
+    holes[::50] = np.nan
+    m3 = moment_vector(r, spread=holes)
+    assert math.isfinite(m3["spread_bps"]) and math.isfinite(m3["spread_acf_1"])
+    assert m3["spread_bps"] == pytest.approx(float(np.nanmean(holes)))
+    # too few finite spreads: NaN, and left out of a comparison
+    assert math.isnan(moment_vector(r[:5], spread=[np.nan] * 5)["spread_bps"])
+    with pytest.raises(ValueError, match="spread has 10 values"):
+        moment_vector(r, spread=np.ones(10))
+
+
+def test_spread_moments_in_the_joint_test():
+    """The same process passes with the spread moments in; a 20 % wider spread and a spread
+    without persistence (the negative controls) fail, each on its own moment."""
+    real = garch_t(28_000, seed=2000)
+    pieces, boot = real_reference(real, 7_000, n_boot=150, block=1000,
+                                  spread=garch_spread(real, 2))
+    same, wide, flat = [], [], []
+    for s in range(4):
+        x = garch_t(7_000, seed=300 + s)
+        same.append(moment_vector(x, spread=garch_spread(x, 400 + s)))
+        wide.append(moment_vector(x, spread=garch_spread(x, 400 + s, level=6.0)))
+        flat.append(moment_vector(x, spread=garch_spread(x, 400 + s, persistence=0.0)))
+    res = joint_test(same, pieces, boot)
+    assert res["df"] == len(MOMENTS) - 2 and res["passed"], res["distance"]
+    assert {"spread_bps", "spread_acf_1", "spread_abs_corr"} <= set(res["moments"])
+    for bad, key in ((wide, "spread_bps"), (flat, "spread_acf_1")):
+        out = joint_test(bad, pieces, boot)
+        assert not out["passed"]
+        assert max(out["moments"], key=lambda k: abs(out["moments"][k]["z"])) == key

@@ -81,3 +81,31 @@ def test_list_store(tmp_path):
     assert rows[0]["rows"] == 2 and rows[0]["coverage"] == [[0, 600_000]]
     with pytest.raises(DataError, match="no such data store"):
         store.list_store(tmp_path / "nope")
+
+
+def _snap(ms, bid, ask):
+    rows = []
+    for side, price in ((1, bid), (-1, ask)):
+        if price is not None:
+            rows += [{"timestamp": ms, "side": side, "level": 0, "price": price, "size": 1.0,
+                      "update_id": -1},
+                     {"timestamp": ms, "side": side, "level": 1,
+                      "price": price - 0.5 * side, "size": 2.0, "update_id": -1}]
+    return rows
+
+
+def test_book_spreads_from_snapshots(tmp_path):
+    rows = (_snap(5_000, 100.0, 100.2) + _snap(50_000, 100.0, 100.1)   # minute 0: last 0.1
+            + _snap(70_000, 100.0, None)                              # one-sided: no spread
+            + _snap(200_000, 99.0, 99.3))                             # minute 3; 1-2 carry
+    frame = pd.DataFrame(rows)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
+    p = store.orderbook_path(tmp_path, "linear", "BTCUSDT", "1970-01-01")
+    store.merge_into(p, "orderbook", frame, [[0, 240_000]])
+    out = store.book_spreads(tmp_path, "linear", "BTCUSDT")
+    assert list(out.columns) == ["timestamp", "spread"]
+    assert out["timestamp"].dt.strftime("%H:%M").tolist() == ["00:00", "00:01", "00:02",
+                                                              "00:03"]
+    assert out["spread"].round(9).tolist() == [0.1, 0.1, 0.1, 0.3]
+    with pytest.raises(DataError, match="no order-book snapshots of ETHUSDT"):
+        store.book_spreads(tmp_path, "linear", "ETHUSDT")
