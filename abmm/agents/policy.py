@@ -34,9 +34,29 @@ as in the environment, on the market's event clock (so events stamped at the sam
 may interleave differently). A trading policy saved before the indicator windows were
 recorded in its file is refused with a one-line error (retrain or re-export it).
 
+An **execution policy** (``abmm train`` with ``env: execution``, ``abmm.env.execution_v0``; the
+shipped ``exec_rl``) makes the agent an executor working a parent order, given in the group
+as an executor's is: ``side``, ``quantity``, ``start`` and ``duration`` (all four required for
+an execution policy, refused for the others)::
+
+    - kind: policy
+      name: rl_seller
+      checkpoint: exec_rl
+      side: sell
+      quantity: 20000
+      start: "10:05"
+      duration: 60min
+
+It wakes at ``start`` and every decision interval after: it builds execution_v0's observation
+(``abmm.policy.execution``; the arrival price is the mark at ``start``), asks the policy for its
+deterministic action and sends the child order it stands for (a market or limit order of half,
+one or two adaptive TWAP slices, or nothing); from ``start + duration`` on it sends whatever is
+left at market at each decision until the parent is done. Its summary has the executor's
+columns (parent, completion, average and arrival prices, shortfall).
+
 An **ecology policy** (``abmm train`` with ``env: ecology``) holds one learner per agent and
-role: name one with ``learner`` (e.g. ``maker_0`` or ``trader_1``); a maker's learner quotes as
-above, a chartist's trades as a chartist; executors' learners are refused (one line).
+role: name one with ``learner`` (e.g. ``maker_0``, ``trader_1`` or ``seller_0``); a maker's
+learner quotes as above, a chartist's trades as a chartist, an executor's executes as above.
 """
 
 from __future__ import annotations
@@ -45,14 +65,20 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from abmm.agents.base import BUY, SELL, TraderAgent
+from abmm.policy import execution
 from abmm.policy.actions import QuoteActions, requote, target_quotes
 from abmm.policy.chartist import ChartistView, decode_action
 from abmm.policy.features import N_FEATURES, MarketFeatures, agent_features, book_features
 from abmm.resources import policy_path
-from abmm.schema import GroupBase, WakeCfg
+from abmm.schema import Duration, GroupBase, WakeCfg
+
+#: The parent-order fields of an execution policy's group.
+PARENT = ("side", "quantity", "start", "duration")
+#: The environment kind each ecology role's learner was trained in.
+ROLE_ENV = {"maker": "market", "chartist": "trading", "executor": "execution"}
 
 _CACHE: dict = {}
 
@@ -64,6 +90,11 @@ class PolicyGroup(GroupBase):
     wake: WakeCfg = WakeCfg(kind="fixed", interval=1_000_000_000)  # replaced by the policy's
     checkpoint: str = Field(min_length=1)
     learner: str | None = None
+    # an execution policy's parent order (as kind: executor's)
+    side: Literal["buy", "sell"] | None = None
+    quantity: PositiveInt | None = None
+    start: Duration | None = None
+    duration: Duration | None = None
 
     @field_validator("checkpoint")
     @classmethod
@@ -96,10 +127,26 @@ class PolicyGroup(GroupBase):
                                  f"agent and role): name the learner to play, one of "
                                  f"{sorted(roles)}")
             role = roles.get(self.learner)
-            if role not in ("maker", "chartist"):
+            if role not in ROLE_ENV:
                 raise ValueError(f"learner {self.learner!r} of {self.checkpoint} plays the "
-                                 f"{role} role; policy agents play makers and chartists")
+                                 f"{role} role; policy agents play makers, chartists and "
+                                 "executors")
             env = _role_env(env, role)
+        given = [f for f in PARENT if getattr(self, f) is not None]
+        if env.get("kind") == "execution" and env.get("policy_config"):
+            missing = [f for f in PARENT if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"{self.checkpoint} is an execution policy: give its parent "
+                                 f"order's {', '.join(missing)} (as kind: executor's side, "
+                                 "quantity, start, duration)")
+            if self.duration <= 0:
+                raise ValueError(f"duration must be positive for an execution policy, got "
+                                 f"{self.duration} ns")
+            return self
+        if given:
+            raise ValueError(f"{', '.join(given)}: parent-order fields are for execution "
+                             f"policies; {self.checkpoint} was trained in a "
+                             f"{env.get('kind')!r} environment")
         if env.get("kind") == "trading" and env.get("policy_config"):
             if "windows" not in env["policy_config"]:
                 raise ValueError(f"{self.checkpoint} is a trading policy saved without its "
@@ -109,15 +156,15 @@ class PolicyGroup(GroupBase):
         if env.get("kind") != "market" or not env.get("policy_config"):
             raise ValueError(f"{self.checkpoint} was trained in a {env.get('kind')!r} "
                              "environment; policy agents take abmm.env.market_v0 (market "
-                             "making) or abmm.env.trading_v0 (chartist) policies")
+                             "making), abmm.env.trading_v0 (chartist) or "
+                             "abmm.env.execution_v0 (executor) policies")
         return self
 
 
 def _role_env(env: dict, role: str) -> dict:
     """The environment description of one role of an ecology policy file: the role's own
     environment kind and ``policy_config`` (``EcologyEnv.policy_config``)."""
-    return {"kind": {"maker": "market", "chartist": "trading"}[role],
-            "policy_config": env["policy_config"][role]}
+    return {"kind": ROLE_ENV[role], "policy_config": env["policy_config"][role]}
 
 
 def _load(name_or_path: str):
@@ -133,8 +180,8 @@ def _load(name_or_path: str):
 
 
 class PolicyAgent(TraderAgent):
-    """A market maker whose quotes a saved policy decides, or a chartist when the policy is a
-    trading policy (see the module docstring)."""
+    """A market maker whose quotes a saved policy decides, a chartist when the policy is a
+    trading policy, an executor when it is an execution policy (see the module docstring)."""
 
     kind = "policy"
 
@@ -153,6 +200,16 @@ class PolicyAgent(TraderAgent):
         self.decision_ns = int(cfg["decision_ns"])
         self.decisions = 0
         self.chartist = env.get("kind") == "trading"
+        self.executor = env.get("kind") == "execution"
+        if self.executor:
+            self.buy = p.side == "buy"
+            self.t_end = p.start + p.duration
+            self.vol_scale = float(cfg.get("vol_scale", 2.0))
+            self.tape: execution.ExecutionTape | None = None
+            self.arrival_price: float | None = None
+            self.vwap_num = 0.0
+            self.done = False
+            return
         if self.chartist:
             self.view = ChartistView(cfg)
             self.pos, self.entry, self.stop, self.stopped, self.stops_hit = 0, 0.0, None, \
@@ -169,14 +226,20 @@ class PolicyAgent(TraderAgent):
         self.decisions = 0
 
     def first_wake(self, start: int, end: int) -> int | None:
-        """The end of the warm-up (a chartist: one decision interval after the start)."""
+        """The end of the warm-up (a chartist: one decision interval after the start; an
+        executor: its ``start``)."""
+        if self.executor:
+            return max(self.params.start, start)
         if self.chartist:
             return start + self.decision_ns
         return self.model.warmup_end
 
     def next_wake(self, now: int) -> int | None:
         """One decision interval later, if before the close (a chartist: the next market
-        step, up to the close)."""
+        step, up to the close; an executor: until its parent is done)."""
+        if self.executor:
+            nxt = now + self.decision_ns
+            return None if self.done or nxt >= self.model.end else nxt
         if self.chartist:
             m = self.model
             if self.stop is None or self.stopped:  # nothing to watch: the next decision time
@@ -207,7 +270,11 @@ class PolicyAgent(TraderAgent):
         return o
 
     def on_wake(self) -> None:
-        """Observe, ask the policy, requote (a chartist: ``chartist_wake``)."""
+        """Observe, ask the policy, requote (a chartist: ``chartist_wake``; an executor:
+        ``executor_wake``)."""
+        if self.executor:
+            self.executor_wake()
+            return
         if self.chartist:
             self.chartist_wake()
             return
@@ -217,6 +284,38 @@ class PolicyAgent(TraderAgent):
         requote(self, target_quotes(self.features.mid, ob, sb, oa, sa, self.inventory,
                                     self.max_inventory))
         self.decisions += 1
+
+    # ------------------------------------------------------------------ executor
+    def executor_wake(self) -> None:
+        """One decision of execution_v0: the tape's interval, the observation, the policy's
+        child order (everything left at market from the end of the schedule on)."""
+        m, p = self.model, self.params
+        if self.tape is None:  # the parent starts: the arrival mark, the tape from now on
+            self.tape = execution.ExecutionTape(m)
+            self.arrival_price = m.mark_price()
+        else:
+            self.tape.track(m)
+        if p.quantity - abs(self.inventory) <= 0:
+            self.cancel_all()
+            self.done = True
+            return
+        self.last_obs = obs = execution.observe(
+            m, self, self.tape, p.quantity, 1 if self.buy else -1, self.arrival_price,
+            self.t_end, p.duration, self.vol_scale)
+        final = m.now >= self.t_end
+        act = 0
+        if not final:
+            act = execution.check_action(self.name, self.policy(obs[None])[0])
+            self.decisions += 1
+        execution.send_child(m, self, act, final, p.quantity, self.buy,
+                             execution.base_lot(p.quantity, self.inventory, self.t_end, m.now,
+                                                self.decision_ns))
+
+    def on_fill(self, order_id: int, side: int, price: int, qty: int, maker: bool) -> None:
+        """An executor accumulates ``price * qty`` of its fills (its average price)."""
+        super().on_fill(order_id, side, price, qty, maker)
+        if self.executor:
+            self.vwap_num += price * qty
 
     # ------------------------------------------------------------------ chartist
     def chartist_wake(self) -> None:
@@ -277,5 +376,17 @@ class PolicyAgent(TraderAgent):
             self.stops_hit += 1
 
     def summary(self) -> dict:
-        """The agent summary plus its learner and number of decisions."""
-        return super().summary() | {"learner": self.learner_name, "decisions": self.decisions}
+        """The agent summary plus its learner and number of decisions (an executor: and the
+        executor's parent, completion, average and arrival prices and shortfall per lot,
+        ticks, positive = cost)."""
+        out = super().summary() | {"learner": self.learner_name, "decisions": self.decisions}
+        if self.executor:
+            q = self.params.quantity
+            done = abs(self.inventory)
+            avg = self.vwap_num / done if done else None
+            arr = self.arrival_price
+            out |= {"parent_qty": q, "executed": done, "completion": done / q,
+                    "avg_price_ticks": avg, "arrival_price_ticks": arr,
+                    "shortfall_ticks": None if avg is None or arr is None
+                    else (avg - arr) * (1 if self.buy else -1)}
+        return out

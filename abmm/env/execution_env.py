@@ -6,30 +6,30 @@ The environment is documented in ``abmm.env.execution_v0``, its entry module.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from abmm.agents.base import BUY, SELL
-from abmm.env.actions import InvalidActionError, check_action_dict
+from abmm.env.actions import check_action_dict
 from abmm.env.episodes import check_max_cycles, env_scenario
+from abmm.policy.execution import (
+    LEVELS,
+    N_ACTIONS,
+    N_OBS,
+    SIZES,
+    ExecutionTape,
+    base_lot,
+    check_action,
+    observe,
+    send_child,
+)
 from abmm.resources import scenario_path
 
 __all__ = ["ExecutionEnv", "DEFAULT_SCENARIO", "N_OBS", "N_ACTIONS", "SIZES", "LEVELS"]
 
 #: The shipped scenario used without ``scenario=`` (``scenarios/execution_rl.yaml``).
 DEFAULT_SCENARIO = "execution_rl"
-
-#: Observation length.
-N_OBS = 8
-#: Child-order sizes, in multiples of the adaptive TWAP slice.
-SIZES = (0.5, 1.0, 2.0)
-#: Limit prices: the own touch, one tick better, the opposite touch.
-LEVELS = ("join", "improve", "cross")
-#: Wait, market orders, limit orders.
-N_ACTIONS = 1 + len(SIZES) + len(SIZES) * len(LEVELS)
 
 
 class ExecutionEnv(ParallelEnv):
@@ -94,7 +94,8 @@ class ExecutionEnv(ParallelEnv):
 
     def policy_config(self) -> dict:
         """What a saved policy needs to act in this environment again."""
-        return {"decision_ns": int(self.decision_ns), "actions": N_ACTIONS}
+        return {"decision_ns": int(self.decision_ns), "actions": N_ACTIONS,
+                "vol_scale": self.vol_scale}
 
     # ------------------------------------------------------------------------ episodes
     def reset(self, seed=None, options=None):
@@ -131,9 +132,7 @@ class ExecutionEnv(ParallelEnv):
         """The parent orders start now (``start_ns``): first observations and infos."""
         m = self.model
         self._fills = {n: m.watch_fills(a) for n, a in self.ex.items()}
-        self._trades = m.keep_trades(101)
-        self._flow = [0.0, 0.0]
-        self._prev_vol, self._prev_signed = m.volume, m.signed_volume
+        self.tape = ExecutionTape(m)
         self.arrival = m.mark_price()
         self.t_end = self.start_ns + self.duration_ns
         self.state = {n: {"executed": 0, "cost": 0.0, "notional": 0.0}
@@ -147,9 +146,8 @@ class ExecutionEnv(ParallelEnv):
 
     def _base(self, a) -> float:
         """The base lot: what is left over the decisions left (the adaptive TWAP slice)."""
-        left = a.params.quantity - abs(a.inventory)
-        steps = max(1, -(-(self.t_end - self.model.now) // self.decision_ns))
-        return max(1.0, left / steps)
+        return base_lot(a.params.quantity, a.inventory, self.t_end, self.model.now,
+                        self.decision_ns)
 
     def step(self, actions):
         """Send the child orders, run one decision interval; the PettingZoo 5-tuple."""
@@ -175,15 +173,9 @@ class ExecutionEnv(ParallelEnv):
         final = self.model.now >= self.t_end
         for n in self.agents:
             a = self.ex[n]
-            act = actions.get(n, 0)
-            if isinstance(act, np.ndarray) and act.shape == ():
-                act = act.item()
-            if isinstance(act, np.integer):
-                act = int(act)
-            if isinstance(act, bool) or not isinstance(act, int) or not 0 <= act < N_ACTIONS:
-                raise InvalidActionError(f"{n}: action {act!r}: expected an int in "
-                                         f"[0, {N_ACTIONS})")
-            self._child(a, 0 if final else act, final)
+            act = check_action(n, actions.get(n, 0))
+            send_child(self.model, a, 0 if final else act, final, a.params.quantity,
+                       a.params.side == "buy", self._base(a))
 
     def _substep(self) -> None:
         """After each market step (nothing to do here)."""
@@ -193,7 +185,7 @@ class ExecutionEnv(ParallelEnv):
         and whether the parent orders are finished or truncated (``max_cycles``)."""
         m = self.model
         self.num_cycles += 1
-        self._track_trades()
+        self.tape.track(m)
         rewards, obs, infos = {}, {}, {}
         done_all = True
         for n in self.agents:
@@ -229,67 +221,11 @@ class ExecutionEnv(ParallelEnv):
                 infos[n] = self._info(n)
         return obs, rewards, infos, finished, trunc
 
-    def _child(self, a, act: int, final: bool) -> None:
-        a.cancel_all()
-        left = a.params.quantity - abs(a.inventory)
-        if left <= 0:
-            return
-        side = BUY if a.params.side == "buy" else SELL
-        if final:
-            a.market_order(side, left)
-            return
-        if act == 0:
-            return
-        if act <= len(SIZES):
-            a.market_order(side, min(left, max(1, round(SIZES[act - 1] * self._base(a)))))
-            return
-        k = act - 1 - len(SIZES)
-        size = min(left, max(1, round(SIZES[k // len(LEVELS)] * self._base(a))))
-        level = LEVELS[k % len(LEVELS)]
-        bid, _, ask, _ = self.model.top
-        own, other = (bid, ask) if side == BUY else (ask, bid)
-        if other is None:
-            a.market_order(side, size)
-            return
-        if own is None:
-            own = other - 1 if side == BUY else other + 1
-        sgn = 1 if side == BUY else -1
-        if level == "join":
-            price = own
-        elif level == "improve":
-            price = own + sgn if (other - own) * sgn > 1 else own
-        else:
-            price = other
-        a.limit(side, price, size)
-
-    def _track_trades(self) -> None:
-        m = self.model
-        dv, ds = m.volume - self._prev_vol, m.signed_volume - self._prev_signed
-        self._prev_vol, self._prev_signed = m.volume, m.signed_volume
-        f = self._flow
-        f[0] += 0.2 * (ds - f[0])
-        f[1] += 0.2 * (dv - f[1])
-
     def _observe(self, n: str) -> np.ndarray:
-        m, a = self.model, self.ex[n]
-        o = np.zeros(N_OBS, np.float32)
-        Q = a.params.quantity
-        side = 1 if a.params.side == "buy" else -1
-        o[0] = max(0.0, 1 - abs(a.inventory) / Q)
-        o[1] = max(0.0, min(1.0, (self.t_end - m.now) / self.duration_ns))
-        bid, _, ask, _ = m.top
-        book = m.book
-        bs = int(book.depth(0, 5)[1].sum()) if bid is not None else 0
-        as_ = int(book.depth(1, 5)[1].sum()) if ask is not None else 0
-        o[2] = side * (bs - as_) / (bs + as_) if bs + as_ else 0.0
-        o[3] = min(ask - bid, 20) / 20 if bid is not None and ask is not None else 1.0
-        tr = np.asarray(self._trades, np.float64)
-        o[4] = math.tanh(float(np.std(np.diff(tr))) / self.vol_scale) if len(tr) > 2 else 0.0
-        o[5] = 1.0 if a.open_orders else 0.0
-        o[6] = math.tanh(side * (m.mark_price() - self.arrival) / 10.0)
-        f = self._flow
-        o[7] = max(-1.0, min(1.0, f[0] / f[1])) if f[1] > 1e-9 else 0.0
-        return o
+        a = self.ex[n]
+        return observe(self.model, a, self.tape, a.params.quantity,
+                       1 if a.params.side == "buy" else -1, self.arrival, self.t_end,
+                       self.duration_ns, self.vol_scale)
 
     def _info(self, n: str) -> dict:
         a, s = self.ex[n], self.state[n]

@@ -199,7 +199,8 @@ def test_training_builds_a_learner_per_role(tmp_path):
         evaluate(DEFAULT_SCENARIO, ["as"], [1000])
     with pytest.raises(ValueError, match="trained in a 'market'"):
         evaluate(DEFAULT_SCENARIO, ["mm_coevolved"], [1000])
-    # kind: policy agents play one learner of an ecology file: a maker or a chartist
+    # kind: policy agents play one learner of an ecology file: a maker, a chartist or an
+    # executor (with its parent order)
     from abmm.scenario import build_model, load_scenario
 
     market = {"name": "eco_pol", "seed": 3,
@@ -210,14 +211,20 @@ def test_training_builds_a_learner_per_role(tmp_path):
                          {"kind": "market_maker", "name": "mm", "strategy": "fixed",
                           "half_spread_ticks": 2, "size": 5}]}
     groups = [{"kind": "policy", "name": "pm", "checkpoint": pol, "learner": "maker_0"},
-              {"kind": "policy", "name": "pc", "checkpoint": pol, "learner": "trader_1"}]
+              {"kind": "policy", "name": "pc", "checkpoint": pol, "learner": "trader_1"},
+              {"kind": "policy", "name": "pe", "checkpoint": pol, "learner": "seller_0",
+               "side": "sell", "quantity": 60, "start": "10:01", "duration": "2min"}]
     m = build_model({**market, "agents": market["agents"] + groups})
     m.run()
-    pm, pc = m.groups["pm"][0], m.groups["pc"][0]
-    assert not pm.chartist and pc.chartist
+    pm, pc, pe = m.groups["pm"][0], m.groups["pc"][0], m.groups["pe"][0]
+    assert not pm.chartist and pc.chartist and pe.executor
     assert pm.decisions == pc.decisions == 18  # 3 minutes of 10 s decisions
-    for bad, msg in (({"learner": "seller_0"}, "executor role"),
-                     ({"learner": None}, "name the learner")):
+    s = pe.summary()
+    assert s["executed"] == 60 and s["completion"] == 1.0 and pe.inventory == -60
+    assert 1 <= pe.decisions <= 12  # at most 2 minutes of 10 s decisions, then at market
+    for bad, msg in (({"learner": "seller_0"}, "give its parent order's side, quantity"),
+                     ({"learner": None}, "name the learner"),
+                     ({"side": "buy"}, "parent-order fields are for execution policies")):
         g = {**groups[0], **bad}
         with pytest.raises(Exception, match=msg):
             load_scenario({**market, "agents": market["agents"] + [g]})
