@@ -26,21 +26,33 @@ class InformedGroup(GroupBase):
 
 
 class InformedAgent(TraderAgent):
-    """Takes liquidity when the fundamental ``horizon`` ahead is away from the touch."""
+    """Takes liquidity when the fundamental ``horizon`` ahead is away from the touch.
+
+    ``bias_ticks`` (added to the future fundamental it acts on) and ``qty_scale`` (its order
+    size multiplier) are 0 and 1 by its own rule; the ecology's adversary role
+    (``abmm.env.adversary_env``) steers them."""
 
     kind = "informed"
+
+    def setup(self) -> None:
+        """Its own rule: no bias, full size."""
+        self.bias_ticks = 0.0
+        self.qty_scale = 1.0
 
     def on_wake(self) -> None:
         """Buy at the ask (or sell at the bid) when the future fundamental beats it by more
         than ``threshold_ticks``, within ``max_position``."""
         p = self.params
         future = self.model.fundamental.value(self.now + p.horizon)
+        if self.bias_ticks:
+            future += self.bias_ticks
+        size = p.qty if self.qty_scale == 1.0 else int(round(p.qty * self.qty_scale))
         bid, _, ask, _ = self.quote()
         if ask is not None and future - ask > p.threshold_ticks:
-            qty = min(p.qty, p.max_position - self.inventory)
+            qty = min(size, p.max_position - self.inventory)
             self._take(BUY, ask, qty)
         elif bid is not None and bid - future > p.threshold_ticks:
-            qty = min(p.qty, p.max_position + self.inventory)
+            qty = min(size, p.max_position + self.inventory)
             self._take(SELL, bid, qty)
 
     def _take(self, side: int, price: int, qty: int) -> None:

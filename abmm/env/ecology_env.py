@@ -28,18 +28,18 @@ log = logging.getLogger(__name__)
 #: The default scenario: learning makers, chartists and an executor in default's crowd.
 DEFAULT_SCENARIO = Path(__file__).with_name("ecology.yaml")
 #: The roles, in the order of ``possible_agents``.
-ROLES = ("maker", "chartist", "executor")
+ROLES = ("maker", "chartist", "executor", "adversary")
 #: The learnable agent kinds and the role each plays.
 ROLE_OF_KIND = {"market_maker": "maker", "policy": "maker", "momentum": "chartist",
-                "executor": "executor"}
+                "executor": "executor", "informed": "adversary"}
 #: What the ecology sets for every role (not allowed in a role's arguments).
 _SHARED_ARGS = ("scenario", "overrides", "decision_interval", "max_cycles", "render_mode",
                 "log_dir")
 
 
 class EcologyEnv(EpisodeMarkets, ParallelEnv):
-    """Learning market makers, chartists and executors in one agent-based market (see
-    ``abmm.env.ecology_v0``)."""
+    """Learning market makers, chartists, executors and adversaries in one agent-based market
+    (see ``abmm.env.ecology_v0``)."""
 
     metadata = {"name": "abmm_ecology_v0", "render_modes": ["human", "ansi"],
                 "is_parallelizable": True, "render_fps": 1}
@@ -47,7 +47,8 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
     def __init__(self, scenario=None, overrides: list[str] | None = None,
                  decision_interval="10s", max_cycles: int | None = None,
                  maker: dict | None = None, chartist: dict | None = None,
-                 executor: dict | None = None, render_mode: str | None = None,
+                 executor: dict | None = None, adversary: dict | None = None,
+                 render_mode: str | None = None,
                  log_dir: str | Path | None = None):
         """Load the scenario, sort its learnable groups into roles and build each role's
         environment on it (see ``ecology_v0``)."""
@@ -81,7 +82,8 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
                              "interval")
         check_max_cycles(max_cycles)
         self.max_cycles = self._horizon if max_cycles is None else int(max_cycles)
-        args = {"maker": maker, "chartist": chartist, "executor": executor}
+        args = {"maker": maker, "chartist": chartist, "executor": executor,
+                "adversary": adversary}
         for role, kw in args.items():
             if kw is not None and not isinstance(kw, dict):
                 raise ValueError(f"{role}: expected a dict of {role} environment arguments, "
@@ -90,6 +92,10 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
             if shared:
                 raise ValueError(f"{role}: {shared} are the ecology's own arguments (set them "
                                  "once, for every role)")
+        if not (args["adversary"] or {}).get("targets"):
+            # the adversary plays against the learnable makers unless told otherwise
+            makers = [g.group_name for g in groups if ROLE_OF_KIND[g.kind] == "maker"]
+            args["adversary"] = {**(args["adversary"] or {}), "targets": makers}
         resolved = sc.resolved()
         self.roles: dict = {}
         self.role_of: dict[str, str] = {}
@@ -125,6 +131,10 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
                 from abmm.env.trading_env import TradingEnv
 
                 return TradingEnv(**common, **kw)
+            if role == "adversary":
+                from abmm.env.adversary_env import InformedAdversary
+
+                return InformedAdversary(**common, **kw)
             from abmm.env.execution_env import ExecutionEnv
 
             return ExecutionEnv(**common, **kw)
@@ -143,7 +153,7 @@ class EcologyEnv(EpisodeMarkets, ParallelEnv):
         return self.roles[self.role_of[agent]].action_space(agent)
 
     def role(self, agent: str) -> str:
-        """``"maker"``, ``"chartist"`` or ``"executor"``."""
+        """``"maker"``, ``"chartist"``, ``"executor"`` or ``"adversary"``."""
         return self.role_of[agent]
 
     def learner(self, name: str):

@@ -13,9 +13,14 @@ Agents and roles
     ``market_maker``, ``policy``    maker       ``abmm.env.market_v0``
     ``momentum``                    chartist    ``abmm.env.trading_v0``
     ``executor``                    executor    ``abmm.env.execution_v0``
+    ``informed``                    adversary   ``abmm.env.adversary_env``
     ==============================  ==========  ===================================
 
-    Agents are named ``"group_index"``, makers first, then chartists, then executors
+    An adversary (one per learnable informed group, ``"GROUP_0"``) steers its group's
+    informed traders -- the direction they lean and the size they trade -- against the
+    target market makers, for minus their PnL (Spooner & Savani's adversary, with flow
+    instead of drift; ``abmm.env.adversary_env`` documents it). Agents are named
+    ``"group_index"``, makers first, then chartists, executors and adversaries
     (``possible_agents``); ``env.role(name)`` gives the role, ``observation_space(name)`` and
     ``action_space(name)`` are the role's own (so the spaces differ between roles), and
     ``env.learner(name)`` the Mesa agent. A learnable group of any other kind is an error.
@@ -50,8 +55,9 @@ Arguments
     ``scenario`` (path, dict or ``Scenario``; default ``abmm/env/ecology.yaml``: two makers,
     two chartists and a seller among default's crowd, 30 minutes after a 60-minute warm-up),
     ``overrides``, ``decision_interval`` (a multiple of ``market.step``, the same for every
-    role; default ``"10s"``), ``max_cycles``, ``maker`` / ``chartist`` / ``executor`` (dicts
-    of that role's environment arguments, e.g. ``maker={"offsets": [1, 2, 4, 8], "reward":
+    role; default ``"10s"``), ``max_cycles``, ``maker`` / ``chartist`` / ``executor`` /
+    ``adversary`` (dicts of that role's environment arguments; the adversary's ``targets``
+    default to the learnable makers' groups, e.g. ``maker={"offsets": [1, 2, 4, 8], "reward":
     {...}}``, ``chartist={"risk_aversion": 0.01}``, ``executor={"vol_scale": 2.0}``; the
     ecology's own arguments are refused there), ``render_mode`` (``"human"`` logs text at
     INFO, ``"ansi"`` returns it), ``log_dir``.

@@ -95,7 +95,8 @@ def _scenario_kind(scenario) -> str:
     kinds = {g.kind for g in sc.agents if g.learnable}
     from abmm.env.ecology_env import ROLE_OF_KIND
 
-    if len({ROLE_OF_KIND.get(k, k) for k in kinds}) > 1:
+    roles = {ROLE_OF_KIND.get(k, k) for k in kinds}
+    if len(roles) > 1 or roles == {"adversary"}:  # an adversary plays in the ecology only
         return "ecology"
     if kinds == {"momentum"}:
         return "trading"
@@ -499,7 +500,7 @@ def evaluate_policy(scenario, policy, seeds, *, name: str | None = None,
 
 # ------------------------------------------------------------------------------ the ecology
 #: The ecology_v0 arguments a trained ecology policy is evaluated with.
-ECOLOGY_POLICY_ARGS = ("decision_interval", "maker", "chartist", "executor")
+ECOLOGY_POLICY_ARGS = ("decision_interval", "maker", "chartist", "executor", "adversary")
 
 
 def evaluate_ecology(scenario, policies: list[str], seeds: list[int], progress=None) -> dict:
@@ -550,7 +551,7 @@ def _check_spaces_by_name(pols: dict, env, where: str) -> None:
 
 def _ecology_run(env, act, seeds, progress, name) -> dict:
     unit = env.scenario.market.tick_size * env.scenario.market.lot_size
-    samples = {"maker": [], "chartist": [], "executor": []}
+    samples = {"maker": [], "chartist": [], "executor": [], "adversary": []}
     for s in seeds:
         obs, infos = env.reset(seed=s)
         _new_episode(act)
@@ -581,16 +582,19 @@ def _ecology_run(env, act, seeds, progress, name) -> dict:
                 samples[role].append({"pnl": i["pnl_ticks"] * unit, "map": c["abs"] / k,
                                       "final_inventory": abs(i["position"]),
                                       "traded": i["traded"], "stops": i["stops_hit"]})
-            else:
+            elif role == "executor":
                 samples[role].append({"shortfall_bps": i["shortfall_bps"],
                                       "completion": i["executed"] / env.learner(a)
                                       .params.quantity})
+            else:  # the adversary: the target makers' mean PnL, its group's mean |position|
+                samples[role].append({"makers_pnl": i["makers_pnl"] * unit,
+                                      "map": c["abs"] / k})
         if progress:
             progress(name, s)
     env.close()
     keys = {"maker": ["pnl", "map", "final_inventory", "realized_spread", "quoting_ratio"],
             "chartist": ["pnl", "map", "final_inventory", "traded", "stops"],
-            "executor": ["shortfall_bps", "completion"]}
+            "executor": ["shortfall_bps", "completion"], "adversary": ["makers_pnl", "map"]}
     return {role: summarize(x, keys[role]) for role, x in samples.items() if x}
 
 
@@ -616,16 +620,20 @@ def evaluate(scenario, policies: list[str], seeds: list[int], progress=None) -> 
 def format_table(res: dict) -> str:
     """A text table of ``evaluate``'s result, with 95 % confidence half-widths."""
     if res["kind"] == "ecology":  # one table per role
-        kinds = {"maker": "market_making", "chartist": "trading", "executor": "execution"}
+        kinds = {"maker": "market_making", "chartist": "trading", "executor": "execution",
+                 "adversary": "adversary"}
         parts = []
-        for role in ("maker", "chartist", "executor"):
+        for role in ("maker", "chartist", "executor", "adversary"):
             rows = {n: r[role] for n, r in res["policies"].items() if role in r}
             if rows:
-                parts.append(f"{role}s:\n" + format_table({**res, "kind": kinds[role],
+                title = "adversaries" if role == "adversary" else f"{role}s"
+                parts.append(f"{title}:\n" + format_table({**res, "kind": kinds[role],
                                                            "policies": rows}))
         return "\n\n".join(parts)
     if res["kind"] == "execution":
         cols = [("shortfall_bps", "IS (bps)"), ("completion", "completion")]
+    elif res["kind"] == "adversary":
+        cols = [("makers_pnl", "makers' PnL"), ("map", "mean |position|")]
     elif res["kind"] == "trading":
         cols = [("pnl_mean", "mean PnL"), ("pnl_std", "std"), ("sharpe", "Sharpe"),
                 ("map", "mean |q|"), ("final_inventory", "|q_T|"), ("traded", "traded"),
@@ -637,7 +645,8 @@ def format_table(res: dict) -> str:
     ci_of = {"pnl_mean": "pnl_ci", "sharpe": "sharpe_ci", "map": "map_ci",
              "final_inventory": "final_inventory_ci", "realized_spread": "realized_spread_ci",
              "quoting_ratio": "quoting_ratio_ci", "shortfall_bps": "shortfall_bps_ci",
-             "completion": "completion_ci", "traded": "traded_ci", "stops": "stops_ci"}
+             "completion": "completion_ci", "traded": "traded_ci", "stops": "stops_ci",
+             "makers_pnl": "makers_pnl_ci"}
 
     def cell(r, k):
         v = r.get(k)
