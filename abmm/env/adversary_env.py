@@ -48,7 +48,7 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from abmm.env.actions import InvalidActionError
+from abmm.policy.actions import check_discrete
 
 __all__ = ["InformedAdversary", "DIRECTIONS", "INTENSITIES", "N_ACTIONS", "N_OBS",
            "PLAIN_ACTION"]
@@ -158,14 +158,7 @@ class InformedAdversary:
 
     def _act(self, actions: dict) -> dict:
         for n in self.agents:
-            act = actions.get(n, PLAIN_ACTION)
-            if isinstance(act, np.ndarray) and act.shape == ():
-                act = act.item()
-            if isinstance(act, np.integer):
-                act = int(act)
-            if isinstance(act, bool) or not isinstance(act, int) or not 0 <= act < N_ACTIONS:
-                raise InvalidActionError(f"{n}: action {act!r}: expected an int in "
-                                         f"[0, {N_ACTIONS})")
+            act = check_discrete(n, actions.get(n, PLAIN_ACTION), N_ACTIONS)
             d, k = DIRECTIONS[act // len(INTENSITIES)], INTENSITIES[act % len(INTENSITIES)]
             for a in self.traders[n]:
                 a.bias_ticks, a.qty_scale = d * self.push[n], k

@@ -15,7 +15,8 @@ import numpy as np
 from abmm.engine.types import OrderType
 from abmm.errors import AbmmError
 
-__all__ = ["DEFAULT_OFFSETS", "InvalidActionError", "QuoteActions", "target_quotes", "requote"]
+__all__ = ["DEFAULT_OFFSETS", "InvalidActionError", "QuoteActions", "target_quotes", "requote",
+           "check_discrete"]
 
 DEFAULT_OFFSETS = (1, 2, 3, 5, 8)
 
@@ -23,6 +24,18 @@ DEFAULT_OFFSETS = (1, 2, 3, 5, 8)
 class InvalidActionError(AbmmError, ValueError):
     """An action outside the agent's action space (wrong type, shape, NaN, out of bounds), or
     an action for an agent that is done or unknown."""
+
+
+def check_discrete(agent: str, act, n: int) -> int:
+    """A discrete action (an int, a numpy integer or a 0-d array) as an int in ``[0, n)``, else
+    ``InvalidActionError`` naming the agent, the action and what was expected."""
+    if isinstance(act, np.ndarray) and act.shape == ():
+        act = act.item()
+    if isinstance(act, np.integer):
+        act = int(act)
+    if isinstance(act, bool) or not isinstance(act, int) or not 0 <= act < n:
+        raise InvalidActionError(f"{agent}: action {act!r}: expected an int in [0, {n})")
+    return act
 
 
 class QuoteActions:

@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from abmm.policy.actions import InvalidActionError
+from abmm.policy.actions import InvalidActionError, check_discrete
 from abmm.signals import MidVolatility
 from abmm.signals.indicators import ema, rsi, sma
 
@@ -42,14 +42,7 @@ def decode_action(agent: str, action, mode: str, max_position: int,
     """``(target position in lots, stop distance in sigmas or None)`` of one action, else
     ``InvalidActionError`` naming the agent, the action and what was expected."""
     if mode == "discrete":
-        a = action
-        if isinstance(a, np.ndarray) and a.shape == ():
-            a = a.item()
-        if isinstance(a, np.integer):
-            a = int(a)
-        if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < N_ACTIONS:
-            raise InvalidActionError(f"{agent}: action {action!r}: expected an int in "
-                                     f"[0, {N_ACTIONS})")
+        a = check_discrete(agent, action, N_ACTIONS)
         frac, stop = POSITIONS[a // len(STOPS)], STOPS[a % len(STOPS)]
     else:
         try:

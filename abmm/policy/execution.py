@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from abmm.engine.types import Side
-from abmm.policy.actions import InvalidActionError
+from abmm.policy.actions import check_discrete
 
 __all__ = ["N_OBS", "OBSERVATIONS", "SIZES", "LEVELS", "N_ACTIONS", "ExecutionTape",
            "base_lot", "observe", "check_action", "send_child"]
@@ -94,14 +94,7 @@ def observe(m, a, tape: ExecutionTape, quantity: int, side: int, arrival: float,
 def check_action(agent: str, act) -> int:
     """The action as an int, else ``InvalidActionError`` naming the agent and what was
     expected."""
-    if isinstance(act, np.ndarray) and act.shape == ():
-        act = act.item()
-    if isinstance(act, np.integer):
-        act = int(act)
-    if isinstance(act, bool) or not isinstance(act, int) or not 0 <= act < N_ACTIONS:
-        raise InvalidActionError(f"{agent}: action {act!r}: expected an int in "
-                                 f"[0, {N_ACTIONS})")
-    return act
+    return check_discrete(agent, act, N_ACTIONS)
 
 
 def send_child(m, a, act: int, final: bool, quantity: int, buy: bool, base: float) -> None:
