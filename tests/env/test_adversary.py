@@ -150,6 +150,16 @@ def test_makers_and_adversary_train_together(tmp_path):
     assert set(row) == {"maker", "adversary"} and row["adversary"]["n"] == 2
     assert "adversarys:" not in format_table(res) and "makers' PnL" in format_table(res)
 
+    # an adversary is not a kind: policy agent (it steers a group, it is not one trader)
+    from abmm.scenario import load_scenario
+
+    bad = _adv_scenario()
+    bad["agents"].append({"kind": "policy", "name": "p", "learner": "informed_0",
+                          "checkpoint": str(tmp_path / "run" / "policy.npz")})
+    with pytest.raises(Exception, match="plays the adversary role") as e:
+        load_scenario(bad)
+    assert "\n" not in str(e.value).strip().splitlines()[-1]
+
 
 def _adv_scenario() -> dict:
     from abmm.env.ecology_env import DEFAULT_SCENARIO
