@@ -291,7 +291,7 @@ def _figure(res: dict, path: str) -> None:
                     label=name)
     for ax, title in zip(axes, ("mean PnL per maker-episode (95 % CI)",
                                 "mean of the worst 5 % of maker-episodes"), strict=True):
-        ax.set_xticks(x, conds)
+        ax.set_xticks(x, conds, fontsize=9, rotation=20)
         ax.axhline(0, color="k", lw=0.6)
         ax.set_title(title)
         ax.set_ylabel("price units")
