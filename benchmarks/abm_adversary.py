@@ -63,6 +63,8 @@ MAKER_ARGS = {"offsets": [1, 2, 4, 8], "inventory_gamma": 0.02, "max_inventory":
               "reward": {"spread_capture": 1.0, "adverse_selection": 1.0,
                          "inventory_cost": 1.0, "inventory_abs": 0.25, "order_cost": 0.01}}
 PUSH = 80.0
+DECISION = "10s"
+DECISION_NS = 10 * 10 ** 9
 CONDITIONS = ("none", "adversary", "oracle", "random", "push_up", "push_down")
 MAKERS = ("plain", "robust")
 METRICS = ("pnl_mean", "pnl_sd", "pnl_worst5", "inv_sd", "inv_abs_mean")
@@ -70,7 +72,7 @@ METRICS = ("pnl_mean", "pnl_sd", "pnl_worst5", "inv_sd", "inv_abs_mean")
 
 def _config(name: str, overrides: list[str], updates: int, episodes: int, seed: int,
             scenario: str | None = None, targets: list[str] | None = None) -> dict:
-    args = {"decision_interval": "10s", "overrides": overrides,
+    args = {"decision_interval": DECISION, "overrides": overrides,
             "adversary": {"push_ticks": PUSH, **({"targets": targets} if targets else {})}}
     if scenario is None:
         args["maker"] = MAKER_ARGS
@@ -134,14 +136,14 @@ def _episode(args) -> dict:
         makers = m.groups["maker_a"] + m.groups["maker_b"]
         unit = m.tick_size * m.lot_size
         t, qs = m.warmup_end, []
-        while t + 10 ** 10 <= m.end:
-            t += 10 ** 10
+        while t + DECISION_NS <= m.end:
+            t += DECISION_NS
             m.run_until(t)
             qs.append([a.inventory for a in makers])
         mark = m.mark_price()
     else:
         sc = _policy_scenario(Path(maker_policy), adversary=True)
-        env = ecology_v0.parallel_env(scenario=sc, decision_interval="10s",
+        env = ecology_v0.parallel_env(scenario=sc, decision_interval=DECISION,
                                       adversary={"push_ticks": PUSH,
                                                  "targets": ["maker_a", "maker_b"]})
         rng = np.random.default_rng(seed)

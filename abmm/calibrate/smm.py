@@ -311,8 +311,8 @@ def minute_returns(m, length: int | None = None
                 cur = m.mid() or m.mark_price()
                 rets.append(math.log(cur / prev))
                 vols.append(m.volume - v0)
-                mid, spread = m.mid(), m.spread()
-                spreads.append(1e4 * spread / mid if mid else math.nan)
+                spread = m.spread()  # a two-sided book: cur is its mid
+                spreads.append(math.nan if spread is None else 1e4 * spread / cur)
                 prev, v0 = cur, m.volume
     finally:
         m.release()
