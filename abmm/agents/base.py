@@ -118,8 +118,11 @@ class TraderAgent(mesa.Agent):
         cls.wants_fills = cls.on_fill is not TraderAgent.on_fill
 
     def __init__(self, model: MarketModel, group: str, index: int, params, prng: np.random.Generator,
-                 latency: Latency, wake: Wake, learnable: bool = False):
+                 latency: Latency, wake: Wake, learnable: bool = False, venue=None):
         super().__init__(model)
+        #: the symbol's market this agent trades on (``model.venues``; default the primary):
+        #: its market data and its book
+        self.venue = model.venue if venue is None else venue
         self.group = group
         self.index = index
         self.name = f"{group}/{index}"
@@ -167,7 +170,7 @@ class TraderAgent(mesa.Agent):
         t = self.wake.next(self._gaps, now)
         a = self._attention
         if a and t is not None:
-            rate = min(5.0, max(0.2, self.model.activity() ** a))
+            rate = min(5.0, max(0.2, self.venue.activity() ** a))
             t = now + 1 + int((t - now) / rate)
         return t
 
@@ -179,23 +182,23 @@ class TraderAgent(mesa.Agent):
 
     def quote(self):
         """``(bid, bid_qty, ask, ask_qty)`` as seen now, i.e. as of ``now - latency``."""
-        return self.model.top_at(self.model.now - self.latency.draw())
+        return self.venue.top_at(self.model.now - self.latency.draw())
 
     def mid(self) -> float:
         """Mid price as seen now, i.e. as of ``now - latency`` (with a one-sided book: the last
         trade then, or the reference price before any trade)."""
-        (bid, _, ask, _), last = self.model.view_at(self.model.now - self.latency.draw())
+        (bid, _, ask, _), last = self.venue.view_at(self.model.now - self.latency.draw())
         if bid is not None and ask is not None:
             return (bid + ask) / 2
         return last
 
     def mark_price(self) -> float:
         """Price used to value inventory: the current mid, else the last trade."""
-        return self.model.mark_price()
+        return self.venue.mark_price()
 
     def pnl(self) -> float:
         """Mark-to-market PnL in tick·lots (initial endowment zero)."""
-        return self.cash + self.inventory * self.model.mark_price() - self.fees
+        return self.cash + self.inventory * self.venue.mark_price() - self.fees
 
     # ------------------------------------------------------------------ orders
     def limit(self, side: int, price: int, qty: int, order_type: int = OrderType.LIMIT,
@@ -253,9 +256,10 @@ class TraderAgent(mesa.Agent):
     # ------------------------------------------------------------------ reporting
     def summary(self) -> dict:
         """Account and activity counters of this agent, PnL marked at the current mark price."""
-        mark = self.model.mark_price()
+        mark = self.venue.mark_price()
         return {
             "agent_id": self.unique_id, "name": self.name, "group": self.group, "kind": self.kind,
+            "symbol": self.venue.symbol,
             "cash": self.cash, "inventory": self.inventory,
             "pnl_ticks": self.cash + self.inventory * mark - self.fees,
             "orders": self.n_orders, "cancels": self.n_cancels, "fills": self.n_fills,

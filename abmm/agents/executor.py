@@ -56,7 +56,7 @@ class ExecutorAgent(TraderAgent):
         self.side = BUY if p.side == "buy" else SELL
         self.begin = p.start
         # the final sweep must reach the book before the close
-        self.finish_at = max(p.start, min(p.start + p.duration, self.model.end - self.wake.interval))
+        self.finish_at = max(p.start, min(p.start + p.duration, self.venue.end - self.wake.interval))
         self.arrival_price: float | None = None
         self.executed = 0
         self.vwap_num = 0.0  # sum price*qty of own fills
@@ -105,7 +105,7 @@ class ExecutorAgent(TraderAgent):
         now = self.now
         if self.arrival_price is None:
             self.arrival_price = self.mid()
-            self.last_volume = self.model.volume
+            self.last_volume = self.venue.volume
         self.executed = abs(self.inventory)
         remaining = p.quantity - self.executed
         self.cancel_all()
@@ -116,11 +116,11 @@ class ExecutorAgent(TraderAgent):
             self.market_order(self.side, remaining)  # complete the parent (retried if short)
             return
         if p.algo == "pov":
-            market = self.model.volume - self.last_volume
+            market = self.venue.volume - self.last_volume
             want = int(p.participation * market)
         else:
             want = math.ceil(self.schedule(now) * p.quantity) - self.executed
-        self.last_volume = self.model.volume
+        self.last_volume = self.venue.volume
         qty = max(0, min(want, remaining))
         if not qty:
             return

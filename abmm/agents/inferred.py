@@ -119,7 +119,7 @@ class InferredAgent(TraderAgent):
         self.sign = 1 if p.side == "buy" else -1
         self.side = BUY if p.side == "buy" else SELL
         self.begin = p.start
-        self.finish_at = max(p.start, min(p.start + p.duration, self.model.end - self.wake.interval))
+        self.finish_at = max(p.start, min(p.start + p.duration, self.venue.end - self.wake.interval))
         self.arrival_price: float | None = None
         self.vwap_num = 0.0
         self.done = False
@@ -159,7 +159,7 @@ class InferredAgent(TraderAgent):
     # ------------------------------------------------------------------ market maker
     def _quote(self) -> None:
         p = self.params
-        (bb, _, ba, _), last = self.model.view_at(self.now - self.latency.draw())
+        (bb, _, ba, _), last = self.venue.view_at(self.now - self.latency.draw())
         two = bb is not None and ba is not None
         mid = (bb + ba) / 2 if two else last
         self.vol.update(mid if two else None, self.now)

@@ -43,7 +43,7 @@ class InformedAgent(TraderAgent):
         """Buy at the ask (or sell at the bid) when the future fundamental beats it by more
         than ``threshold_ticks``, within ``max_position``."""
         p = self.params
-        future = self.model.fundamental.value(self.now + p.horizon)
+        future = self.venue.fundamental.value(self.now + p.horizon)
         if self.bias_ticks:
             future += self.bias_ticks
         size = p.qty if self.qty_scale == 1.0 else int(round(p.qty * self.qty_scale))

@@ -131,7 +131,7 @@ class MarketMakerAgent(TraderAgent):
             if other is not None and other.spec != spec:
                 raise ValueError(f"{self.name}: the detector and the spread model were trained "
                                  "with different feature settings")
-            self.features = LiveFeatures(self.model, spec)
+            self.features = LiveFeatures(self.venue, spec)
         #: the last wake's learned outputs: (p_bid, p_ask) and the predicted spread (or None)
         self.last_probs: tuple[float, float] | None = None
         self.last_spread: float | None = None
@@ -166,7 +166,7 @@ class MarketMakerAgent(TraderAgent):
     def on_wake(self) -> None:
         """Re-estimate the volatility and re-quote (keeping quotes already at a wanted price)."""
         p = self.params
-        (bb, _, ba, _), last = self.model.view_at(self.now - self.latency.draw())
+        (bb, _, ba, _), last = self.venue.view_at(self.now - self.latency.draw())
         two_sided = bb is not None and ba is not None
         mid = (bb + ba) / 2 if two_sided else last
         self._update_vol(mid, two_sided)

@@ -66,15 +66,15 @@ class MetaorderAgent(TraderAgent):
         self._tracker = None
         self._h = 0
         if p.attention_horizons:
-            self._tracker = horizon_activity(self.model, tuple(p.attention_horizons),
+            self._tracker = horizon_activity(self.venue, tuple(p.attention_horizons),
                                              p.activity_reference)
             self._h = self.index % len(p.attention_horizons)
 
     def activity(self) -> float:
         """The activity this trader reacts to: its horizon's ratio, else the market's."""
         if self._tracker is not None:
-            return self._tracker.update(self.model)[self._h]
-        return self.model.activity()
+            return self._tracker.update(self.venue)[self._h]
+        return self.venue.activity()
 
     def next_wake(self, now: int) -> int | None:
         """The wake schedule, sped up or slowed down by ``activity() ** attention`` within
@@ -93,7 +93,7 @@ class MetaorderAgent(TraderAgent):
         u, s, w = self.prng.random(3).tolist()
         self.left = min(p.max_children, int(p.min_children * (1.0 - u) ** (-1.0 / p.size_alpha)))
         if w < p.p_informed:
-            model = self.model
+            model = self.venue
             view = model.fundamental.value(self.now) + (
                 p.obs_noise / model.tick_size) * self.prng.standard_normal()
             self.side = BUY if view > self.mid() else SELL

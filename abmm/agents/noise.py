@@ -99,7 +99,7 @@ class NoiseAgent(TraderAgent):
         self._lo = 1.0 / p.feedback_clip
         if p.attention_horizons:
             hs = tuple(p.attention_horizons)
-            self._tracker = horizon_activity(self.model, hs, p.activity_reference)
+            self._tracker = horizon_activity(self.venue, hs, p.activity_reference)
             self._h = self.index % len(hs)
         self._flow = None
         if p.flow_lean or p.flow_depth:
@@ -107,13 +107,13 @@ class NoiseAgent(TraderAgent):
             if p.flow_horizons:  # crossed with attention_horizons: every pair occurs
                 j = self.index // len(p.attention_horizons or [0])
                 hl = p.flow_horizons[j % len(p.flow_horizons)]
-            self._flow = flow_imbalance(self.model, hl)
+            self._flow = flow_imbalance(self.venue, hl)
 
     def activity(self) -> float:
         """The activity this trader reacts to: its horizon's ratio, else the market's."""
         if self._tracker is not None:
-            return self._tracker.update(self.model)[self._h]
-        return self.model.activity()
+            return self._tracker.update(self.venue)[self._h]
+        return self.venue.activity()
 
     def next_wake(self, now: int) -> int | None:
         """The wake schedule, sped up or slowed down by ``activity() ** attention``."""
@@ -143,7 +143,7 @@ class NoiseAgent(TraderAgent):
             return
         imb = 0.0
         if self._flow is not None:  # lean toward the side being consumed (see NoiseGroup)
-            imb = self._flow.update(self.model)
+            imb = self._flow.update(self.venue)
             if p.flow_lean:
                 lean = min(1.0, max(-1.0, p.flow_lean * imb))
                 side = SELL if u[0] < 0.5 * (1.0 + lean) else BUY

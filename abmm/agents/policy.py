@@ -232,16 +232,16 @@ class PolicyAgent(TraderAgent):
             return max(self.params.start, start)
         if self.chartist:
             return start + self.decision_ns
-        return self.model.warmup_end
+        return self.venue.warmup_end
 
     def next_wake(self, now: int) -> int | None:
         """One decision interval later, if before the close (a chartist: the next market
         step, up to the close; an executor: until its parent is done)."""
         if self.executor:
             nxt = now + self.decision_ns
-            return None if self.done or nxt >= self.model.end else nxt
+            return None if self.done or nxt >= self.venue.end else nxt
         if self.chartist:
-            m = self.model
+            m = self.venue
             if self.stop is None or self.stopped:  # nothing to watch: the next decision time
                 k = (now - m.start) // self.decision_ns + 1
                 nxt = m.start + k * self.decision_ns
@@ -249,11 +249,11 @@ class PolicyAgent(TraderAgent):
                 nxt = now + m.step_ns
             return nxt if nxt <= m.end else None
         nxt = now + self.decision_ns
-        return nxt if nxt < self.model.end else None  # as in the env: no decision at the close
+        return nxt if nxt < self.venue.end else None  # as in the env: no decision at the close
 
     def observe(self) -> np.ndarray:
         """The observation ``abmm.env.market_v0`` would give this agent now."""
-        m = self.model
+        m = self.venue
         if self.features is None:
             self.features = MarketFeatures(m, self.decision_ns, self.cfg["vol_halflife"],
                                            vpin_bucket=self.cfg["vpin_bucket"])
@@ -289,7 +289,7 @@ class PolicyAgent(TraderAgent):
     def executor_wake(self) -> None:
         """One decision of execution_v0: the tape's interval, the observation, the policy's
         child order (everything left at market from the end of the schedule on)."""
-        m, p = self.model, self.params
+        m, p = self.venue, self.params
         if self.tape is None:  # the parent starts: the arrival mark, the tape from now on
             self.tape = execution.ExecutionTape(m)
             self.arrival_price = m.mark_price()
@@ -321,7 +321,7 @@ class PolicyAgent(TraderAgent):
     def chartist_wake(self) -> None:
         """Book fills and check the stop (after the warm-up), sample the mid on decision
         boundaries, decide at each decision after the warm-up (as trading_v0 does)."""
-        m = self.model
+        m = self.venue
         now = m.now
         live = now >= m.warmup_end
         if live and self._fills is not None:
@@ -336,7 +336,7 @@ class PolicyAgent(TraderAgent):
             self._decide()
 
     def _decide(self) -> None:
-        m = self.model
+        m = self.venue
         mark = m.mark_price()
         left = (m.end - m.now) / max(m.end - m.warmup_end, 1)
         self.last_obs = obs = self.view.observe(self.inventory, self.entry, mark, left)
@@ -369,7 +369,7 @@ class PolicyAgent(TraderAgent):
         q = self.pos
         if self.stop is None or self.stopped or not q:
             return
-        if (self.model.mark_price() - self.entry) * (1 if q > 0 else -1) <= -self.stop:
+        if (self.venue.mark_price() - self.entry) * (1 if q > 0 else -1) <= -self.stop:
             self.cancel_all()
             self.market_order(SELL if q > 0 else BUY, abs(q))
             self.stopped = True

@@ -49,7 +49,7 @@ class ValueAgent(TraderAgent):
         more than ``edge_ticks`` from the mid (see ``ValueGroup``)."""
         p = self.params
         self.cancel_all()
-        model = self.model
+        model = self.venue
         noise_ticks = p.obs_noise / model.tick_size
         obs = model.fundamental.value(self.now) + noise_ticks * self.prng.standard_normal()
         self.estimate = obs if self.estimate is None else (

@@ -184,49 +184,64 @@ def cmd_run(a: argparse.Namespace) -> int:
         return EXIT_SIGTERM if "SIGTERM" in why else EXIT_SIGINT
     _print_summary(summary, model.tick_size)
     if not a.no_facts:
-        _print_run_scorecard(out)
+        _print_run_scorecard(out, model.symbols if len(model.symbols) > 1 else (None,))
     print(f"run directory: {out}")
     return 0
 
 
-def _print_run_scorecard(run_dir) -> None:
+def _print_run_scorecard(run_dir, symbols=(None,)) -> None:
     from abmm.analysis.facts import facts_from_run
+    from abmm.rundir import open_run
 
-    try:
-        card = facts_from_run(run_dir)
-    except Exception as exc:  # noqa: BLE001 - a short run may not support every estimator
-        print(f"stylized facts: not available for this run ({exc})")
-        return
-    checked = [r for r in card.rows if r.passed is not None]
-    ok = sum(bool(r.passed) for r in checked)
-    print(f"stylized facts (1-min mid returns): {ok}/{len(checked)} pass"
-          f" -- {'PASS' if card.passed else 'FAIL'}; details: abmm facts {run_dir}")
-    for r in checked:
-        if not r.passed:
-            print(f"  fails: {r.name} = {r.value:.4g} (expected {r.expected})")
+    for sym in symbols:
+        where = "" if sym is None else f" of {sym}"
+        flag = "" if sym is None else f" --symbol {sym}"
+        try:
+            card = facts_from_run(open_run(run_dir, symbol=sym))
+        except Exception as exc:  # noqa: BLE001 - a short run may not support every estimator
+            print(f"stylized facts{where}: not available for this run ({exc})")
+            continue
+        checked = [r for r in card.rows if r.passed is not None]
+        ok = sum(bool(r.passed) for r in checked)
+        print(f"stylized facts{where} (1-min mid returns): {ok}/{len(checked)} pass"
+              f" -- {'PASS' if card.passed else 'FAIL'}; details: abmm facts {run_dir}{flag}")
+        for r in checked:
+            if not r.passed:
+                print(f"  fails: {r.name} = {r.value:.4g} (expected {r.expected})")
 
 
-def _check_run_dir(path: str, allow_incomplete: bool = False):
-    """The run directory ``path``, or None (with a message) when it does not look like one.
+def _check_run_dir(path: str, allow_incomplete: bool = False, symbol: str | None = None):
+    """The run directory ``path`` (its view of ``symbol`` when given), or None (with a
+    message) when it does not look like one, or when it holds several symbols and ``symbol``
+    names none of them.
 
     An unfinished run (stopped, killed, still running) raises ``IncompleteRunError`` saying how
     far it got, unless ``allow_incomplete``: then a note labels the analysis, which covers
     exactly what was logged."""
     from pathlib import Path
 
-    from abmm.rundir import layout, open_run
+    from abmm.rundir import SymbolError, layout, open_run
 
     p = Path(path)
     if not (p / layout.SCENARIO).exists() or not (p / layout.EVENTS).is_dir():
         print(f"abmm: {p} is not a run directory (no {layout.SCENARIO} / {layout.EVENTS}/)",
               file=sys.stderr)
         return None
-    run = open_run(p, allow_incomplete=allow_incomplete)
+    try:
+        run = open_run(p, allow_incomplete=allow_incomplete, symbol=symbol)
+        run.check_symbol()
+    except SymbolError as exc:
+        print(f"abmm: {exc}", file=sys.stderr)
+        return None
     run.check_complete(allow_incomplete)
     if run.state != "complete":
         print(f"abmm: note: {p}: {run.describe_incomplete()}; analysing what was logged",
               file=sys.stderr)
     return run
+
+
+_SYMBOL_HELP = ("the symbol to analyse in a multi-symbol run (required there; the run's "
+                "symbols are listed when it is missing)")
 
 
 def _real_bars(path):
@@ -247,7 +262,7 @@ def cmd_facts(a: argparse.Namespace) -> int:
         return 2
     run = None
     if a.run_dir is not None:
-        run = _check_run_dir(a.run_dir, a.allow_incomplete)
+        run = _check_run_dir(a.run_dir, a.allow_incomplete, a.symbol)
         if run is None:
             return 2
     try:
@@ -303,7 +318,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     """``abmm report``: write a run's self-contained HTML report."""
     from abmm.analysis.report import write_report
 
-    run = _check_run_dir(a.run_dir, a.allow_incomplete)
+    run = _check_run_dir(a.run_dir, a.allow_incomplete, a.symbol)
     if run is None:
         return 2
     try:
@@ -324,7 +339,7 @@ def cmd_bars(a: argparse.Namespace) -> int:
     """``abmm bars``: export OHLCV bars of a run's mid (or trade) price as CSV."""
     from abmm.analysis.bars import run_bars
 
-    run = _check_run_dir(a.run_dir, a.allow_incomplete)
+    run = _check_run_dir(a.run_dir, a.allow_incomplete, a.symbol)
     if run is None:
         return 2
     try:
@@ -617,10 +632,18 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def _print_summary(s: dict, tick_size: float) -> None:
-    print(f"wall time {s['wall_seconds']:.2f} s; orders {s['orders']:,}, cancels {s['cancels']:,}, "
-          f"trades {s['trades']:,} ({s['volume_lots']:,} lots)")
-    print(f"final price {s['final_price']:.6g} (fundamental {s['final_fundamental']:.6g}); "
-          f"bid {s['final_bid']} ask {s['final_ask']}")
+    if "symbols" in s:  # a multi-symbol market: one line per symbol
+        print(f"wall time {s['wall_seconds']:.2f} s; orders {s['orders']:,}, "
+              f"cancels {s['cancels']:,}, trades {s['trades']:,}")
+        for sym, v in s["symbols"].items():
+            print(f"{sym}: trades {v['trades']:,} ({v['volume_lots']:,} lots); final price "
+                  f"{v['final_price']:.6g} (fundamental {v['final_fundamental']:.6g}); "
+                  f"bid {v['final_bid']} ask {v['final_ask']}")
+    else:
+        print(f"wall time {s['wall_seconds']:.2f} s; orders {s['orders']:,}, "
+              f"cancels {s['cancels']:,}, trades {s['trades']:,} ({s['volume_lots']:,} lots)")
+        print(f"final price {s['final_price']:.6g} (fundamental {s['final_fundamental']:.6g}); "
+              f"bid {s['final_bid']} ask {s['final_ask']}")
     print(f"{'group':<18}{'kind':<14}{'agents':>8}{'orders':>13}{'fills':>13}{'inventory':>13}"
           f"{'PnL':>16}")
     for name, g in s["groups"].items():
@@ -691,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--allow-incomplete", action="store_true",
                    help="analyse a run that did not finish (stopped, killed): exactly what "
                         "was logged, labelled as such")
+    f.add_argument("--symbol", help=_SYMBOL_HELP)
     f.set_defaults(func=cmd_facts)
     rp = sub.add_parser("report", help="write report.html for a run")
     rp.add_argument("run_dir")
@@ -701,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--allow-incomplete", action="store_true",
                    help="analyse a run that did not finish (stopped, killed): exactly what "
                         "was logged, labelled as such")
+    rp.add_argument("--symbol", help=_SYMBOL_HELP)
     rp.set_defaults(func=cmd_report)
     b = sub.add_parser("bars", help="export OHLCV bars of a run's mid price as CSV")
     b.add_argument("run_dir")
@@ -714,6 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--allow-incomplete", action="store_true",
                    help="analyse a run that did not finish (stopped, killed): exactly what "
                         "was logged, labelled as such")
+    b.add_argument("--symbol", help=_SYMBOL_HELP)
     b.set_defaults(func=cmd_bars)
     t = sub.add_parser("train", help="train learning agents from a config (scenarios/train/)")
     t.add_argument("config")

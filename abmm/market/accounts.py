@@ -16,8 +16,10 @@ BUY = int(Side.BUY)
 
 def apply_events(model, rows: list, t: int) -> None:
     """Update accounts, open orders, the last price and volume counters from one request's
-    engine event tuples, and schedule the fill notices."""
-    agents = model._by_id
+    engine event tuples, and schedule the fill notices. ``model`` is the venue of the book the
+    request reached (:class:`~abmm.market.venue.Venue`: its ``owners`` map account ids to the
+    agents, or multi-symbol agents' legs, whose accounts change)."""
+    agents = model.owners
     mark0 = None  # the mark before this request, computed when a fill log needs it
     for r in rows:
         kind = r[8]

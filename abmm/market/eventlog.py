@@ -32,8 +32,11 @@ class _PartWriter:
     ``time`` column, ``origin_ns`` + ``ts``, and the schema ``schema``)."""
 
     def __init__(self, folder: Path, dtype: np.dtype, chunk_rows: int, schema: pa.Schema,
-                 origin_ns: int):
+                 origin_ns: int, symbols=("ABM",)):
         self.folder = folder
+        self.symbols = pa.array([str(x) for x in symbols], pa.string())
+        #: ``[(first row, symbol index), ...]``: where the buffered rows change symbol
+        self.runs: list = [(0, 0)]
         self.dtype = dtype
         self.chunk_rows = chunk_rows
         self.schema = schema
@@ -54,6 +57,10 @@ class _PartWriter:
             if name == "ts":
                 cols.append(pa.array((arr["ts"] + self.origin_ns).view("datetime64[ns]"),
                                      TIME_TYPE))
+        runs = self.runs
+        starts = [r[0] for r in runs] + [len(arr)]
+        which = np.repeat(np.array([r[1] for r in runs], np.int32), np.diff(starts))
+        cols.append(self.symbols.take(pa.array(which)))
         table = pa.Table.from_arrays(cols, schema=self.schema)
         path = self.folder / layout.part_name(self.parts)
         tmp = self.folder / layout.part_tmp_name(self.parts)  # hidden: readers skip it
@@ -62,6 +69,15 @@ class _PartWriter:
         self.parts += 1
         self.written += len(self.rows)
         self.rows = []
+        self.runs = [(0, runs[-1][1])]
+
+    def switch(self, sym: int) -> None:
+        """The rows buffered from now on are symbol ``sym``'s (an index into ``symbols``)."""
+        n = len(self.rows)
+        if self.runs[-1][0] == n:
+            self.runs[-1] = (n, sym)
+        else:
+            self.runs.append((n, sym))
 
 
 class EventLog:
@@ -79,20 +95,27 @@ class EventLog:
             meta = {"tick_size": 0.01, "lot_size": 1.0, "scenario": "scenario", "seed": 0,
                     "symbol": "ABM", "date": layout.DEFAULT_DATE} | (meta or {})
             origin = layout.date_ns(meta["date"])
+            symbols = meta.get("symbols") or [meta["symbol"]]
             self.events = _PartWriter(
                 self.folder / layout.EVENTS, EVENT_LOG_DTYPE, chunk_rows, EVENT_SCHEMA.with_metadata(
-                    layout.file_meta("events", EVENT_SCHEMA.names, **meta)), origin)
+                    layout.file_meta("events", EVENT_SCHEMA.names, **meta)), origin, symbols)
             self.top = _PartWriter(
                 self.folder / layout.TOP, TOP_DTYPE, chunk_rows, TOP_SCHEMA.with_metadata(
-                    layout.file_meta("top", TOP_SCHEMA.names, **meta)), origin)
+                    layout.file_meta("top", TOP_SCHEMA.names, **meta)), origin, symbols)
         self.n_events = 0
         self.n_top = 0
+        self._ev_sym = 0  # the symbol of the rows being buffered (a multi-symbol market)
+        self._top_sym = 0
 
-    def add_events(self, rows: list, order_type: int) -> None:
-        """Engine event tuples of one request; ``order_type`` tags its ACCEPTED row (-1: none)."""
+    def add_events(self, rows: list, order_type: int, sym: int = 0) -> None:
+        """Engine event tuples of one request; ``order_type`` tags its ACCEPTED row (-1: none);
+        ``sym``: the index of the symbol whose book they come from."""
         if self.folder is None:
             self.n_events += len(rows)
             return
+        if sym != self._ev_sym:
+            self._ev_sym = sym
+            self.events.switch(sym)
         buf = self.events.rows
         n = len(buf)
         # L2 level updates are not logged here: top-of-book changes go to top/
@@ -101,12 +124,15 @@ class EventLog:
         if len(buf) >= self.events.chunk_rows:
             self.events.flush()
 
-    def add_top(self, ts: int, bid, bid_qty: int, ask, ask_qty: int) -> None:
+    def add_top(self, ts: int, bid, bid_qty: int, ask, ask_qty: int, sym: int = 0) -> None:
         """Count a top-of-book change and buffer it for ``top/`` if logged (ticks, lots; None or 0:
-        empty side)."""
+        empty side; ``sym``: the symbol's index)."""
         self.n_top += 1
         if self.folder is None or not self.top_of_book:
             return
+        if sym != self._top_sym:
+            self._top_sym = sym
+            self.top.switch(sym)
         self.top.rows.append((ts, bid or 0, bid_qty, ask or 0, ask_qty))
         if len(self.top.rows) >= self.top.chunk_rows:
             self.top.flush()

@@ -43,7 +43,10 @@ class FundamentalSpec:
 class Fundamental:
     """A drawn fundamental path on ``[start, end]``; ``value(t)`` reads it (piecewise constant)."""
 
-    def __init__(self, spec: FundamentalSpec, start: int, end: int, rng: np.random.Generator):
+    def __init__(self, spec: FundamentalSpec, start: int, end: int, rng: np.random.Generator,
+                 z: np.ndarray | None = None):
+        """Draw the path from ``rng``; ``z`` (``n_points(...)`` standard normals): the diffusive
+        shocks to use instead of drawing them (correlated paths of a multi-symbol market)."""
         self.spec = spec
         self.start = start
         self.grid = spec.grid_ns
@@ -64,7 +67,7 @@ class Fundamental:
                     r = int(pick[i] + (pick[i] >= r))
                 regime[i] = r
         mult = np.asarray(spec.regime_multipliers, float)[regime]
-        eps = rng.standard_normal(n) * sigma * mult
+        eps = (rng.standard_normal(n) if z is None else np.asarray(z, float)) * sigma * mult
         if spec.half_life_ns:
             kappa = math.log(2) / (spec.half_life_ns / SECOND)  # per second
             a = math.exp(-kappa * self.grid / SECOND)
@@ -91,6 +94,21 @@ class Fundamental:
                 x[i] = prev
         self.path = x
         self.regime = regime
+
+    @staticmethod
+    def n_points(start: int, end: int, grid_ns: int) -> int:
+        """The number of grid points of a path on ``[start, end]``."""
+        return (end - start) // grid_ns + 2
+
+    @classmethod
+    def index(cls, parts: list, weights: list[float]) -> Fundamental:
+        """The weighted sum of other paths (same grid; ticks of the index's own symbol are the
+        caller's business): an index future's fundamental."""
+        out = cls.__new__(cls)
+        out.spec, out.start, out.grid = parts[0].spec, parts[0].start, parts[0].grid
+        out.path = sum(w * p.path for p, w in zip(parts, weights, strict=True))
+        out.regime = parts[0].regime
+        return out
 
     def add_jump(self, t: int, size: float) -> None:
         """A permanent jump of ``size`` ticks from time ``t`` on (news)."""

@@ -35,10 +35,14 @@ from abmm.market.results import (
     write_run_dir,
 )
 from abmm.market.spec import MarketSpec
+from abmm.market.venue import Venue
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MarketModel", "HEARTBEAT_S"]
+__all__ = ["MarketModel", "HEARTBEAT_S", "LEG_ID_BASE"]
+
+#: Account ids of multi-symbol agents' legs start here (agents' own ids count from 1).
+LEG_ID_BASE = 1_000_000_000
 
 #: Seconds of wall time between two heartbeats in a running run's ``summary.json``.
 HEARTBEAT_S = 5.0
@@ -49,8 +53,10 @@ class _WarmupEnd:
     there, so the market's start-up transient does not count)."""
 
     def fire(self, model) -> None:
-        model.warmup_price = model.mark_price()
-        model.warmup_marks = {i: (a.cash, a.inventory) for i, a in model._by_id.items()}
+        for v in model.venues:
+            v.warmup_price = v.mark_price()
+        model.warmup_price = model.venue.warmup_price
+        model.warmup_marks = {i: (a.cash, a.inventory) for i, a in model._owners.items()}
 
 
 class _SessionBreak:
@@ -102,33 +108,40 @@ class MarketModel(mesa.Model):
         self.record = record
         self.seed_value = int(seed)
         super().__init__(seed=self.seed_value)
-        self.symbol = spec.symbol
-        self.tick = 1  # prices are in ticks; tick_size converts to price units
-        self.tick_size = spec.tick_size
-        self.lot_size = spec.lot_size
         self.start, self.end = spec.start_ns, spec.end_ns
         self.warmup_end = self.start + spec.warmup_ns
         self.step_ns = spec.step_ns
         self.now = self.start
-        self.exchange = Exchange([spec.symbol], level_events=False)
-        self.book = self.exchange.book(spec.symbol)
         self.queue = K.EventQueue()
+        #: account id -> the agent (or a multi-symbol agent's leg) that owns orders under it
+        self._owners: dict[int, object] = {}
+        specs = spec.symbol_specs
+        funds = list(fundamental) if isinstance(fundamental, (list, tuple)) else [fundamental]
+        if len(funds) != len(specs):
+            raise ValueError(f"{len(specs)} symbols need {len(specs)} fundamental paths, "
+                             f"got {len(funds)}")
+        self.exchange = Exchange([s.symbol for s in specs], level_events=False)
+        #: one ``Venue`` per symbol, the primary first (``market.symbols`` order)
+        self.venues = [Venue(self, i, s.symbol, s.tick_size, s.lot_size, s.reference_price_ticks,
+                             f, self.exchange.book(s.symbol))
+                       for i, (s, f) in enumerate(zip(specs, funds, strict=True))]
+        self.venue = v = self.venues[0]
+        self.symbols = [x.symbol for x in self.venues]
+        # the primary symbol's market, under the names a one-symbol market has always had
+        self.symbol = v.symbol
+        self.tick = 1  # prices are in ticks; tick_size converts to price units
+        self.tick_size = v.tick_size
+        self.lot_size = v.lot_size
+        self.book = v.book
+        self.fundamental = v.fundamental
+        self.reference_price = v.reference_price
+        self.history = v.history
+        self.top_at = v.top_at  # bound once: agents call these at every wake
+        self.view_at = v.view_at
+        self._top_t, self._top_v = self.history.times, self.history.tops  # transitional aliases
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.log = EventLog(None, spec.chunk_rows, spec.top_of_book)  # opened by begin()
-        self.fundamental = fundamental
-        self.reference_price = spec.reference_price_ticks
-        self.last_price: float = float(self.reference_price)
-        self._top = (None, 0, None, 0)
-        self.history = TopHistory(self.start, self._top, self.last_price, self.TOP_HISTORY_NS)
-        self.top_at = self.history.top_at  # bound once: agents call these at every wake
-        self.view_at = self.history.view_at
-        self._top_t, self._top_v = self.history.times, self.history.tops  # transitional aliases
-        self.volume = 0
-        self.signed_volume = 0  # taker buys minus taker sells, lots
         self._watching = False  # some agent keeps a fill_log (see watch_fills)
-        self.trade_prices = None  # a bounded deque of the last trade prices (keep_trades)
-        self._mark_before = 0.0
-        self.n_trades = 0
         self.n_requests = 0
         self.n_invalid = 0
         self.late_cancels = 0
@@ -137,12 +150,12 @@ class MarketModel(mesa.Model):
         self.sessions = tuple(spec.sessions) or ((self.start, self.end),)
         self.n_sessions_closed = 0
         self._resume_at: int | None = None  # set at a session's close: the next open
-        self._activity = Activity()
         self.finished = False
         self.started = False
         self._by_id: dict[int, object] = {}
         self.groups: dict[str, list] = {}
         self._shocks: list = []
+        self._next_leg_id = LEG_ID_BASE
         self.warmup_marks: dict[int, tuple] = {}  # agent id -> (cash, inventory) at warm-up end
         self.warmup_price: float | None = None
         self.datacollector = mesa.DataCollector(
@@ -163,7 +176,23 @@ class MarketModel(mesa.Model):
     def add_agent(self, agent) -> None:
         """Register an agent (created with this model) under its id and group."""
         self._by_id[agent.unique_id] = agent
+        self._owners[agent.unique_id] = agent
         self.groups.setdefault(agent.group, []).append(agent)
+
+    def add_leg(self, leg) -> int:
+        """Register a multi-symbol agent's leg (an account on one venue): returns its account
+        id, the owner of its orders in the book and the event log."""
+        i = self._next_leg_id
+        self._next_leg_id += 1
+        self._owners[i] = leg
+        return i
+
+    def venue_of(self, symbol: str) -> Venue:
+        """The venue of ``symbol`` (``KeyError`` listing the symbols when there is none)."""
+        for v in self.venues:
+            if v.symbol == symbol:
+                return v
+        raise KeyError(f"no symbol {symbol!r} in this market; symbols: {self.symbols}")
 
     def add_shock(self, shock) -> None:
         """Schedule a shock: an object with ``at`` (ns) and ``fire(model)``."""
@@ -197,7 +226,7 @@ class MarketModel(mesa.Model):
         arguments of :func:`abmm.rundir.layout.file_meta` but ``file`` and ``columns``)."""
         return {"tick_size": self.tick_size, "lot_size": self.lot_size,
                 "scenario": self.spec.name, "seed": self.seed_value, "symbol": self.symbol,
-                "date": self.spec.date}
+                "date": self.spec.date, "symbols": self.symbols}
 
     def release(self) -> None:
         """Drop what keeps a finished model alive: Mesa's registry of its agents (mesa#3179)
@@ -227,12 +256,9 @@ class MarketModel(mesa.Model):
         return agent.fill_log
 
     def keep_trades(self, n: int):
-        """Keep the last ``n`` trade prices (ticks) from now on in ``trade_prices``."""
-        from collections import deque
-
-        if self.trade_prices is None or self.trade_prices.maxlen != n:
-            self.trade_prices = deque(self.trade_prices or (), maxlen=n)
-        return self.trade_prices
+        """Keep the last ``n`` trade prices (ticks) of the primary symbol from now on in
+        ``trade_prices``."""
+        return self.venue.keep_trades(n)
 
     def detach(self, agent) -> None:
         """Hand an agent to an outside controller (the RL environment, a policy): its own
@@ -241,22 +267,56 @@ class MarketModel(mesa.Model):
         self.queue.remove(lambda kind, payload: kind == K.WAKE and payload is agent)
 
     # ------------------------------------------------------------------ market data
+    # The primary symbol's market data (every symbol's: ``model.venues``).
     @property
     def top(self) -> tuple:
         """The current top of book ``(bid, bid_qty, ask, ask_qty)`` (``None`` for an empty
         side's price)."""
-        return self._top
+        return self.venue._top
+
+    @property
+    def _top(self) -> tuple:
+        return self.venue._top
+
+    @property
+    def last_price(self) -> float:
+        """The last trade price (ticks; the reference price before any trade)."""
+        return self.venue.last_price
+
+    @property
+    def volume(self) -> int:
+        """Lots traded so far."""
+        return self.venue.volume
+
+    @property
+    def signed_volume(self) -> int:
+        """Taker buys minus taker sells so far, lots."""
+        return self.venue.signed_volume
+
+    @property
+    def n_trades(self) -> int:
+        """Trades so far (every symbol's)."""
+        return sum(v.n_trades for v in self.venues)
+
+    @property
+    def trade_prices(self):
+        """The last trade prices kept by ``keep_trades`` (None until then)."""
+        return self.venue.trade_prices
+
+    @property
+    def _activity(self) -> Activity:
+        return self.venue._activity
 
     def mid(self) -> float | None:
         """The current mid (ticks), or None with a one-sided book."""
-        bid, _, ask, _ = self._top
+        bid, _, ask, _ = self.venue._top
         if bid is None or ask is None:
             return None
         return (bid + ask) / 2
 
     def spread(self) -> int | None:
         """The current spread (ticks), or None with a one-sided book."""
-        bid, _, ask, _ = self._top
+        bid, _, ask, _ = self.venue._top
         return None if bid is None or ask is None else ask - bid
 
     def to_price(self, ticks: float) -> float:
@@ -265,14 +325,13 @@ class MarketModel(mesa.Model):
 
     def mark_price(self) -> float:
         """The price that values inventory: the mid, else the last trade."""
-        m = self.mid()
-        return self.last_price if m is None else m
+        return self.venue.mark_price()
 
     def activity(self) -> float:
         """Short-term over long-term volatility of the mid (1 = usual; > 1 = the market is
         moving more than usual; see :mod:`abmm.market.activity`). Updated at each
         ``step()``."""
-        return self._activity.value
+        return self.venue._activity.value
 
     # ------------------------------------------------------------------ orders
     def send(self, agent, request: tuple) -> None:
@@ -284,9 +343,11 @@ class MarketModel(mesa.Model):
             self.queue.push(self.now + lat, K.ARRIVE, (agent, request))
 
     def _arrive(self, agent, req: tuple, t: int) -> None:
-        book = self.book
+        v = agent.venue
+        book = v.book
         self.n_requests += 1
-        self._mark_before = self.mark_price() if self._watching else 0.0
+        if self._watching:
+            v._mark_before = v.mark_price()
         if req[0] == 0:
             if agent.suspended_until > t:  # silenced by a shock: orders still in flight are dropped
                 self.n_suppressed += 1
@@ -299,8 +360,8 @@ class MarketModel(mesa.Model):
                 log.debug("%s: order refused: %s", agent.name, exc)
                 return
             rows = book.last_event_tuples()
-            self.log.add_events(rows, otype)
-            apply_events(self, rows, t)
+            self.log.add_events(rows, otype, v.index)
+            apply_events(v, rows, t)
             rem = book.remaining(oid)
             if rem:
                 agent.open_orders[oid] = [side, price, rem, t]
@@ -311,13 +372,13 @@ class MarketModel(mesa.Model):
                 return
             book.cancel(oid, 0, t)
             rows = book.last_event_tuples()
-            self.log.add_events(rows, -1)
-            apply_events(self, rows, t)
+            self.log.add_events(rows, -1, v.index)
+            apply_events(v, rows, t)
         top = book.top()
-        if top != self._top:
-            self._top = top
-            self.history.record(t, top, self.last_price)
-            self.log.add_top(t, *top)
+        if top != v._top:
+            v._top = top
+            v.history.record(t, top, v.last_price)
+            self.log.add_top(t, *top, v.index)
 
     # ------------------------------------------------------------------ running
     def run_until(self, t_end: int) -> None:
@@ -361,7 +422,9 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """Advance one decision interval (``market.step`` of the scenario)."""
         self.run_until(self.now + self.step_ns)
-        self._activity.update(self.now, self.mid())
+        now = self.now
+        for v in self.venues:
+            v._activity.update(now, v.mid())
         if self.collect_data:
             self.datacollector.collect(self)
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MarketSpec"]
+__all__ = ["MarketSpec", "SymbolSpec"]
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """One symbol of a multi-symbol market (ticks, lots: ``tick_size``/``lot_size`` convert)."""
+
+    symbol: str
+    tick_size: float = 0.01
+    lot_size: float = 1.0
+    reference_price_ticks: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -33,3 +43,13 @@ class MarketSpec:
     sessions: tuple = ()
     #: the calendar date (ISO, UTC) of the first session: ``ts`` counts ns from its midnight
     date: str = "2024-01-02"
+    #: the symbols of a multi-symbol market (``SymbolSpec``), the first one the primary (whose
+    #: values ``symbol``, ``tick_size``, ``lot_size``, ``reference_price_ticks`` repeat);
+    #: empty: one symbol, from those four fields
+    symbols: tuple = ()
+
+    @property
+    def symbol_specs(self) -> tuple:
+        """Every symbol's ``SymbolSpec`` (one for a one-symbol market)."""
+        return self.symbols or (SymbolSpec(self.symbol, self.tick_size, self.lot_size,
+                                           self.reference_price_ticks),)

@@ -27,6 +27,7 @@ from abmm.rundir.layout import (
 )
 from abmm.rundir.reader import (
     IncompleteRunError,
+    SymbolError,
     RunDir,
     file_metadata,
     open_run,
@@ -35,7 +36,8 @@ from abmm.rundir.reader import (
 )
 
 __all__ = [
-    "RunDir", "open_run", "file_metadata", "read_parts", "IncompleteRunError", "require_complete",
+    "RunDir", "open_run", "file_metadata", "read_parts", "IncompleteRunError", "SymbolError",
+    "require_complete",
     "SCENARIO", "SUMMARY", "EVENTS", "TOP", "AGENTS", "FUNDAMENTAL",
     "EVENT_LOG_DTYPE", "TOP_DTYPE", "EVENT_COLUMNS", "TOP_COLUMNS", "EVENT_SCHEMA", "TOP_SCHEMA",
     "FUNDAMENTAL_COLUMNS", "FUNDAMENTAL_SCHEMA", "DEFAULT_DATE", "LEGACY_DATE",

@@ -107,25 +107,29 @@ TOP_DTYPE = np.dtype([("ts", "<i8"), ("bid", "<i8"), ("bid_qty", "<i8"), ("ask",
                       ("ask_qty", "<i8")])
 
 
-def schema_of(dtype: np.dtype, time: bool = False) -> pa.Schema:
+def schema_of(dtype: np.dtype, time: bool = False, symbol: bool = False) -> pa.Schema:
     """The Arrow schema of a numpy structured dtype (the columns a part file holds); ``time``:
-    with a ``time`` column (``TIME_TYPE``) right after ``ts``."""
+    with a ``time`` column (``TIME_TYPE``) right after ``ts``; ``symbol``: with a last column
+    ``symbol`` (string)."""
     fields = []
     for name in dtype.names:
         fields.append((name, pa.from_numpy_dtype(dtype.fields[name][0])))
         if time and name == "ts":
             fields.append(("time", TIME_TYPE))
+    if symbol:
+        fields.append(("symbol", pa.string()))
     return pa.schema(fields)
 
 
-#: Arrow schema of an ``events/`` part.
-EVENT_SCHEMA = schema_of(EVENT_LOG_DTYPE, time=True)
-#: Arrow schema of a ``top/`` part.
-TOP_SCHEMA = schema_of(TOP_DTYPE, time=True)
+#: Arrow schema of an ``events/`` part (the buffer's columns, ``time``, and ``symbol``: the
+#: book the event happened in; one value in a one-symbol market).
+EVENT_SCHEMA = schema_of(EVENT_LOG_DTYPE, time=True, symbol=True)
+#: Arrow schema of a ``top/`` part (with ``time`` and ``symbol``).
+TOP_SCHEMA = schema_of(TOP_DTYPE, time=True, symbol=True)
 #: Arrow schema of ``fundamental.parquet`` (runs before ``time`` and ``value_ticks`` hold
 #: ``ts`` and ``value`` only; the reader adds the others).
 FUNDAMENTAL_SCHEMA = pa.schema([("ts", pa.int64()), ("time", TIME_TYPE), ("value", pa.float64()),
-                                ("value_ticks", pa.float64())])
+                                ("value_ticks", pa.float64()), ("symbol", pa.string())])
 #: Column names of ``events/``, in file order.
 EVENT_COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA.names)
 #: Column names of ``top/``, in file order.
@@ -151,16 +155,18 @@ UNITS: dict[str, dict[str, str]] = {
     "events": {"ts": _TS, "time": _TIME, "order_id": "order_id", "owner": "agent_id",
                "other_id": "order_id", "other_owner": "agent_id", "price": "ticks",
                "qty": "lots", "remaining": "lots", "kind": "code", "side": "code",
-               "reason": "code", "order_type": "code"},
+               "reason": "code", "order_type": "code", "symbol": "text"},
     "top": {"ts": _TS, "time": _TIME, "bid": "ticks", "bid_qty": "lots", "ask": "ticks",
-            "ask_qty": "lots"},
+            "ask_qty": "lots", "symbol": "text"},
     "agents": {"agent_id": "agent_id", "name": "text", "group": "text", "kind": "text",
+               "symbol": "text",
                "cash": "tick*lots", "inventory": "lots", "pnl_ticks": "tick*lots",
                "orders": "count", "cancels": "count", "fills": "count", "traded": "lots",
                "open_orders": "count", "parent_qty": "lots", "executed": "lots",
                "completion": "fraction", "avg_price_ticks": "ticks",
                "arrival_price_ticks": "ticks", "shortfall_ticks": "ticks"},
-    "fundamental": {"ts": _TS, "time": _TIME, "value": "price", "value_ticks": "ticks"},
+    "fundamental": {"ts": _TS, "time": _TIME, "value": "price", "value_ticks": "ticks",
+                    "symbol": "text"},
 }
 
 #: Prefix of every abmm key in a Parquet file's schema metadata.
@@ -168,12 +174,15 @@ META_PREFIX = "abmm."
 
 
 def file_meta(file: str, columns, *, tick_size: float, lot_size: float, scenario: str,
-              seed: int, symbol: str, date: str) -> dict[bytes, bytes]:
+              seed: int, symbol: str, date: str, symbols=None) -> dict[bytes, bytes]:
     """The schema metadata of one of a run's Parquet files: ``file`` is ``events``, ``top``,
     ``agents`` or ``fundamental``, ``columns`` the columns it holds. Keys ``abmm.<name>``, values
     JSON: ``file``, ``tick_size``, ``lot_size``, ``units`` (``{column: unit}``), ``codes``
     (``{column: {code: name}}`` for the enum columns present), ``scenario``, ``seed``,
-    ``symbol``, ``date`` (ISO). Nothing that differs between two runs of one scenario and seed."""
+    ``symbol`` (the primary one), ``date`` (ISO), and ``symbols`` (every symbol, in order) when
+    the market has several (``tick_size`` and ``lot_size`` are then the primary symbol's: each
+    symbol's are in the scenario's ``market.symbols``). Nothing that differs between two runs of
+    one scenario and seed."""
     cols = list(columns)
     units = UNITS[file]
     values = {
@@ -184,6 +193,8 @@ def file_meta(file: str, columns, *, tick_size: float, lot_size: float, scenario
         "scenario": str(scenario), "seed": int(seed), "symbol": str(symbol),
         "date": as_date(date).isoformat(),
     }
+    if symbols is not None and len(symbols) > 1:
+        values["symbols"] = [str(x) for x in symbols]
     return {(META_PREFIX + k).encode(): json.dumps(v, sort_keys=True).encode()
             for k, v in values.items()}
 

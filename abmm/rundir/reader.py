@@ -34,6 +34,12 @@ Behaviours every caller shares:
   ``fundamental()`` always have a ``time`` column (``date + ts``, ``timestamp[ns, UTC]``) and
   ``fundamental()`` a ``value_ticks``: files of older runs, which hold neither, get them
   computed on reading.
+* **Symbols.** ``events/``, ``top/``, ``fundamental.parquet`` and ``agents.parquet`` have a
+  ``symbol`` column (older runs' files, of one symbol, get it on reading). A multi-symbol run
+  (``market.symbols``) is analysed one symbol at a time: ``open_run(path, symbol="ETH")`` reads
+  that symbol's rows only, and its ``market`` (tick and lot size, reference price) and
+  ``summary`` (final prices, trades, volume) are the symbol's. ``require_complete`` refuses a
+  multi-symbol run opened without a symbol, naming the symbols (``SymbolError``).
 * **Metadata.** ``metadata(name)`` (and :func:`file_metadata` for any file) returns a file's
   ``abmm.*`` schema metadata decoded (``{}`` for an old run's files).
 """
@@ -59,7 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["RunDir", "open_run", "require_complete", "read_parts", "IncompleteRunError",
-           "STALE_HEARTBEAT_S", "file_metadata"]
+           "SymbolError", "STALE_HEARTBEAT_S", "file_metadata"]
 
 
 def file_metadata(path) -> dict:
@@ -121,17 +127,73 @@ STALE_HEARTBEAT_S = 120.0
 class RunDir:
     """A run directory, read lazily (see the module docstring); ``open_run`` makes one."""
 
-    def __init__(self, path, allow_incomplete: bool = False):
+    def __init__(self, path, allow_incomplete: bool = False, symbol: str | None = None):
         """Open the run directory at ``path`` (``FileNotFoundError`` when there is none);
-        ``allow_incomplete``: analyses of an unfinished run proceed (``require_complete``)."""
+        ``allow_incomplete``: analyses of an unfinished run proceed (``require_complete``);
+        ``symbol``: read that symbol's rows only (``SymbolError`` naming the run's symbols when
+        it has no such symbol)."""
         self.path = Path(path)
         self.allow_incomplete = allow_incomplete
         if not self.path.is_dir():
             raise FileNotFoundError(f"no run directory at {self.path}")
+        self.symbol = symbol
+        if symbol is not None and symbol not in self.symbols:
+            raise SymbolError(f"{self.path}: no symbol {symbol!r} in this run; its symbols: "
+                              f"{', '.join(self.symbols)}")
 
     def __repr__(self) -> str:
-        """``RunDir('path')``."""
-        return f"RunDir({str(self.path)!r})"
+        """``RunDir('path')`` (``RunDir('path', symbol='S')`` for one symbol's view)."""
+        sym = "" if self.symbol is None else f", symbol={self.symbol!r}"
+        return f"RunDir({str(self.path)!r}{sym})"
+
+    # ------------------------------------------------------------------ symbols
+    @cached_property
+    def symbols(self) -> list[str]:
+        """The run's symbols, the primary first (one for a one-symbol market)."""
+        m = self.scenario.get("market", {}) if (self.path / layout.SCENARIO).exists() else {}
+        listed = m.get("symbols")
+        if listed:
+            return [str(e["symbol"]) for e in listed]
+        if m.get("symbol"):
+            return [str(m["symbol"])]
+        for name in (layout.EVENTS, layout.TOP):  # no scenario: the files' metadata
+            try:
+                sym = self.metadata(name).get("symbol")
+            except Exception:  # noqa: BLE001 - an unreadable part says nothing
+                sym = None
+            if sym:
+                return [str(sym)]
+        return ["ABM"]
+
+    @property
+    def multi_symbol(self) -> bool:
+        """Whether the run's market has several symbols."""
+        return len(self.symbols) > 1
+
+    def check_symbol(self) -> None:
+        """``SymbolError`` when the run has several symbols and this view names none."""
+        if self.multi_symbol and self.symbol is None:
+            raise SymbolError(f"{self.path} holds {len(self.symbols)} symbols "
+                              f"({', '.join(self.symbols)}): give one with --symbol (in Python: "
+                              "open_run(path, symbol=...))")
+
+    def _symbol_entry(self) -> dict:
+        """The selected symbol's ``market.symbols`` entry (``{}`` for a one-symbol run)."""
+        if not self.multi_symbol or self.symbol is None:
+            return {}
+        for e in self.scenario["market"]["symbols"]:
+            if e["symbol"] == self.symbol:
+                return e
+        return {}
+
+    def _filter_symbol(self, table: pa.Table, keep_column: bool) -> pa.Table:
+        """The selected symbol's rows of a table with a ``symbol`` column (all rows for a
+        one-symbol run); ``keep_column``: keep the ``symbol`` column."""
+        if self.symbol is not None and self.multi_symbol and "symbol" in table.column_names:
+            table = table.filter(pa.compute.equal(table["symbol"], self.symbol))
+        if not keep_column and "symbol" in table.column_names:
+            table = table.drop(["symbol"])
+        return table
 
     def __fspath__(self) -> str:
         """The directory's path, so a ``RunDir`` goes wherever a path does."""
@@ -150,9 +212,15 @@ class RunDir:
 
     @cached_property
     def summary(self) -> dict:
-        """``summary.json`` as a dict (``{}`` when the file is missing)."""
+        """``summary.json`` as a dict (``{}`` when the file is missing); a symbol's view of a
+        multi-symbol run has that symbol's final prices, orders, trades and volume."""
         path = self.path / layout.SUMMARY
-        return json.loads(path.read_text()) if path.exists() else {}
+        out = json.loads(path.read_text()) if path.exists() else {}
+        if self.symbol is not None and self.multi_symbol:
+            mine = dict((out.get("symbols") or {}).get(self.symbol, {}))
+            mine.pop("groups", None)
+            out = {**out, **mine, "symbol": self.symbol}
+        return out
 
     @property
     def status(self) -> str | None:
@@ -203,8 +271,11 @@ class RunDir:
 
     @property
     def market(self) -> dict:
-        """The scenario's ``market`` section."""
-        return self.scenario["market"]
+        """The scenario's ``market`` section (a symbol's view: with that symbol's ``symbol``,
+        ``tick_size``, ``lot_size`` and ``reference_price``)."""
+        m = self.scenario["market"]
+        entry = self._symbol_entry()
+        return {**m, **entry} if entry else m
 
     @property
     def tick_size(self) -> float:
@@ -341,21 +412,30 @@ class RunDir:
 
     # ------------------------------------------------------------------ the logs
     def _dataset(self, name: str, columns, schema: pa.Schema) -> pa.Table:
-        """``read_parts`` of a dataset folder, with ``time`` computed for parts without it."""
+        """``read_parts`` of a dataset folder, with ``time`` and ``symbol`` computed for parts
+        of older runs without them, and only the selected symbol's rows."""
         folder = self.path / name
         parts = _parts(folder)
+        wanted = list(schema.names if columns is None else columns)
+        filtering = self.symbol is not None and self.multi_symbol
         if not parts:
-            return read_parts(folder, columns, schema)
+            return read_parts(folder, wanted, schema)
         import pyarrow.parquet as pq
 
-        if "time" in pq.read_schema(parts[0]).names or (columns is not None
-                                                        and "time" not in columns):
-            return read_parts(folder, columns, schema)
-        # a run written before the time column: add it from ts
-        wanted = list(schema.names if columns is None else columns)
-        read = [c for c in wanted if c != "time"]
-        table = read_parts(folder, list(dict.fromkeys([*read, "ts"])), schema)
-        table = _add_time(table, self.date_ns, at=table.num_columns)
+        have = pq.read_schema(parts[0]).names
+        read = [c for c in wanted if c in have]
+        if "time" in wanted and "time" not in have:
+            read.append("ts")
+        if filtering and "symbol" in have:
+            read.append("symbol")
+        table = read_parts(folder, list(dict.fromkeys(read)), schema)
+        if filtering:
+            table = self._filter_symbol(table, keep_column=True)
+        if "time" in wanted and "time" not in have:  # a run written before the time column
+            table = _add_time(table, self.date_ns, at=table.num_columns)
+        if "symbol" in wanted and "symbol" not in have:  # before the symbol column: one symbol
+            table = table.append_column("symbol", pa.array([self.symbols[0]] * table.num_rows,
+                                                           pa.string()))
         return table.select(wanted)
 
     def events(self, columns=None) -> pa.Table:
@@ -383,8 +463,10 @@ class RunDir:
         path = self.path / layout.AGENTS
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing (a killed run writes none)")
-        return pd.read_parquet(path).sort_values("agent_id", kind="stable") \
-            .reset_index(drop=True)
+        df = pd.read_parquet(path)
+        if self.symbol is not None and self.multi_symbol and "symbol" in df.columns:
+            df = df[df["symbol"] == self.symbol]
+        return df.sort_values("agent_id", kind="stable").reset_index(drop=True)
 
     def fundamental(self) -> pd.DataFrame | None:
         """``fundamental.parquet`` (``ts``; ``time``; ``value`` in price units; ``value_ticks``
@@ -396,6 +478,10 @@ class RunDir:
         if not path.exists():
             return None
         df = pd.read_parquet(path)
+        if "symbol" not in df.columns:  # written before the symbol column: one symbol
+            df["symbol"] = self.symbols[0]
+        elif self.symbol is not None and self.multi_symbol:
+            df = df[df["symbol"] == self.symbol].reset_index(drop=True)
         if "time" not in df.columns:
             df.insert(1, "time", pd.to_datetime(df["ts"].to_numpy() + self.date_ns, unit="ns",
                                                 utc=True))
@@ -409,17 +495,28 @@ class IncompleteRunError(AbmmError, ValueError):
     running."""
 
 
-def open_run(run_dir, allow_incomplete: bool = False) -> RunDir:
-    """The :class:`RunDir` of a path (a ``RunDir`` is returned as it is);
-    ``FileNotFoundError`` when there is no such directory. Opening never refuses a run; the
-    analyses (bars, facts, metrics, signals, the report) call :func:`require_complete`, which
-    refuses an unfinished one unless it was opened with ``allow_incomplete=True``."""
-    return run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, allow_incomplete)
+class SymbolError(AbmmError, ValueError):
+    """A multi-symbol run read without naming a symbol, or a symbol the run does not have."""
+
+
+def open_run(run_dir, allow_incomplete: bool = False, symbol: str | None = None) -> RunDir:
+    """The :class:`RunDir` of a path (a ``RunDir`` is returned as it is, or as its view of
+    ``symbol`` when one is given); ``FileNotFoundError`` when there is no such directory.
+    Opening never refuses a run; the analyses (bars, facts, metrics, signals, the report) call
+    :func:`require_complete`, which refuses an unfinished one unless it was opened with
+    ``allow_incomplete=True``, and a multi-symbol one opened without a ``symbol``."""
+    if isinstance(run_dir, RunDir):
+        if symbol is None or symbol == run_dir.symbol:
+            return run_dir
+        return RunDir(run_dir.path, run_dir.allow_incomplete or allow_incomplete, symbol)
+    return RunDir(run_dir, allow_incomplete, symbol)
 
 
 def require_complete(run_dir) -> RunDir:
     """The run, opened; ``IncompleteRunError`` (how far it got) when it did not finish and was
-    not opened with ``allow_incomplete``."""
+    not opened with ``allow_incomplete``; ``SymbolError`` for a multi-symbol run opened without
+    a symbol."""
     run = open_run(run_dir)
+    run.check_symbol()
     run.check_complete(run.allow_incomplete)
     return run

@@ -15,7 +15,7 @@ from abmm.market.fundamental import Fundamental, FundamentalSpec
 from abmm.market.model import MarketModel
 from abmm.market.rng import stream
 from abmm.market.shocks import NewsJump, bind_shock
-from abmm.market.spec import MarketSpec
+from abmm.market.spec import MarketSpec, SymbolSpec
 from abmm.scenario.budget import check_budget
 from abmm.scenario.loader import ScenarioError, load_scenario
 from abmm.scenario.schema import Scenario
@@ -36,7 +36,9 @@ def _latency(cfg, rng) -> Latency:
 def market_spec(scenario: Scenario) -> MarketSpec:
     """The market's parameters from a scenario's ``market`` and ``logging`` sections."""
     m = scenario.market
-    return MarketSpec(
+    symbols = tuple(SymbolSpec(e.symbol, e.tick_size, e.lot_size, e.reference_price_ticks)
+                    for e in m.symbols or ())
+    return MarketSpec(symbols=symbols,
         name=scenario.name, symbol=m.symbol, tick_size=m.tick_size, lot_size=m.lot_size,
         reference_price_ticks=m.reference_price_ticks, start_ns=m.start_ns, end_ns=m.end_ns,
         warmup_ns=m.warmup_ns, step_ns=m.step_ns, chunk_rows=scenario.logging.chunk_rows,
@@ -44,8 +46,11 @@ def market_spec(scenario: Scenario) -> MarketSpec:
         date=m.date.isoformat())
 
 
-def build_fundamental(scenario: Scenario, seed: int) -> Fundamental:
-    """The fundamental value path (ticks) of a scenario, news jumps included."""
+def build_fundamental(scenario: Scenario, seed: int) -> Fundamental | list[Fundamental]:
+    """The fundamental value path (ticks) of a scenario, news jumps included; a multi-symbol
+    market's: one path per symbol (:func:`build_fundamentals`)."""
+    if scenario.market.symbols and len(scenario.market.symbols) > 1:
+        return build_fundamentals(scenario, seed)
     m = scenario.market
     f = scenario.fundamental
     tick = m.tick_size
@@ -65,6 +70,67 @@ def build_fundamental(scenario: Scenario, seed: int) -> Fundamental:
     return fundamental
 
 
+def _symbol_spec(f, over, tick: float, reference_price: float) -> FundamentalSpec:
+    """A symbol's ``FundamentalSpec`` (ticks): the section's values with ``over``'s (a
+    ``fundamental.symbols`` entry or None) in their place."""
+    def get(k):
+        v = None if over is None else getattr(over, k)
+        return getattr(f, k) if v is None else v
+
+    jumps = get("jumps")
+    initial, mean = get("initial"), get("mean")
+    if over is None or over.initial is None:
+        initial = reference_price  # the symbol's own reference price, not the primary's
+    return FundamentalSpec(
+        initial=initial / tick, mean=None if mean is None else mean / tick,
+        half_life_ns=get("half_life"), sigma_1h=get("sigma_1h") / tick,
+        jump_rate_1h=jumps.rate_per_hour, jump_mean=jumps.mean / tick,
+        jump_std=jumps.std / tick,
+        regime_multipliers=list(f.regimes.multipliers) if f.regimes else [1.0],
+        regime_mean_durations_ns=list(f.regimes.mean_durations) if f.regimes else [0],
+        grid_ns=f.grid)
+
+
+def build_fundamentals(scenario: Scenario, seed: int) -> list[Fundamental]:
+    """One fundamental path (ticks) per symbol of a multi-symbol market, in ``market.symbols``
+    order. The diffusive shocks of the plain symbols are correlated by
+    ``fundamental.correlation`` (drawn together from the stream ``(seed, "fundamental",
+    "shocks")``); each symbol's regimes and jumps come from its own stream ``(seed,
+    "fundamental", SYMBOL)``; an ``index_of`` symbol's path is the weighted sum of its
+    constituents' paths in price units. News jumps move the primary symbol's path."""
+    import numpy as np
+
+    from abmm.scenario.schema import index_symbols
+
+    m, f = scenario.market, scenario.fundamental
+    per = f.symbols or {}
+    idx = set(index_symbols(scenario))
+    plain = [e for e in m.symbols if e.symbol not in idx]
+    n = Fundamental.n_points(m.start_ns, m.end_ns, f.grid)
+    z = stream(seed, "fundamental", "shocks").standard_normal((n, len(plain)))
+    if f.correlation is not None:
+        c = np.asarray(f.correlation, float)
+        w, v = np.linalg.eigh(c)  # a PSD square root (Cholesky fails on singular matrices)
+        z = z @ (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    paths: dict = {}
+    for j, e in enumerate(plain):
+        spec = _symbol_spec(f, per.get(e.symbol), e.tick_size, e.reference_price)
+        paths[e.symbol] = Fundamental(spec, m.start_ns, m.end_ns,
+                                      stream(seed, "fundamental", e.symbol), z=z[:, j])
+    primary = m.symbols[0]
+    for s in scenario.shocks:
+        if isinstance(s, NewsJump) and primary.symbol in paths:
+            paths[primary.symbol].add_jump(s.at, s.size / primary.tick_size)
+    ticks = {e.symbol: e.tick_size for e in m.symbols}
+    for e in m.symbols:
+        if e.symbol in idx:
+            weights = per[e.symbol].index_of
+            names = list(weights)
+            paths[e.symbol] = Fundamental.index(
+                [paths[c] for c in names], [weights[c] * ticks[c] / e.tick_size for c in names])
+    return [paths[e.symbol] for e in m.symbols]
+
+
 def build_agents(model: MarketModel, scenario: Scenario, seed: int) -> list:
     """Create the scenario's agents (and the shock pseudo-agent, last) in ``model``, register
     them, and schedule the shocks. Returns the agents."""
@@ -73,12 +139,16 @@ def build_agents(model: MarketModel, scenario: Scenario, seed: int) -> list:
         cls = KINDS[group.kind][1]
         gname = group.group_name
         wake = Wake(group.wake.kind, group.wake.interval)
-        for i in range(group.count):
-            agent = cls(model, gname, i, group, stream(seed, "agent", gname, i),
-                        _latency(group.latency, stream(seed, "latency", gname, i)), wake,
-                        learnable=group.learnable)
-            model.add_agent(agent)
-            out.append(agent)
+        symbols = getattr(group, "symbol_list", None) or [None]
+        for j, sym in enumerate(symbols):  # each listed symbol gets `count` agents
+            venue = None if sym is None else model.venue_of(sym)
+            for k in range(group.count):
+                i = j * group.count + k
+                agent = cls(model, gname, i, group, stream(seed, "agent", gname, i),
+                            _latency(group.latency, stream(seed, "latency", gname, i)), wake,
+                            learnable=group.learnable, venue=venue)
+                model.add_agent(agent)
+                out.append(agent)
     shooter = ShockAgent(model, "shocks", 0, ShockGroup(latency=0), stream(seed, "shocks"),
                          Latency("constant", 0, 0, 0, None), Wake("once", 0))
     model.add_agent(shooter)

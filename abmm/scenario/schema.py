@@ -39,11 +39,32 @@ __all__ = ["Scenario", "Market", "FundamentalCfg", "Jumps", "Regimes", "Logging"
 log = logging.getLogger(__name__)
 
 
+_SYMBOL = r"^[A-Za-z0-9_\-.]+$"
+
+
+class SymbolCfg(Strict):
+    """One entry of ``market.symbols``: a symbol and its own tick and lot sizes and reference
+    price (each defaults to the ``market`` section's value)."""
+
+    symbol: str = Field(min_length=1, pattern=_SYMBOL)
+    tick_size: float | None = None  #: price units per tick
+    lot_size: float | None = None  #: base units per lot
+    reference_price: float | None = None  #: price units; the symbol's fundamental starts here
+
+    @property
+    def reference_price_ticks(self) -> int:
+        """The reference price in ticks (at least 1)."""
+        return max(1, round(self.reference_price / self.tick_size))
+
+
 class Market(Strict):
     """The ``market`` section: symbol, tick and lot sizes, reference price and session times
-    (``end`` is accepted as an alias of ``close``; giving both is an error)."""
+    (``end`` is accepted as an alias of ``close``; giving both is an error). A multi-symbol
+    market lists its symbols in ``symbols`` (the first is the primary; ``symbol``, ``tick_size``,
+    ``lot_size`` and ``reference_price`` then default the entries and end up as the primary
+    symbol's)."""
 
-    symbol: str = Field("ABM", min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
+    symbol: str = Field("ABM", min_length=1, pattern=_SYMBOL)
     tick_size: PositiveFloat = 0.01  #: price units per tick
     lot_size: PositiveFloat = 1.0  #: base units per lot
     reference_price: PositiveFloat = 100.0  #: price units; the fundamental starts here
@@ -58,6 +79,9 @@ class Market(Strict):
     #: the (first) session's calendar date, UTC: ``ts`` counts ns from its midnight, the logs'
     #: ``time`` column and ``abmm bars`` are dated by it
     date: datetime.date = datetime.date(2024, 1, 2)
+    #: several symbols, each with its own book: ``[{symbol, tick_size, lot_size,
+    #: reference_price}, ...]``; none: one symbol, ``symbol``
+    symbols: list[SymbolCfg] | None = Field(None, min_length=1)
 
     @field_validator("date", mode="before")
     @classmethod
@@ -89,7 +113,41 @@ class Market(Strict):
             raise ValueError("step must be positive")
         if self.warmup >= self.end_ns - self.start_ns:
             raise ValueError("warmup must be shorter than the session")
+        if self.symbols:
+            self._resolve_symbols()
         return self
+
+    def _resolve_symbols(self) -> None:
+        """Fill each ``symbols`` entry's missing values from the section's, check them (every
+        message names its symbol), and make the section's own values the primary symbol's."""
+        names = [e.symbol for e in self.symbols]
+        for n in names:
+            if names.count(n) > 1:
+                raise ValueError(f"symbols: {n!r} is listed {names.count(n)} times")
+        if "symbol" in self.model_fields_set and self.symbol != names[0]:
+            raise ValueError(f"symbol {self.symbol!r} is not the first of symbols "
+                             f"({', '.join(names)}): with symbols, the first entry is the "
+                             "primary symbol; drop market.symbol or make it the first")
+        full = []
+        for e in self.symbols:
+            vals = {"tick_size": self.tick_size if e.tick_size is None else e.tick_size,
+                    "lot_size": self.lot_size if e.lot_size is None else e.lot_size,
+                    "reference_price": (self.reference_price if e.reference_price is None
+                                        else e.reference_price)}
+            for k, v in vals.items():
+                if not v > 0:
+                    raise ValueError(f"symbols: {e.symbol}: {k} must be > 0 (got {v})")
+            full.append(e.model_copy(update=vals))
+        first = full[0]
+        # the model is frozen: set the resolved values once, before anyone sees them
+        object.__setattr__(self, "symbols", full)
+        for k in ("symbol", "tick_size", "lot_size", "reference_price"):
+            object.__setattr__(self, k, getattr(first, k))
+
+    @property
+    def symbol_names(self) -> list[str]:
+        """Every symbol, the primary first (``[symbol]`` for a one-symbol market)."""
+        return [e.symbol for e in self.symbols] if self.symbols else [self.symbol]
 
     @property
     def start_ns(self) -> int:
@@ -143,9 +201,35 @@ class Regimes(Strict):
         return self
 
 
+class SymbolFundamental(Strict):
+    """One symbol's entry in ``fundamental.symbols``: the values that differ from the section's
+    (price units of that symbol), or ``index_of``: the symbol's fundamental is a weighted sum
+    of other symbols' (an index future on its constituents: ``{A: 0.5, B: 0.5}``)."""
+
+    initial: PositiveFloat | None = None
+    mean: PositiveFloat | None = None
+    half_life: Duration | None = None
+    sigma_1h: NonNegativeFloat | None = None
+    jumps: Jumps | None = None
+    index_of: dict[str, float] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.index_of is not None:
+            other = [k for k in ("initial", "mean", "half_life", "sigma_1h", "jumps")
+                     if getattr(self, k) is not None]
+            if other:
+                raise ValueError(f"an index_of fundamental is its constituents' weighted sum: "
+                                 f"drop {', '.join(other)}")
+        return self
+
+
 class FundamentalCfg(Strict):
     """The ``fundamental`` section: initial value, mean reversion, volatility, jumps, regimes
-    and grid of the fundamental path."""
+    and grid of the fundamental path. In a multi-symbol market every symbol has its own path:
+    ``symbols`` overrides values per symbol (or makes one an index of others), and
+    ``correlation`` correlates the paths' diffusive moves (a matrix over the symbols that are not
+    an index, in ``market.symbols`` order; default: independent)."""
 
     initial: PositiveFloat | None = None  #: price units; default market.reference_price
     mean: PositiveFloat | None = None  #: long-run mean; default the initial value
@@ -154,6 +238,10 @@ class FundamentalCfg(Strict):
     jumps: Jumps = Jumps()
     regimes: Regimes | None = None
     grid: Duration = SECOND  #: time step of the drawn path (1 ms ... 1 h)
+    #: per-symbol values or ``index_of`` (multi-symbol markets): ``{SYMBOL: {...}}``
+    symbols: dict[str, SymbolFundamental] | None = None
+    #: correlation matrix of the diffusive moves of the symbols that are not an index
+    correlation: list[list[float]] | None = None
 
     @model_validator(mode="after")
     def _check(self):
@@ -242,6 +330,7 @@ def cross_check(sc: Scenario) -> list[tuple[str, str]]:
         elif names.index(n) != i:
             out.append((f"agents.{i}.name", f"group name {n!r} is already used by agents."
                         f"{names.index(n)} (give each group a distinct 'name')"))
+    out += _check_symbols(sc)
     start, end = sc.market.start_ns, sc.market.end_ns
     session = f"[{format_ns(start)}, {format_ns(end)}]"
     for i, s in enumerate(sc.shocks):
@@ -250,6 +339,68 @@ def cross_check(sc: Scenario) -> list[tuple[str, str]]:
         for g in getattr(s, "groups", None) or []:
             if g not in names:
                 out.append((f"shocks.{i}.groups", f"no agent group named {g!r}; groups: {names}"))
+    return out
+
+
+def index_symbols(sc: Scenario) -> list[str]:
+    """The symbols whose fundamental is an index of others (``fundamental.symbols.S.index_of``)."""
+    per = sc.fundamental.symbols or {}
+    return [n for n in sc.market.symbol_names if per.get(n) is not None
+            and per[n].index_of is not None]
+
+
+def _check_symbols(sc: Scenario) -> list[tuple[str, str]]:
+    """Every symbol named by ``fundamental`` and the agent groups is one of ``market.symbols``;
+    ``index_of`` weights name plain symbols; ``correlation`` is a correlation matrix of the right
+    size."""
+    import numpy as np
+
+    out = []
+    names = sc.market.symbol_names
+    listed = ", ".join(names)
+    f = sc.fundamental
+    if len(names) == 1 and (f.symbols or f.correlation):
+        key = "fundamental.symbols" if f.symbols else "fundamental.correlation"
+        out.append((key, "needs a multi-symbol market (market.symbols lists several)"))
+        return out
+    idx = index_symbols(sc)
+    for sym, cfg in (f.symbols or {}).items():
+        if sym not in names:
+            out.append((f"fundamental.symbols.{sym}", f"no symbol {sym!r} in market.symbols "
+                        f"({listed})"))
+        for c in (cfg.index_of or {}):
+            if c not in names:
+                out.append((f"fundamental.symbols.{sym}.index_of",
+                            f"no symbol {c!r} in market.symbols ({listed})"))
+            elif c == sym or c in idx:
+                out.append((f"fundamental.symbols.{sym}.index_of",
+                            f"{c!r} is an index itself: an index is made of plain symbols"))
+    plain = [n for n in names if n not in idx]
+    if f.correlation is not None:
+        c = np.asarray(f.correlation, dtype=float) if all(
+            isinstance(r, list) and len(r) == len(f.correlation) for r in f.correlation) else None
+        where = "fundamental.correlation"
+        if c is None or c.shape != (len(plain), len(plain)):
+            out.append((where, f"expected a {len(plain)}x{len(plain)} matrix, one row per "
+                        f"symbol that is not an index ({', '.join(plain)})"))
+        elif not np.allclose(c, c.T):
+            out.append((where, "the matrix must be symmetric"))
+        elif not np.allclose(np.diag(c), 1.0):
+            out.append((where, "the diagonal must be 1"))
+        elif np.abs(c).max() > 1:
+            out.append((where, "correlations must lie in [-1, 1]"))
+        elif np.linalg.eigvalsh(c).min() < -1e-9:
+            out.append((where, "the matrix is not positive semi-definite (not a correlation "
+                        "matrix)"))
+    for i, g in enumerate(sc.agents):
+        for key in ("symbol", "legs"):
+            want = getattr(g, key, None)
+            if want is None:
+                continue
+            for sym in ([want] if isinstance(want, str) else list(want)):
+                if sym not in names:
+                    out.append((f"agents.{i}.{key}", f"no symbol {sym!r} in market.symbols "
+                                f"({listed})"))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from abmm.schema.base import Duration, Strict
 
@@ -66,6 +66,26 @@ class GroupBase(Strict):
     #: the mid) ** attention, clipped to [0.2, 5] -- traders watch the market more when it moves
     #: (0: a fixed rate). Applies to poisson and fixed wake schedules.
     attention: float = Field(0.0, ge=0, le=5)
+    #: the symbol(s) the group trades, in a multi-symbol market (default: the primary symbol):
+    #: one symbol, or several -- each listed symbol gets ``count`` agents of its own
+    symbol: str | list[str] | None = None
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbols(cls, v):
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("give at least one symbol")
+            dup = sorted({x for x in v if v.count(x) > 1})
+            if dup:
+                raise ValueError(f"symbol {dup[0]!r} is listed twice")
+        return v
+
+    @property
+    def symbol_list(self) -> list[str] | None:
+        """The symbols as a list (None: the primary symbol)."""
+        return None if self.symbol is None else (
+            [self.symbol] if isinstance(self.symbol, str) else list(self.symbol))
 
     @model_validator(mode="before")
     @classmethod

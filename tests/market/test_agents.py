@@ -543,7 +543,7 @@ def test_noise_offsets_widen_with_market_activity():
     # scaled k stays >= 1 (k = 0, at the mid, is left alone)
     for activity, mean, top in ((1.0, 5.0, 10), (3.0, 15.0, 30), (100.0, 25.0, 50),
                                 (0.01, 13 / 11, 2)):  # round(0.2 k): 0, 1 x7, 2 x3
-        model.activity = lambda a=activity: a
+        model.venue.activity = lambda a=activity: a
         sent.clear()
         for _ in range(4_000):
             agent.on_wake()
@@ -557,7 +557,7 @@ def test_attention_speeds_up_and_slows_down_wakes():
                     "wake": {"kind": "poisson", "interval": "60s"}}])
     agent = model.groups["noise"][0]
     for activity, rate in ((1.0, 1.0), (1.5, 2.25), (10.0, 5.0), (0.1, 0.2)):
-        model.activity = lambda a=activity: a
+        model.venue.activity = lambda a=activity: a
         gaps = [agent.next_wake(0) for _ in range(4_000)]
         assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06), activity
 
@@ -854,8 +854,8 @@ def test_noise_horizons_assign_trader_horizons_and_track_activity_per_horizon():
     before = list(tr.values)
     for i in range(30):
         model.now += SECOND
-        model._top = (REF + 50 * (i % 2) - 1, 1, REF + 50 * (i % 2) + 1, 1)
-        tr.update(model)
+        model.venue._top = (REF + 50 * (i % 2) - 1, 1, REF + 50 * (i % 2) + 1, 1)
+        tr.update(model.venue)
     assert tr.values[0] / before[0] > tr.values[1] / before[1] > 1
     # the wake rate follows the trader's own horizon, clipped by feedback_clip (default 5)
     a = crowd[0]
@@ -913,24 +913,24 @@ def test_metaorder_informed_parents_trade_toward_the_fundamental():
 def test_flow_imbalance_tracks_the_sign_of_recent_taker_volume():
     from abmm.agents.base import flow_imbalance
 
-    model = build([liquidity()])
+    model = build([liquidity()]).venue  # the primary symbol's market data
     tr = flow_imbalance(model, 10 * SECOND)
     assert flow_imbalance(model, 10 * SECOND) is tr  # one shared tracker per half-life
     assert tr.update(model) == 0.0
     for _ in range(20):  # buyers take 3 lots a second, sellers 1
-        model.now += SECOND
+        model.model.now += SECOND
         model.volume += 4
         model.signed_volume += 2
         tr.update(model)
     assert tr.value == pytest.approx(0.5)
     for _ in range(60):  # then only sellers: the imbalance turns negative, bounded by -1
-        model.now += SECOND
+        model.model.now += SECOND
         model.volume += 2
         model.signed_volume -= 2
         tr.update(model)
     assert -1.0 <= tr.value < -0.9
     t, v = tr.t_last, tr.value
-    model.now += SECOND // 2  # updated at most once a second
+    model.model.now += SECOND // 2  # updated at most once a second
     model.signed_volume += 100
     model.volume += 100
     assert tr.update(model) == v and tr.t_last == t
@@ -1008,7 +1008,7 @@ def test_metaorder_attention_is_clipped_by_attention_clip(clip):
                     "attention_clip": clip, "wake": {"kind": "poisson", "interval": "60s"}}])
     agent = model.groups["meta"][0]
     for activity, rate in ((1.0, 1.0), (1.2, 1.44), (10.0, clip), (0.1, 1 / clip)):
-        model.activity = lambda a=activity: a
+        model.venue.activity = lambda a=activity: a
         gaps = [agent.next_wake(0) for _ in range(4_000)]
         assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06), activity
 
@@ -1023,12 +1023,12 @@ def test_metaorder_attention_horizons_follow_their_own_tracker():
     stub = type("Stub", (), {"update": lambda self, m: [2.0, 0.5]})()
     for a in agents:
         a._tracker = stub
-    model.activity = lambda: 1.0  # the market's own activity: not what these traders read
+    model.venue.activity = lambda: 1.0  # the market's own activity: not what these traders read
     for a, rate in ((agents[0], 2.0), (agents[1], 0.5)):
         gaps = [a.next_wake(0) for _ in range(4_000)]
         assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06)
     # negative control: without horizons the trader follows the market's activity
     plain = build([{**meta, "attention_horizons": None}]).groups["meta"][0]
-    plain.model.activity = lambda: 1.0
+    plain.venue.activity = lambda: 1.0
     assert np.mean([plain.next_wake(0) for _ in range(4_000)]) == pytest.approx(
         60 * SECOND, rel=0.06)

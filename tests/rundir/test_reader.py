@@ -66,13 +66,31 @@ def test_layout_is_what_the_writer_writes(tmp_path):
     events = open_run(tmp_path).events()
     assert events.schema.equals(EVENT_SCHEMA) and events.num_rows == 3
     assert tuple(events.column_names) == EVENT_COLUMNS
-    assert [c for c in EVENT_COLUMNS if c != "time"] == list(EVENT_LOG_DTYPE.names)
+    assert [c for c in EVENT_COLUMNS if c not in ("time", "symbol")] == list(EVENT_LOG_DTYPE.names)
     assert events.column("order_type").to_pylist() == [0, 0, 0]
+    assert events.column("symbol").to_pylist() == ["ABM"] * 3
     top = open_run(tmp_path).top()
     assert top.schema.equals(TOP_SCHEMA) and tuple(top.column_names) == TOP_COLUMNS
     assert top.drop_columns(["time"]).to_pylist() == [
-        {"ts": OPEN, "bid": 100, "bid_qty": 5, "ask": 0, "ask_qty": 0}]
-    assert [c for c in TOP_COLUMNS if c != "time"] == list(TOP_DTYPE.names)
+        {"ts": OPEN, "bid": 100, "bid_qty": 5, "ask": 0, "ask_qty": 0, "symbol": "ABM"}]
+    assert [c for c in TOP_COLUMNS if c not in ("time", "symbol")] == list(TOP_DTYPE.names)
+
+
+def test_the_symbol_column_follows_each_request_across_parts(tmp_path):
+    """Rows take the symbol of the request they came with, whatever the part boundaries."""
+    meta = {"symbol": "A", "symbols": ["A", "B", "C"]}
+    log = EventLog(tmp_path, chunk_rows=3, meta=meta)
+    row = (OPEN, 1, 3, 0, 0, 100, 5, 5, int(EventKind.ACCEPTED), 0, 0)
+    for sym in [0, 0, 1, 2, 2, 2, 1, 0]:
+        log.add_events([row, row], order_type=0, sym=sym)
+        log.add_top(OPEN, 100 + sym, 5, None, 0, sym)
+    log.flush()
+    events = open_run(tmp_path).events(["symbol"])["symbol"].to_pylist()
+    want = [s for s in "AABCCCBA" for _ in range(2)]
+    assert events == want
+    assert open_run(tmp_path).top(["symbol"])["symbol"].to_pylist() == list("AABCCCBA")
+    assert [b - 100 for b in open_run(tmp_path).top(["bid"])["bid"].to_pylist()] == \
+        [0, 0, 1, 2, 2, 2, 1, 0]
 
 
 # ------------------------------------------------------------------------------ parts

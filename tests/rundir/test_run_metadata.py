@@ -55,7 +55,7 @@ def test_every_file_carries_the_metadata(run_dir):
     assert run.metadata("events")["units"]["price"] == "ticks"
     assert run.metadata("fundamental")["units"] == {
         "ts": layout.UNITS["fundamental"]["ts"], "time": layout.UNITS["fundamental"]["time"],
-        "value": "price", "value_ticks": "ticks"}
+        "value": "price", "value_ticks": "ticks", "symbol": "text"}
     assert run.metadata("agents")["units"]["cash"] == "tick*lots"
     assert run.metadata("top")["codes"] == {}
     with pytest.raises(ValueError, match="expected one of"):
