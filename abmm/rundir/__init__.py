@@ -27,8 +27,8 @@ from abmm.rundir.layout import (
 )
 from abmm.rundir.reader import (
     IncompleteRunError,
-    SymbolError,
     RunDir,
+    SymbolError,
     file_metadata,
     open_run,
     read_parts,
