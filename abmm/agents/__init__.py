@@ -1,6 +1,7 @@
 """Mesa agents of the market. ``KINDS`` maps a scenario ``kind`` to (group schema, agent class)."""
 
 from abmm.agents.base import Latency, TraderAgent, Wake
+from abmm.agents.cross import ArbitrageAgent, ArbitrageGroup, HedgingMarketMaker, HedgingMMGroup
 from abmm.agents.executor import ExecutorAgent, ExecutorGroup
 from abmm.agents.inferred import InferredAgent, InferredGroup
 from abmm.agents.informed import InformedAgent, InformedGroup
@@ -24,8 +25,11 @@ KINDS = {
     "policy": (PolicyGroup, PolicyAgent),
     "inferred": (InferredGroup, InferredAgent),
     "latent": (LatentGroup, LatentAgent),
+    "arbitrage": (ArbitrageGroup, ArbitrageAgent),
+    "hedging_mm": (HedgingMMGroup, HedgingMarketMaker),
 }
 
 __all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
            "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
-           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent", "InferredAgent", "LatentAgent"]
+           "MarketMakerAgent", "MetaorderAgent", "PolicyAgent", "InferredAgent", "LatentAgent",
+           "ArbitrageAgent", "HedgingMarketMaker"]

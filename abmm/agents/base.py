@@ -104,7 +104,79 @@ class Wake:
         return now + 1 + int(self.interval * draws.next())
 
 
-class TraderAgent(mesa.Agent):
+class OrderMethods:
+    """What an account that trades on one venue can do: see its market (as of ``now -
+    latency``) and send orders and cancels there. Shared by :class:`TraderAgent` and the legs of
+    multi-symbol agents (:class:`abmm.agents.legs.Leg`); needs ``model``, ``venue``,
+    ``latency``, ``open_orders``, ``n_orders`` and ``n_cancels``."""
+
+    def quote(self):
+        """``(bid, bid_qty, ask, ask_qty)`` as seen now, i.e. as of ``now - latency``."""
+        return self.venue.top_at(self.model.now - self.latency.draw())
+
+    def mid(self) -> float:
+        """Mid price as seen now, i.e. as of ``now - latency`` (with a one-sided book: the last
+        trade then, or the reference price before any trade)."""
+        (bid, _, ask, _), last = self.venue.view_at(self.model.now - self.latency.draw())
+        if bid is not None and ask is not None:
+            return (bid + ask) / 2
+        return last
+
+    # ------------------------------------------------------------------ orders
+    def limit(self, side: int, price: int, qty: int, order_type: int = OrderType.LIMIT,
+              display: int = 0, stp: int = SelfTrade.CANCEL_RESTING) -> None:
+        """Send a limit (or IOC/FOK/post-only) order; it reaches the exchange after the latency."""
+        if qty <= 0:
+            return
+        self.n_orders += 1
+        self.model.send(self, (0, side, max(int(price), 1), int(qty), int(order_type),
+                               int(display), int(stp)))
+
+    def market_order(self, side: int, qty: int, stp: int = SelfTrade.CANCEL_RESTING) -> None:
+        """Send a market order of ``qty`` lots; it reaches the exchange after the latency."""
+        if qty <= 0:
+            return
+        self.n_orders += 1
+        self.model.send(self, (0, side, 0, int(qty), int(OrderType.MARKET), 0, int(stp)))
+
+    def cancel(self, order_id: int) -> None:
+        """Cancel one of this agent's orders (a no-op if it has finished by the time it arrives)."""
+        self.n_cancels += 1
+        self.model.send(self, (1, order_id))
+
+    def cancel_all(self) -> None:
+        """Cancel every open order of this agent."""
+        for oid in list(self.open_orders):
+            self.cancel(oid)
+
+    def requote_ladder(self, bid: int | None, ask: int | None, levels: int, spacing: int,
+                       size: int) -> None:
+        """Hold a post-only ladder: ``levels`` bids from ``bid`` down and asks from ``ask`` up,
+        ``spacing`` ticks apart, ``size`` lots each (``None``: that side not quoted). An open
+        order already at a wanted (side, price) is kept, so it keeps its queue position; every
+        other open order is cancelled and the missing prices are sent (sorted: bids first)."""
+        want = set()
+        if bid is not None:
+            want.update((BUY, bid - j * spacing) for j in range(levels))
+        if ask is not None:
+            want.update((SELL, ask + j * spacing) for j in range(levels))
+        have = set()
+        for oid, o in list(self.open_orders.items()):
+            key = (o[0], o[1])
+            if key in want and key not in have:
+                have.add(key)
+            else:
+                self.cancel(oid)
+        for side, price in sorted(want - have):
+            if price >= 1:
+                self.limit(side, price, size, order_type=OrderType.POST_ONLY)
+
+    def open_qty(self, side: int) -> int:
+        """Open quantity (lots) of this agent's orders on ``side``."""
+        return sum(o[2] for o in self.open_orders.values() if o[0] == side)
+
+
+class TraderAgent(OrderMethods, mesa.Agent):
     """Base class of abmm's agents. Subclasses implement ``on_wake`` (and may override
     ``on_fill``, ``setup``)."""
 
@@ -180,18 +252,6 @@ class TraderAgent(mesa.Agent):
         """The market's current time (ns)."""
         return self.model.now
 
-    def quote(self):
-        """``(bid, bid_qty, ask, ask_qty)`` as seen now, i.e. as of ``now - latency``."""
-        return self.venue.top_at(self.model.now - self.latency.draw())
-
-    def mid(self) -> float:
-        """Mid price as seen now, i.e. as of ``now - latency`` (with a one-sided book: the last
-        trade then, or the reference price before any trade)."""
-        (bid, _, ask, _), last = self.venue.view_at(self.model.now - self.latency.draw())
-        if bid is not None and ask is not None:
-            return (bid + ask) / 2
-        return last
-
     def mark_price(self) -> float:
         """Price used to value inventory: the current mid, else the last trade."""
         return self.venue.mark_price()
@@ -199,59 +259,6 @@ class TraderAgent(mesa.Agent):
     def pnl(self) -> float:
         """Mark-to-market PnL in tick·lots (initial endowment zero)."""
         return self.cash + self.inventory * self.venue.mark_price() - self.fees
-
-    # ------------------------------------------------------------------ orders
-    def limit(self, side: int, price: int, qty: int, order_type: int = OrderType.LIMIT,
-              display: int = 0, stp: int = SelfTrade.CANCEL_RESTING) -> None:
-        """Send a limit (or IOC/FOK/post-only) order; it reaches the exchange after the latency."""
-        if qty <= 0:
-            return
-        self.n_orders += 1
-        self.model.send(self, (0, side, max(int(price), 1), int(qty), int(order_type),
-                               int(display), int(stp)))
-
-    def market_order(self, side: int, qty: int, stp: int = SelfTrade.CANCEL_RESTING) -> None:
-        """Send a market order of ``qty`` lots; it reaches the exchange after the latency."""
-        if qty <= 0:
-            return
-        self.n_orders += 1
-        self.model.send(self, (0, side, 0, int(qty), int(OrderType.MARKET), 0, int(stp)))
-
-    def cancel(self, order_id: int) -> None:
-        """Cancel one of this agent's orders (a no-op if it has finished by the time it arrives)."""
-        self.n_cancels += 1
-        self.model.send(self, (1, order_id))
-
-    def cancel_all(self) -> None:
-        """Cancel every open order of this agent."""
-        for oid in list(self.open_orders):
-            self.cancel(oid)
-
-    def requote_ladder(self, bid: int | None, ask: int | None, levels: int, spacing: int,
-                       size: int) -> None:
-        """Hold a post-only ladder: ``levels`` bids from ``bid`` down and asks from ``ask`` up,
-        ``spacing`` ticks apart, ``size`` lots each (``None``: that side not quoted). An open
-        order already at a wanted (side, price) is kept, so it keeps its queue position; every
-        other open order is cancelled and the missing prices are sent (sorted: bids first)."""
-        want = set()
-        if bid is not None:
-            want.update((BUY, bid - j * spacing) for j in range(levels))
-        if ask is not None:
-            want.update((SELL, ask + j * spacing) for j in range(levels))
-        have = set()
-        for oid, o in list(self.open_orders.items()):
-            key = (o[0], o[1])
-            if key in want and key not in have:
-                have.add(key)
-            else:
-                self.cancel(oid)
-        for side, price in sorted(want - have):
-            if price >= 1:
-                self.limit(side, price, size, order_type=OrderType.POST_ONLY)
-
-    def open_qty(self, side: int) -> int:
-        """Open quantity (lots) of this agent's orders on ``side``."""
-        return sum(o[2] for o in self.open_orders.values() if o[0] == side)
 
     # ------------------------------------------------------------------ reporting
     def summary(self) -> dict:

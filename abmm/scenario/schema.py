@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from abmm.agents import KINDS
+from abmm.agents.cross import ArbitrageGroup, HedgingMMGroup
 from abmm.agents.executor import ExecutorGroup
 from abmm.agents.inferred import InferredGroup
 from abmm.agents.informed import InformedGroup
@@ -253,7 +254,8 @@ class FundamentalCfg(Strict):
 #: The discriminated union of every kind's group schema (one entry per ``abmm.agents.KINDS``).
 AgentGroup = Annotated[
     NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup
-    | MetaorderGroup | PolicyGroup | InferredGroup | LatentGroup,
+    | MetaorderGroup | PolicyGroup | InferredGroup | LatentGroup | ArbitrageGroup
+    | HedgingMMGroup,
     Field(discriminator="kind"),
 ]
 assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} == set(KINDS)
@@ -375,6 +377,15 @@ def _check_symbols(sc: Scenario) -> list[tuple[str, str]]:
             elif c == sym or c in idx:
                 out.append((f"fundamental.symbols.{sym}.index_of",
                             f"{c!r} is an index itself: an index is made of plain symbols"))
+    refs = {e.symbol: e.reference_price for e in (sc.market.symbols or [])}
+    for sym in idx:
+        w = f.symbols[sym].index_of
+        if all(c in refs for c in w) and sym in refs:
+            implied = sum(wt * refs[c] for c, wt in w.items())
+            if abs(implied - refs[sym]) > 1e-6 * max(abs(implied), 1.0):
+                out.append((f"market.symbols.{sym}.reference_price",
+                            f"{sym} is an index of {', '.join(w)}: its reference price "
+                            f"{refs[sym]:g} must be their weighted sum, {implied:g}"))
     plain = [n for n in names if n not in idx]
     if f.correlation is not None:
         c = np.asarray(f.correlation, dtype=float) if all(

@@ -1,0 +1,317 @@
+"""Multi-symbol markets (issue 19): the schema, correlated and index fundamentals, one event log
+with a symbol column, per-symbol analyses, accounts across symbols, the arbitrageur and the
+hedging market maker."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+
+from abmm.agents.cross import RollingBeta
+from abmm.rundir import SymbolError, open_run, require_complete
+from abmm.scenario import ScenarioError, build_model, load_scenario
+from abmm.scenario.builder import build_fundamental
+
+CROWD = [
+    {"kind": "noise", "count": 20, "wake": {"kind": "poisson", "interval": "5s"},
+     "p_market": 0.15, "offset_ticks": 8, "cross_ticks": 1, "order_ttl": "1min"},
+    {"kind": "value", "count": 3, "wake": {"kind": "poisson", "interval": "20s"}},
+    {"kind": "market_maker", "name": "mm", "strategy": "fixed", "half_spread_ticks": 2,
+     "levels": 3, "size": 10, "latency": "500us"},
+]
+
+TWO = {
+    "name": "two", "seed": 5,
+    "market": {"open": "09:30", "close": "10:00", "warmup": "1min",
+               "symbols": [{"symbol": "A"},
+                           {"symbol": "B", "tick_size": 0.05, "lot_size": 10,
+                            "reference_price": 50.0}]},
+    "fundamental": {"sigma_1h": 0.5, "correlation": [[1, 0.7], [0.7, 1]],
+                    "symbols": {"B": {"sigma_1h": 0.4}}},
+    "agents": [{**g, "symbol": ["A", "B"]} for g in CROWD],
+}
+
+
+def sc(base=TWO, **changes):
+    out = copy.deepcopy(base)
+    for path, value in changes.items():
+        d = out
+        *head, last = path.split("__")
+        for k in head:
+            d = d[int(k)] if isinstance(d, list) else d[k]
+        d[last] = value
+    return out
+
+
+def problems(scenario) -> str:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(scenario)
+    return str(err.value)
+
+
+# ------------------------------------------------------------------------------ schema
+def test_the_symbols_resolve_with_the_section_defaults_and_the_primary_first():
+    s = load_scenario(TWO)
+    a, b = s.market.symbols
+    assert (a.symbol, a.tick_size, a.lot_size, a.reference_price) == ("A", 0.01, 1.0, 100.0)
+    assert (b.tick_size, b.lot_size, b.reference_price_ticks) == (0.05, 10, 1000)
+    assert (s.market.symbol, s.market.tick_size) == ("A", 0.01)  # the primary's
+    # the resolved record loads again to the same scenario
+    assert load_scenario(s.resolved()).resolved() == s.resolved()
+
+
+@pytest.mark.parametrize("change, where, what", [
+    ({"market__symbols": [{"symbol": "A"}, {"symbol": "A"}]}, "market", "'A' is listed 2"),
+    ({"market__symbols__1__tick_size": -1.0}, "market", "symbols: B: tick_size must be > 0"),
+    ({"market__symbol": "B"}, "market", "not the first of symbols"),
+    ({"agents__0__symbol": ["A", "C"]}, "agents.0.symbol", "no symbol 'C' in market.symbols (A, B)"),
+    ({"fundamental__symbols": {"Z": {"sigma_1h": 1.0}}}, "fundamental.symbols.Z",
+     "no symbol 'Z'"),
+    ({"fundamental__correlation": [[1, 0.5, 0], [0.5, 1, 0], [0, 0, 1]]},
+     "fundamental.correlation", "expected a 2x2 matrix"),
+    ({"fundamental__correlation": [[1, 0.5], [0.4, 1]]}, "fundamental.correlation", "symmetric"),
+    ({"fundamental__correlation": [[1, 1.5], [1.5, 1]]}, "fundamental.correlation", "[-1, 1]"),
+])
+def test_schema_errors_name_the_symbol_and_the_key(change, where, what):
+    msg = problems(sc(**change))
+    assert where in msg and what in msg, msg
+
+
+def test_an_index_must_be_priced_as_its_basket_and_made_of_plain_symbols():
+    three = sc(market__symbols=[{"symbol": "A"}, {"symbol": "B"},
+                                {"symbol": "IDX", "reference_price": 90.0}],
+               fundamental={"correlation": [[1, 0.5], [0.5, 1]],
+                            "symbols": {"IDX": {"index_of": {"A": 0.5, "B": 0.5}}}})
+    msg = problems(three)
+    assert "market.symbols.IDX.reference_price" in msg and "must be their weighted sum, 100" in msg
+    ok = sc(three, market__symbols__2__reference_price=100.0)
+    load_scenario(ok)
+    msg = problems(sc(ok, fundamental__symbols={"IDX": {"index_of": {"IDX": 1.0}}}))
+    assert "is an index itself" in msg
+    msg = problems(sc(ok, fundamental__symbols={"IDX": {"index_of": {"A": 1.0},
+                                                        "sigma_1h": 1.0}}))
+    assert "drop sigma_1h" in msg
+
+
+def test_a_one_symbol_market_refuses_per_symbol_fundamentals():
+    one = {"agents": [{"kind": "noise"}], "fundamental": {"correlation": [[1.0]]}}
+    assert "needs a multi-symbol market" in problems(one)
+
+
+# ------------------------------------------------------------------------------ fundamentals
+def test_fundamental_moves_are_correlated_as_configured_and_an_index_is_its_basket():
+    day = sc(market__close="16:00")
+    for rho in (0.7, 0.0, -0.4):
+        fa, fb = build_fundamental(load_scenario(
+            sc(day, fundamental__correlation=[[1, rho], [rho, 1]])), seed=3)
+        da, db = np.diff(fa.path), np.diff(fb.path)
+        assert np.corrcoef(da, db)[0, 1] == pytest.approx(rho, abs=0.03)  # n = 23,400
+        # each symbol keeps its own volatility, in its own ticks: B's 0.4/h in 0.05 ticks
+        assert da.std() * np.sqrt(3600) == pytest.approx(0.5 / 0.01, rel=0.03)
+        assert db.std() * np.sqrt(3600) == pytest.approx(0.4 / 0.05, rel=0.03)
+    idx = load_scenario(sc(market__symbols=[{"symbol": "A"}, {"symbol": "B"},
+                                            {"symbol": "IDX", "tick_size": 0.05}],
+                           fundamental={"symbols": {"IDX": {"index_of": {"A": 0.5, "B": 0.5}}}}))
+    fa, fb, fi = build_fundamental(idx, seed=1)
+    # the index in its own ticks (0.05) is the weighted sum of the constituents' prices
+    assert np.allclose(fi.path * 0.05, 0.5 * fa.path * 0.01 + 0.5 * fb.path * 0.01)
+
+
+# ------------------------------------------------------------------------------ the market
+@pytest.fixture(scope="module")
+def two_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("two") / "run"
+    model = build_model(TWO, out=out)
+    summary = model.run()
+    return out, model, summary
+
+
+def test_each_symbol_trades_in_its_own_book_and_logs_into_one_event_log(two_run):
+    out, model, summary = two_run
+    ev = open_run(out).events(["symbol", "owner", "price", "kind"])
+    assert set(ev["symbol"].to_pylist()) == {"A", "B"}
+    owners = {a.unique_id: a.venue.symbol for a in model._by_id.values()}
+    for sym in ("A", "B"):
+        mine = ev.filter(pc.equal(ev["symbol"], sym))
+        assert {owners[o] for o in set(mine["owner"].to_pylist())} == {sym}
+    prices = {s: open_run(out, symbol=s).events(["price"])["price"].to_numpy() for s in "AB"}
+    prices = {s: p[p > 0] for s, p in prices.items()}
+    # A near 100 in 0.01 ticks (~10,000), B near 50 in 0.05 ticks (~1,000)
+    assert 9_000 < np.median(prices["A"]) < 11_000 and 900 < np.median(prices["B"]) < 1_100
+    assert set(summary["symbols"]) == {"A", "B"}
+    assert summary["symbols"]["B"]["trades"] > 100 and summary["symbols"]["A"]["trades"] > 100
+    assert summary["trades"] == summary["symbols"]["A"]["trades"] + summary["symbols"]["B"]["trades"]
+
+
+def test_accounts_balance_per_symbol(two_run):
+    """Every fill moves cash and lots between two accounts of one symbol: per symbol, the
+    inventories and the cash (in that symbol's ticks) sum to zero."""
+    _, model, _ = two_run
+    for v in model.venues:
+        accts = [a for a in model._owners.values() if a.venue is v]
+        assert sum(a.inventory for a in accts) == 0
+        assert sum(a.cash for a in accts) == 0
+        assert sum(a.n_fills for a in accts) == 2 * v.n_trades
+
+
+def test_per_symbol_views_of_a_run(two_run, tmp_path):
+    out, _, summary = two_run
+    run = open_run(out)
+    assert run.symbols == ["A", "B"] and run.multi_symbol
+    with pytest.raises(SymbolError, match=r"holds 2 symbols \(A, B\): give one with --symbol"):
+        require_complete(out)
+    with pytest.raises(SymbolError, match="no symbol 'C' in this run; its symbols: A, B"):
+        open_run(out, symbol="C")
+    b = require_complete(open_run(out, symbol="B"))
+    assert (b.tick_size, b.lot_size, b.market["reference_price"]) == (0.05, 10.0, 50.0)
+    assert b.summary["final_price"] == summary["symbols"]["B"]["final_price"]
+    assert set(b.top(["symbol"])["symbol"].to_pylist()) == {"B"}
+    assert set(b.fundamental()["symbol"]) == {"B"}
+    assert set(b.agents()["symbol"]) == {"B"} and len(b.agents()) == 24
+    from abmm.analysis.bars import run_bars
+
+    bars = run_bars(b, "1min")
+    assert 40 < bars["close"].median() < 60  # B's price units
+
+
+def _abmm(*args):
+    return subprocess.run([sys.executable, "-m", "abmm.cli", *args], capture_output=True, text=True)
+
+
+def test_the_cli_asks_for_a_symbol_and_lists_them(two_run, tmp_path):
+    out, _, _ = two_run
+    for cmd in (["bars", str(out), "--out", str(tmp_path / "b.csv")], ["facts", str(out)]):
+        p = _abmm(*cmd)
+        assert p.returncode == 2 and "holds 2 symbols (A, B)" in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr
+    p = _abmm("bars", str(out), "--symbol", "Q", "--out", str(tmp_path / "b.csv"))
+    assert p.returncode == 2 and "no symbol 'Q'" in p.stderr
+    p = _abmm("bars", str(out), "--symbol", "B", "--out", str(tmp_path / "b.csv"))
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "b.csv").read_text().count("\n") > 25
+
+
+def test_same_seed_same_log_other_seed_another(tmp_path):
+    tables = []
+    for i, seed in enumerate((7, 7, 8)):
+        out = tmp_path / f"r{i}"
+        build_model(sc(market__close="09:40"), seed=seed, out=out).run()
+        tables.append(open_run(out).events())
+    assert tables[0].equals(tables[1])
+    assert not tables[0].equals(tables[2])
+
+
+def test_a_one_entry_symbols_list_is_the_one_symbol_market(tmp_path):
+    plain = {"seed": 3, "market": {"open": "09:30", "close": "09:45", "symbol": "X"},
+             "agents": CROWD}
+    listed = sc(plain, market={"open": "09:30", "close": "09:45", "symbols": [{"symbol": "X"}]})
+    logs = []
+    for i, s in enumerate((plain, listed)):
+        build_model(s, out=tmp_path / str(i)).run()
+        logs.append(open_run(tmp_path / str(i)).events())
+    assert logs[0].equals(logs[1])
+
+
+# ------------------------------------------------------------------------------ arbitrage
+def _basket_market(idx_price: float, **arb):
+    fixed = {"kind": "market_maker", "name": "mm", "strategy": "fixed", "half_spread_ticks": 1,
+             "levels": 5, "size": 50, "max_inventory": 10**6, "latency": 0,
+             "symbol": ["A", "B", "IDX"]}
+    return {
+        "seed": 2,
+        "market": {"open": "09:30", "close": "09:35",
+                   "symbols": [{"symbol": "A"}, {"symbol": "B"},
+                               {"symbol": "IDX", "reference_price": idx_price}]},
+        "fundamental": {"sigma_1h": 0.0},
+        "agents": [fixed, {"kind": "arbitrage", "name": "arb", "legs": {"IDX": 2, "A": -1, "B": -1},
+                           "band_bps": 5, "max_baskets": 3, "latency": "1ms", **arb}],
+    }
+
+
+def test_the_arbitrageur_sells_a_rich_future_against_its_basket(tmp_path):
+    model = build_model(_basket_market(101.0), out=tmp_path / "rich")
+    model.run()
+    arb = model.groups["arb"][0]
+    legs = {s: leg.inventory for s, leg in arb.legs.items()}
+    assert arb.baskets == -3 and legs == {"IDX": -6, "A": 3, "B": 3}
+    rows = open_run(tmp_path / "rich").agents()
+    mine = rows[rows["group"] == "arb"]
+    assert sorted(mine["name"]) == ["arb/0@A", "arb/0@B", "arb/0@IDX"]
+    assert dict(zip(mine["symbol"], mine["inventory"], strict=True)) == legs
+    # cheap: it buys the future
+    cheap = build_model(_basket_market(99.0)).groups["arb"][0]
+    cheap.model.run()
+    assert cheap.baskets == 3 and cheap.legs["IDX"].inventory == 6
+
+
+def test_the_arbitrageur_leaves_a_fair_basis_alone():
+    model = build_model(_basket_market(100.0))
+    model.run()
+    arb = model.groups["arb"][0]
+    assert arb.baskets == 0 and all(leg.n_orders == 0 for leg in arb.legs.values())
+
+
+def test_arbitrage_groups_are_checked():
+    msg = problems(_basket_market(100.0, legs={"IDX": 2, "A": 0}))
+    assert "legs: A has 0 lots" in msg
+    msg = problems(_basket_market(100.0, legs={"IDX": 2, "Q": -1}))
+    assert "agents.1.legs" in msg and "no symbol 'Q'" in msg
+
+
+# ------------------------------------------------------------------------------ hedging MM
+def test_rolling_beta_recovers_a_slope_and_forgets_old_samples():
+    rng = np.random.default_rng(0)
+    rb = RollingBeta(2, window=500, interval=1, min_samples=30)
+    x = y1 = y2 = 100.0
+    assert rb.beta(0) is None
+    for t in range(2000):
+        dx = rng.normal(0, 0.001)
+        slope = 0.7 if t < 1000 else -0.3  # the relation changes half way
+        x *= np.exp(dx)
+        y1 *= np.exp(slope * dx + rng.normal(0, 0.0005))
+        y2 *= np.exp(rng.normal(0, 0.001))
+        rb.update(t, [y1, y2], x)
+    assert rb.beta(0) == pytest.approx(-0.3, abs=0.05)  # only the last 500 returns count
+    assert rb.beta(1) == pytest.approx(0.0, abs=0.1)
+
+
+def _hedge_market(mode: str, **kw):
+    scen = _basket_market(100.0)
+    scen["fundamental"] = {"sigma_1h": 1.0, "correlation": [[1, 0.8, 0.8], [0.8, 1, 0.8],
+                                                            [0.8, 0.8, 1]]}
+    scen["market"]["close"] = "10:00"
+    noise = {"kind": "noise", "count": 10, "symbol": ["A", "B", "IDX"], "p_market": 0.3,
+             "wake": {"kind": "poisson", "interval": "2s"}, "offset_ticks": 5}
+    scen["agents"] = [scen["agents"][0], noise,
+                      {"kind": "hedging_mm", "name": "hm", "quote": ["A", "B"],
+                       "hedge_with": "IDX", "hedge": mode, "beta": {"A": 0.5, "B": 1.0},
+                       "half_spread_ticks": 1, "size": 5, "latency": 0, **kw}]
+    return scen
+
+
+def test_the_hedger_holds_minus_beta_times_its_exposure_in_the_hedge():
+    model = build_model(_hedge_market("take"))
+    model.run()
+    hm = model.groups["hm"][0]
+    a, b, h = (hm.legs[s] for s in ("A", "B", "IDX"))
+    assert a.n_fills and b.n_fills  # it made markets
+    value = lambda leg: leg.inventory * leg.venue.mark_price() * leg.venue.tick_size  # noqa: E731
+    target = -(0.5 * value(a) + 1.0 * value(b)) / (h.venue.mark_price() * h.venue.tick_size)
+    assert h.inventory == pytest.approx(target, abs=3)  # within a wake's drift
+    assert h.n_fills > 0
+    unhedged = build_model(_hedge_market("none"))
+    unhedged.run()
+    assert unhedged.groups["hm"][0].legs["IDX"].inventory == 0
+
+
+def test_hedging_groups_are_checked():
+    scen = _hedge_market("take")
+    scen["agents"][2]["hedge_with"] = "A"
+    assert "must not be one of the quoted symbols" in problems(scen)
+    scen = _hedge_market("take", beta={"A": 0.5})
+    assert "beta: no hedge ratio for B" in problems(scen)
