@@ -187,7 +187,7 @@ def analyse(runs: list[dict], scenario) -> dict:
             corr.setdefault(key, {"configured": float(conf[i, j])})
             corr[key][f"sim_{h}min"] = float(sim[i, j])
             corr[key][f"fundamental_{h}min"] = float(fund[i, j])
-    for key, c in corr.items():
+    for c in corr.values():
         c["within_0.1_at_30min"] = abs(c["sim_30min"] - c["configured"]) <= 0.1
     basis = {"with_arbitrageur": _basis_stats(np.concatenate([r["basis"] for r in runs]))}
     per_seed_sd = [float(np.std(r["basis"])) for r in runs]
