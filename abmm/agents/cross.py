@@ -281,7 +281,7 @@ class HedgingMarketMaker(MultiSymbolAgent):
             return
         self.betas.update(self.now, mids, hmid)
         for leg, mid in zip(self.quoted, mids, strict=True):
-            self._ladder(leg, mid - p.skew_ticks * leg.inventory, p.half_spread_ticks,
+            self.quote_ladder(leg, mid - p.skew_ticks * leg.inventory, p.half_spread_ticks,
                          p.size, p.max_inventory)
         hv = self.hedge_leg.venue
         hedge_unit = _price(hv, hmid) * hv.lot_size
@@ -294,10 +294,13 @@ class HedgingMarketMaker(MultiSymbolAgent):
             self._take()
         elif p.hedge == "skew":
             gap = self.hedge_leg.inventory - self.hedge_target
-            self._ladder(self.hedge_leg, hmid - p.hedge_skew_ticks * gap, p.half_spread_ticks,
+            self.quote_ladder(self.hedge_leg, hmid - p.hedge_skew_ticks * gap, p.half_spread_ticks,
                          p.hedge_size, None)
 
-    def _ladder(self, leg, centre: float, half: float, size: int, cap: int | None) -> None:
+    def quote_ladder(self, leg, centre: float, half: float, size: int, cap: int | None) -> None:
+        """Hold a post-only ladder on ``leg`` around ``centre`` (ticks), ``half`` ticks either
+        side (at least one tick apart), ``size`` lots a level; no bid at inventory >= ``cap``,
+        no offer at <= -``cap`` (None: no cap)."""
         p = self.params
         bid = math.floor(centre - half)
         ask = math.ceil(centre + half)

@@ -12,6 +12,8 @@ defines ``parallel_env()``, ``env()`` (AEC) and ``raw_env()``:
 * ``abmm.env.ecology_v0`` -- every learning archetype at once: learnable market makers,
   chartists and executors in one market, each role with its own environment's observations,
   actions and rewards (implementation: ``ecology_env``);
+* ``abmm.env.multi_asset_v0`` -- learnable market makers quote several symbols of a
+  multi-symbol market and hedge with another (implementation: ``multi_asset_env``);
 * ``abmm.env.model_based_v0`` -- market makers in the Avellaneda-Stoikov model-based market:
   an exogenous mid and Poisson fills (implementation: ``model_based_env``; the batched numpy
   market ``ASMarket``: ``model_based_sim``).

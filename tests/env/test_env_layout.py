@@ -11,7 +11,8 @@ import warnings
 
 import pytest
 
-ENTRY = ["abmm.env.market_v0", "abmm.env.execution_v0", "abmm.env.model_based_v0"]
+ENTRY = ["abmm.env.market_v0", "abmm.env.execution_v0", "abmm.env.model_based_v0",
+         "abmm.env.multi_asset_v0"]
 #: Deprecated modules (shims), importable for one more release.
 SHIMS = ["abmm.env.model_based", "abmm.agents.quoting", "abmm.market.timeutil", "abmm.agents.groups"]
 
