@@ -14,6 +14,9 @@ the real file's value of each beside them.
 rows by their stable keys (the keys of ``abmm facts --json``), ``stats`` the informational ones.
 
     python benchmarks/facts_pass_rate.py --scenario scenarios/default.yaml --seeds 1-20 --days 5
+
+A multi-symbol scenario is scored one symbol at a time: ``--symbol S`` (its event log's rows
+of that symbol, ``abmm facts RUN --symbol S``).
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ def _key(row: dict) -> str:
 
 
 def _one(args) -> dict:
-    scenario, seed, days, sets, freq = args
+    scenario, seed, days, sets, freq, symbol = args
     from abmm.analysis.scorecard import facts_from_run
+    from abmm.rundir import open_run
     from abmm.scenario import build_model
 
     overrides = list(sets) + ([f"market.days={days}"] if days else [])
@@ -49,7 +53,7 @@ def _one(args) -> dict:
         model = build_model(scenario, seed=seed, out=tmp / "run", overrides=overrides)
         summary = model.run()
         wall = time.perf_counter() - t0
-        card = facts_from_run(tmp / "run", freq=freq).to_dict()
+        card = facts_from_run(open_run(tmp / "run", symbol=symbol), freq=freq).to_dict()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"seed": seed, "passed": card["passed"], "rows": card["rows"], "wall_s": wall,
@@ -92,6 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--real", help="a real OHLCV file scored beside the runs")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--symbol", help="the symbol to score in a multi-symbol scenario "
+                                     "(scenarios/multi_asset.yaml: A, B or IDX)")
     a = ap.parse_args(argv)
     seeds = parse_seeds(a.seeds)
     real = None
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
         real = {_key(r): r["value"] for r in scorecard(read_ohlcv(a.real)).to_dict()["rows"]}
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(a.workers) as pool:
-        runs = pool.map(_one, [(a.scenario, s, a.days, a.set, a.freq) for s in seeds])
+        runs = pool.map(_one, [(a.scenario, s, a.days, a.set, a.freq, a.symbol) for s in seeds])
     out = summarize(runs, real)
     out.update(scenario=a.scenario, seeds=seeds, days=a.days,
                wall_s=round(time.perf_counter() - t0, 1),
