@@ -19,9 +19,10 @@ It reports:
   PnL;
 * **hedged against unhedged market making** on A: the PnL of each run (price units, over the
   whole run after the warm-up), its mean, standard deviation and Sharpe ratio (mean / sd over
-  the seeds), the standard deviation of the 1-minute PnL changes within a run (the risk the
-  hedge is for), the mean |position value|, the last hedge ratio, and the paired difference
-  with its 95 % interval;
+  the seeds), the standard deviation of the 1-minute and 30-minute PnL changes within a run
+  (the risk the hedge is for; minutes across a night count as one), the mean |position
+  value| (all legs), the last hedge ratio, and the paired differences (hedged - unhedged PnL,
+  hedged / unhedged PnL-change sd) with their 95 % intervals;
 * **the scorecard** pass rate of each symbol.
 
 ``--json`` prints all of it as one object; ``--figure PNG`` draws the correlation by horizon
@@ -207,10 +208,12 @@ def analyse(runs: list[dict], scenario) -> dict:
             continue
         tot = np.array([r["pnl"][g][-1] - r["pnl"][g][0] for r in runs])
         step_sd = [float(np.std(np.diff(r["pnl"][g]))) for r in runs]
+        sd30 = [float(np.std(np.diff(np.asarray(r["pnl"][g])[::30]))) for r in runs]
         expo = [float(np.mean(np.abs(r["expo"][g]))) for r in runs]
         makers[g] = {"pnl_mean": float(tot.mean()), "pnl_sd": float(tot.std(ddof=1)),
                      "sharpe": float(tot.mean() / tot.std(ddof=1)) if tot.std() > 0 else None,
                      "pnl_1min_sd": float(np.mean(step_sd)),
+                     "pnl_30min_sd": float(np.mean(sd30)),
                      "abs_position_value": float(np.mean(expo)),
                      "beta_last_median": float(np.median([r["betas"][g][0] for r in runs
                                                            if r["betas"][g][0] is not None]))
@@ -219,11 +222,15 @@ def analyse(runs: list[dict], scenario) -> dict:
     if len(makers) == 2:
         d = np.array(makers["mm_hedged"]["pnl_per_seed"]) - np.array(
             makers["mm_unhedged"]["pnl_per_seed"])
-        s1 = np.array([float(np.std(np.diff(r["pnl"]["mm_hedged"]))) for r in runs])
-        s2 = np.array([float(np.std(np.diff(r["pnl"]["mm_unhedged"]))) for r in runs])
-        makers["hedged_minus_unhedged"] = {"pnl_mean": float(d.mean()), "pnl_ci95": _ci(d),
-                                           "pnl_1min_sd_ratio": float(np.mean(s1 / s2)),
-                                           "pnl_1min_sd_ratio_ci95": _ci(s1 / s2)}
+        out = {"pnl_mean": float(d.mean()), "pnl_ci95": _ci(d)}
+        for lag, name in ((1, "1min"), (30, "30min")):
+            s1 = np.array([float(np.std(np.diff(np.asarray(r["pnl"]["mm_hedged"])[::lag])))
+                           for r in runs])
+            s2 = np.array([float(np.std(np.diff(np.asarray(r["pnl"]["mm_unhedged"])[::lag])))
+                           for r in runs])
+            out[f"pnl_{name}_sd_ratio"] = float(np.mean(s1 / s2))
+            out[f"pnl_{name}_sd_ratio_ci95"] = _ci(s1 / s2)
+        makers["hedged_minus_unhedged"] = out
     facts = {}
     if runs[0]["cards"]:
         for s in runs[0]["cards"]:

@@ -49,7 +49,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
     def __init__(self, scenario=None, decision_interval=None, max_cycles: int | None = None,
                  overrides: list[str] | None = None, inventory_gamma: float = 1e-4,
                  reward_scale: float = 1.0, render_mode: str | None = None,
-                 log_dir: str | Path | None = None):
+                 log_dir: str | Path | None = None, action_mode: str = "multi_discrete"):
         from abmm.schema.timing import parse_duration
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -93,7 +93,13 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
         self.log_dir = None if log_dir is None else Path(log_dir)
         self.n_obs = n_observations(self.n_quote)
         self._obs_space = spaces.Box(-1.0, 1.0, (self.n_obs,), np.float32)
-        self._act_space = spaces.MultiDiscrete([N_QUOTE] * self.n_quote + [len(HEDGE_FRACTIONS)])
+        self._nvec = [N_QUOTE] * self.n_quote + [len(HEDGE_FRACTIONS)]
+        if action_mode not in ("multi_discrete", "discrete"):
+            raise ValueError(f"action_mode must be 'multi_discrete' or 'discrete', not "
+                             f"{action_mode!r}")
+        self.action_mode = action_mode
+        self._act_space = spaces.MultiDiscrete(self._nvec) if action_mode == "multi_discrete" \
+            else spaces.Discrete(int(np.prod(self._nvec)))
         self.agents: list[str] = []
         self.model = None
         self._episodes = 0
@@ -106,8 +112,26 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
 
     @functools.cache  # noqa: B019
     def action_space(self, agent):
-        """``MultiDiscrete([20] * n_quote + [3])`` (the same for every agent)."""
+        """``MultiDiscrete([20] * n_quote + [3])``, or with ``action_mode="discrete"`` its
+        flattening ``Discrete(20 ** n_quote * 3)`` (the same for every agent)."""
         return self._act_space
+
+    def decode(self, name: str, action) -> list[int]:
+        """An action as ``[quote_1, ..., quote_n, hedge]`` (``ValueError`` naming the agent
+        and the space when it is not in the action space)."""
+        space = self._act_space
+        if self.action_mode == "discrete":
+            ok = np.ndim(action) == 0 and np.issubdtype(np.asarray(action).dtype, np.integer) \
+                and 0 <= int(action) < space.n
+            if not ok:
+                raise ValueError(f"{name}: action {action!r} is not in {space}")
+            return [int(x) for x in np.unravel_index(int(action), self._nvec)]
+        a = np.asarray(action).reshape(-1)
+        if a.shape != (self.n_quote + 1,) or not space.contains(a.astype(space.dtype)):
+            raise ValueError(f"{name}: action {action!r} is not in {space} (one quote action "
+                             f"in [0, {N_QUOTE}) per quoted symbol, then a hedge action in "
+                             f"[0, {len(HEDGE_FRACTIONS)}))")
+        return [int(x) for x in a]
 
     # ----------------------------------------------------------------------------- episodes
     def reset(self, seed=None, options=None):
@@ -124,6 +148,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
         self._t_end = horizon
         self._hist = {n: [] for n in self.possible_agents}
         self._pnl = {n: a.pnl_value() for n, a in self._learners.items()}
+        self._pnl0 = dict(self._pnl)
         self.agents = list(self.possible_agents)
         self.num_cycles = 0
         for n in self.agents:
@@ -137,13 +162,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
             raise RuntimeError("call reset() before step()")
         check_action_dict(actions, self.agents, self.possible_agents)
         for name, act in actions.items():
-            a = np.asarray(act).reshape(-1)
-            if a.shape != (self.n_quote + 1,) or not self._act_space.contains(
-                    a.astype(self._act_space.dtype)):
-                raise ValueError(f"{name}: action {act!r} is not in {self._act_space} (one "
-                                 f"quote action in [0, {N_QUOTE}) per quoted symbol, then a "
-                                 f"hedge action in [0, {len(HEDGE_FRACTIONS)}))")
-            self._apply(self._learners[name], [int(x) for x in a])
+            self._apply(self._learners[name], self.decode(name, act))
         for _ in range(self._substeps):
             self.model.step()
         self.num_cycles += 1
@@ -244,8 +263,9 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
 
     def _info(self, name: str) -> dict:
         a = self._learners[name]
-        return {"pnl": float(self._pnl[name]),
-                "inventory": {s: int(leg.inventory) for s, leg in a.legs.items()},
+        return {"pnl": float(self._pnl[name] - self._pnl0[name]),
+                "inventory": int(a.quoted[0].inventory),
+                "inventories": {s: int(leg.inventory) for s, leg in a.legs.items()},
                 "net_exposure": float(self._net_exposure(a)),
                 "time_ns": int(self.model.now)}
 
@@ -258,7 +278,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
         if self.render_mode != "ansi" or self.model is None:
             return None
         return "\n".join(f"{n}: PnL {self._pnl[n]:+.2f}, inventory "
-                         f"{self._info(n)['inventory']}" for n in self._learners)
+                         f"{self._info(n)['inventories']}" for n in self._learners)
 
     def close(self):
         """Release the market model."""

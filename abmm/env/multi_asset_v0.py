@@ -33,7 +33,10 @@ Actions (``MultiDiscrete([20] * n_quote + [3])``)
     ``size``, ``max_inventory``) around mid + ``SHIFTS[s]`` ticks (-2 ... 2) with half-spread
     ``HALF_SPREADS[h]`` ticks (1, 2, 3, 5); quotes already at a wanted price keep their queue
     place. Then the hedge: 0 none, 1 trade half of the distance to the target, 2 all of it
-    (an immediate-or-cancel order at the touch).
+    (an immediate-or-cancel order at the touch). ``action_mode="discrete"`` flattens the
+    space to ``Discrete(20 ** n_quote * 3)`` (index = the actions' mixed-radix number, the
+    hedge action last: ``numpy.unravel_index``), for learners that take ``Discrete`` actions
+    (``abmm train`` with ``env: multi_asset``).
 
 Reward
     ``(delta PnL - inventory_gamma x E^2) / reward_scale``: the change of the agent's
@@ -42,7 +45,8 @@ Reward
     plus the hedge leg's, price units).
 
 Infos
-    ``pnl`` (price units, since the start of the run), ``inventory`` (lots per symbol),
+    ``pnl`` (price units, since the episode started after the warm-up), ``inventory`` (lots of the first quoted
+    symbol), ``inventories`` (lots per symbol),
     ``net_exposure``, ``time_ns``.
 
 Arguments
@@ -50,7 +54,8 @@ Arguments
     index future IDX = (A + B) / 2, its constituents, a crowd on each, an index arbitrageur,
     one learnable hedger quoting A), ``overrides``, ``decision_interval``, ``max_cycles``,
     ``inventory_gamma`` (default 1e-4 per price unit squared), ``reward_scale`` (default 1),
-    ``render_mode`` (``"ansi"``), ``log_dir`` (event logs of the episodes).
+    ``render_mode`` (``"ansi"``), ``log_dir`` (event logs of the episodes), ``action_mode``
+    (``"multi_discrete"``, default, or ``"discrete"``).
 
 Version history
     v0 (abmm 0.1): first version.

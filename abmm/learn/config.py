@@ -5,8 +5,10 @@ Keys (``scenarios/train/README.md`` documents them with examples):
 ``name``            the run's name
 ``env``             ``market`` (``abmm.env.market_v0``), ``model_based``
                     (``abmm.env.model_based_v0``), ``execution`` (``abmm.env.execution_v0``),
-                    ``trading`` (``abmm.env.trading_v0``) or ``ecology``
-                    (``abmm.env.ecology_v0``: every role at once; ``sharing: independent``)
+                    ``trading`` (``abmm.env.trading_v0``), ``ecology``
+                    (``abmm.env.ecology_v0``: every role at once; ``sharing: independent``) or
+                    ``multi_asset`` (``abmm.env.multi_asset_v0``; give ``action_mode:
+                    discrete`` in ``env_args`` for ``ppo``/``dqn``/``tabular``)
 ``env_args``        keyword arguments of that environment; a ``scenario`` path is relative to
                     the config file
 ``algo``            ``ppo``, ``dqn`` or ``tabular``
@@ -77,7 +79,8 @@ MM_DEFAULT_BASELINES = ["as", "glft", "fixed"]
 class TrainConfig(_Strict):
     """A training run (``abmm train CONFIG``): environment, learner, budget."""
     name: str = Field("train", min_length=1)
-    env: Literal["market", "model_based", "execution", "trading", "ecology"] = "market"
+    env: Literal["market", "model_based", "execution", "trading", "ecology",
+                 "multi_asset"] = "market"
     env_args: dict = Field(default_factory=dict)
     algo: Literal["ppo", "dqn", "tabular"] = "ppo"
     algo_args: dict = Field(default_factory=dict)

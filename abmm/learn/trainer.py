@@ -65,6 +65,10 @@ def _env_class(kind: str):
         from abmm.env.ecology_env import EcologyEnv
 
         return EcologyEnv
+    if kind == "multi_asset":
+        from abmm.env.multi_asset_env import MultiAssetEnv
+
+        return MultiAssetEnv
     from abmm.env.execution_env import ExecutionEnv
 
     return ExecutionEnv
@@ -146,6 +150,10 @@ def make_env(kind: str, args: dict):
         from abmm.env import ecology_v0
 
         return ecology_v0.parallel_env(**args)
+    if kind == "multi_asset":
+        from abmm.env import multi_asset_v0
+
+        return multi_asset_v0.parallel_env(**args)
     raise ValueError(f"unknown env kind {kind!r}")
 
 
@@ -247,7 +255,8 @@ def play_episode(env, learners: dict, assign: dict, frozen: dict, seed: int) -> 
     out = {}
     for a, s in acc.items():
         info = last_info[a]
-        pnl = info.get("pnl_ticks", info.get("wealth", info.get("shortfall_bps", 0.0)))
+        pnl = info.get("pnl_ticks", info.get("wealth", info.get(
+            "shortfall_bps", info.get("pnl", 0.0))))
         out[a] = {"return": s["return"], "pnl": float(pnl),
                   "map": s["abs_inv"] / max(s["steps"], 1),
                   "final_inventory": float(_inventory(info)), "frozen": a in frozen,

@@ -47,7 +47,20 @@ def test_same_seed_same_episode_and_the_actions_matter():
     assert c != a
     wide, _, info_w = _episode(env, 4, lambda o: np.array([19, 0]))  # 5 ticks, shifted up
     assert wide != a
-    assert info_a["inventory"] != info_w["inventory"] or info_a["pnl"] != info_w["pnl"]
+    assert info_a["inventories"] != info_w["inventories"] or info_a["pnl"] != info_w["pnl"]
+
+
+def test_the_discrete_mode_is_the_flattened_multi_discrete():
+    flat = multi_asset_v0.parallel_env(overrides=SHORT, max_cycles=40, action_mode="discrete")
+    multi = multi_asset_v0.parallel_env(overrides=SHORT, max_cycles=40)
+    assert flat.action_space("learner_0").n == 60
+    assert flat.decode("x", 7 * 3 + 2) == [7, 2]
+    a, _, _ = _episode(multi, 3, lambda o: np.array([7, 2]))
+    b, _, _ = _episode(flat, 3, lambda o: 7 * 3 + 2)
+    assert a == b
+    with pytest.raises(ValueError, match=r"learner_0: action 60 is not in Discrete\(60\)"):
+        flat.reset(seed=1)
+        flat.step({"learner_0": 60})
 
 
 def test_the_hedge_action_trades_the_hedge_leg_to_its_target():
@@ -88,3 +101,24 @@ def test_scenarios_without_a_learnable_hedger_are_refused():
     with pytest.raises(ValueError, match="hedging_mm groups only"):
         multi_asset_v0.parallel_env(overrides=["agents.mm_fixed.learnable=true"])
     assert DEFAULT_SCENARIO.exists()
+
+
+def test_abmm_train_drives_it_in_discrete_mode(tmp_path):
+    import yaml
+
+    from abmm.learn.config import load_config
+    from abmm.learn.trainer import Trainer
+
+    cfg = {"name": "ma", "env": "multi_asset",
+           "env_args": {"overrides": ["market.close=10:06"], "action_mode": "discrete",
+                        "max_cycles": 30},
+           "algo": "ppo", "algo_args": {"epochs": 1, "minibatch": 16, "hidden": [16]},
+           "sharing": "shared", "updates": 2, "episodes_per_update": 1, "seed": 0,
+           "device": "cpu"}
+    path = tmp_path / "ma.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    c, base = load_config(path)
+    hist = Trainer(c, base, tmp_path / "out").run()
+    assert len(hist) == 2
+    assert any(k.endswith("/return") for k in hist[0]), sorted(hist[0])
+    assert (tmp_path / "out" / "policy.npz").exists()
