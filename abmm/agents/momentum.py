@@ -23,7 +23,11 @@ class MomentumGroup(GroupBase):
 
     It trades toward ``signal * max_position`` with market orders of at most ``qty``. A stop-loss
     flattens the position when the mark moves ``stop_loss_ticks`` per lot against its average
-    entry, then it sits out ``cooldown`` wakes."""
+    entry, then it sits out ``cooldown`` wakes.
+
+    In a multi-symbol market ``signal_symbol`` makes it a cross-symbol chartist: the signal is
+    computed on that symbol's mid (as seen after the latency) while it trades its own -- the
+    constituents on the index future's trend, one perpetual on another's (lead-lag)."""
 
     kind: Literal["momentum"] = "momentum"
     wake: WakeCfg = WakeCfg(kind="fixed", interval=60_000_000_000)
@@ -38,6 +42,8 @@ class MomentumGroup(GroupBase):
     max_position: PositiveInt = 100
     stop_loss_ticks: float = Field(50.0, gt=0)
     cooldown: int = Field(5, ge=0)
+    #: the symbol whose mid drives the signal (default: the traded symbol)
+    signal_symbol: str | None = None
 
     @model_validator(mode="after")
     def _check(self):
@@ -61,6 +67,8 @@ class MomentumAgent(TraderAgent):
         self.ema_s = self.ema_l = self.ema_sig = None
         self.entry = 0.0  # average entry price of the position (ticks)
         self.sit_out = 0
+        self.signal_venue = self.venue if p.signal_symbol is None else \
+            self.model.venue_of(p.signal_symbol)
 
     def signal(self) -> int:
         """+1 long, -1 short, 0 no view (not enough history)."""
@@ -88,9 +96,10 @@ class MomentumAgent(TraderAgent):
         toward ``signal() * max_position``."""
         p = self.params
         mid = self.mid()
-        self.mids.append(mid)
-        self.ema_s = ema(self.ema_s, mid, p.short_window)
-        self.ema_l = ema(self.ema_l, mid, p.long_window)
+        seen = mid if self.signal_venue is self.venue else self._signal_mid()
+        self.mids.append(seen)
+        self.ema_s = ema(self.ema_s, seen, p.short_window)
+        self.ema_l = ema(self.ema_l, seen, p.long_window)
         self.ema_sig = ema(self.ema_sig, self.ema_s - self.ema_l, p.signal_window)
         inv = self.inventory
         if inv and (mid - self.entry) * (1 if inv > 0 else -1) < -p.stop_loss_ticks:
@@ -104,6 +113,11 @@ class MomentumAgent(TraderAgent):
         delta = max(-p.qty, min(p.qty, target - inv))
         if delta:
             self._trade(delta, mid)
+
+    def _signal_mid(self) -> float:
+        """``signal_symbol``'s mid as seen now (as of ``now - latency``)."""
+        (bid, _, ask, _), last = self.signal_venue.view_at(self.now - self.latency.draw())
+        return (bid + ask) / 2 if bid is not None and ask is not None else last
 
     def _trade(self, delta: int, mid: float) -> None:
         inv = self.inventory

@@ -404,7 +404,7 @@ def _check_symbols(sc: Scenario) -> list[tuple[str, str]]:
             out.append((where, "the matrix is not positive semi-definite (not a correlation "
                         "matrix)"))
     for i, g in enumerate(sc.agents):
-        for key in ("symbol", "legs"):
+        for key in ("symbol", "legs", "signal_symbol"):
             want = getattr(g, key, None)
             if want is None:
                 continue

@@ -315,3 +315,34 @@ def test_hedging_groups_are_checked():
     assert "must not be one of the quoted symbols" in problems(scen)
     scen = _hedge_market("take", beta={"A": 0.5})
     assert "beta: no hedge ratio for B" in problems(scen)
+
+
+def test_a_cross_symbol_chartist_trades_its_symbol_on_anothers_trend():
+    fixed = {"kind": "market_maker", "name": "mm", "strategy": "fixed", "half_spread_ticks": 1,
+             "size": 50, "latency": 0, "symbol": ["A", "B"], "wake": {"kind": "fixed",
+                                                                     "interval": "1h"}}
+    base = {"seed": 1, "market": {"open": "09:30", "close": "10:30",
+                                  "symbols": [{"symbol": "A"}, {"symbol": "B"}]},
+            "fundamental": {"sigma_1h": 0.0}}
+    sent = {}
+    for follow in ("B", None):
+        chart = {"kind": "momentum", "name": "chart", "symbol": "A", "latency": 0,
+                 "short_window": 2, "long_window": 4, "signal_symbol": follow}
+        m = build_model({**base, "agents": [fixed, chart]})
+        m.run_until(m.start + 1)  # the makers quote both books once
+        agent = m.groups["chart"][0]
+        orders = []
+        m.send = lambda a, req, orders=orders: orders.append((a.venue.symbol, req))
+        vb = m.venue_of("B")
+        for k in range(8):  # B's mid rises a tick a minute; A's stays put
+            m.now += 60 * 10**9
+            vb.history.record(m.now, (10_000 + k, 5, 10_002 + k, 5), vb.last_price)
+            agent.on_wake()
+        sent[follow] = orders
+    assert sent["B"] and all(sym == "A" and req[1] == 0 for sym, req in sent["B"])  # buys A
+    assert sent[None] == []  # its own symbol is flat: no signal
+
+
+def test_signal_symbol_must_exist():
+    msg = problems(sc(agents=[{"kind": "momentum", "symbol": "A", "signal_symbol": "Z"}]))
+    assert "agents.0.signal_symbol" in msg and "no symbol 'Z'" in msg
