@@ -309,15 +309,11 @@ class MarketModel(mesa.Model):
 
     def mid(self) -> float | None:
         """The current mid (ticks), or None with a one-sided book."""
-        bid, _, ask, _ = self.venue._top
-        if bid is None or ask is None:
-            return None
-        return (bid + ask) / 2
+        return self.venue.mid()
 
     def spread(self) -> int | None:
         """The current spread (ticks), or None with a one-sided book."""
-        bid, _, ask, _ = self.venue._top
-        return None if bid is None or ask is None else ask - bid
+        return self.venue.spread()
 
     def to_price(self, ticks: float) -> float:
         """Ticks to price units (rounded to a tenth of a tick's decimals, so 9974 -> 99.74)."""
