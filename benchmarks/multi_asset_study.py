@@ -193,6 +193,27 @@ def analyse(runs: list[dict], scenario) -> dict:
             corr[key][f"fundamental_{h}min"] = float(fund[i, j])
     for c in corr.values():
         c["within_0.1_at_30min"] = abs(c["sim_30min"] - c["configured"]) <= 0.1
+    if not any(r["basis"] for r in runs):  # no index basket in this scenario
+        basis = None
+    else:
+        basis = _basis(runs)
+    makers = _makers(runs)
+    facts = {}
+    if runs[0]["cards"]:
+        for s in runs[0]["cards"]:
+            passed = [r["cards"][s]["passed"] for r in runs]
+            fails: dict = {}
+            for r in runs:
+                for k in r["cards"][s]["fails"]:
+                    fails[k] = fails.get(k, 0) + 1
+            facts[s] = {"passed": int(sum(passed)), "of": len(passed), "fails": fails}
+    return {"seeds": [r["seed"] for r in runs], "correlation": corr, "basis": basis,
+            "makers": makers, "facts": facts,
+            "wall_s_per_run": float(np.mean([r["wall_s"] for r in runs]))}
+
+
+def _basis(runs: list[dict]) -> dict:
+    """The basis with the arbitrageur (and without it, from the ablation runs)."""
     basis = {"with_arbitrageur": _basis_stats(np.concatenate([r["basis"] for r in runs]))}
     per_seed_sd = [float(np.std(r["basis"])) for r in runs]
     basis["with_arbitrageur"]["sd_bp_per_seed"] = [min(per_seed_sd), float(np.median(per_seed_sd)),
@@ -205,6 +226,11 @@ def analyse(runs: list[dict], scenario) -> dict:
     arb = [r["arb_pnl"] for r in runs if r["arb_pnl"] is not None]
     basis["arbitrageur_pnl"] = {"mean": float(np.mean(arb)), "sd": float(np.std(arb, ddof=1))
                                 if len(arb) > 1 else float("nan")}
+    return basis
+
+
+def _makers(runs: list[dict]) -> dict:
+    """The hedged and unhedged makers' figures and their paired comparison."""
     makers = {}
     for g in MAKERS:
         if g not in runs[0]["pnl"]:
@@ -238,18 +264,7 @@ def analyse(runs: list[dict], scenario) -> dict:
             out[f"pnl_{name}_sd_ratio_ci95"] = paired_bootstrap(
                 s1, s2, lambda x, y: (x / y).mean())
         makers["hedged_minus_unhedged"] = out
-    facts = {}
-    if runs[0]["cards"]:
-        for s in runs[0]["cards"]:
-            passed = [r["cards"][s]["passed"] for r in runs]
-            fails: dict = {}
-            for r in runs:
-                for k in r["cards"][s]["fails"]:
-                    fails[k] = fails.get(k, 0) + 1
-            facts[s] = {"passed": int(sum(passed)), "of": len(passed), "fails": fails}
-    return {"seeds": [r["seed"] for r in runs], "correlation": corr, "basis": basis,
-            "makers": makers, "facts": facts,
-            "wall_s_per_run": float(np.mean([r["wall_s"] for r in runs]))}
+    return makers
 
 
 def figure(runs: list[dict], res: dict, path: str) -> None:
@@ -269,7 +284,7 @@ def figure(runs: list[dict], res: dict, path: str) -> None:
     ax[0].set_title("simulated (dots) vs configured (dotted)")
     ax[0].legend(fontsize=8)
     r0 = runs[0]
-    if r0.get("ablation"):
+    if r0.get("ablation") and r0["ablation"]["basis"]:
         ax[1].plot(r0["ablation"]["basis"], lw=0.7, label="without the arbitrageur")
     ax[1].plot(r0.get("basis_short") or r0["basis"], lw=0.7, label="with the arbitrageur")
     ax[1].set_xlabel(f"minute (seed {r0['seed']})")
@@ -333,7 +348,8 @@ def main(argv=None) -> int:
         for key, c in res["correlation"].items():
             sims = "  ".join(f"{h}m {c[f'sim_{h}min']:+.2f}" for h in HORIZONS)
             print(f"corr {key}: configured {c['configured']:+.2f}; simulated {sims}")
-        print("basis:", json.dumps(res["basis"]))
+        if res["basis"] is not None:
+            print("basis:", json.dumps(res["basis"]))
         for g, v in res["makers"].items():
             print(g, json.dumps({k: v[k] for k in v if k != "pnl_per_seed"}))
         for s, v in res["facts"].items():

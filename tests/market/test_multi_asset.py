@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
@@ -346,3 +347,37 @@ def test_a_cross_symbol_chartist_trades_its_symbol_on_anothers_trend():
 def test_signal_symbol_must_exist():
     msg = problems(sc(agents=[{"kind": "momentum", "symbol": "A", "signal_symbol": "Z"}]))
     assert "agents.0.signal_symbol" in msg and "no symbol 'Z'" in msg
+
+
+def _study():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "multi_asset_study.py"
+    spec = importlib.util.spec_from_file_location("multi_asset_study", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_study_reads_the_configured_correlations_from_the_scenario():
+    study = _study()
+    shipped = Path(__file__).resolve().parents[2] / "scenarios" / "multi_asset.yaml"
+    names, c = study.configured_correlation(load_scenario(shipped))
+    assert names == ["A", "B", "IDX"]
+    assert c[0, 1] == pytest.approx(0.6)
+    assert c[0, 2] == pytest.approx(np.sqrt(0.8)) and c[1, 2] == pytest.approx(np.sqrt(0.8))
+    # and they are what the drawn paths show (a negative control: a path pair the scenario
+    # does not correlate reads 0)
+    fa, fb, fi = build_fundamental(load_scenario(shipped, overrides=["market.days=1"]), seed=9)
+    d = np.diff(np.vstack([fa.path, fb.path, fi.path]), axis=1)
+    assert np.corrcoef(d)[0, 2] == pytest.approx(c[0, 2], abs=0.02)
+    assert np.corrcoef(d)[0, 1] == pytest.approx(0.6, abs=0.03)
+
+
+def test_the_paired_bootstrap_covers_a_known_difference_and_not_zero():
+    study = _study()
+    rng = np.random.default_rng(1)
+    a = rng.normal(1.0, 1.0, 40)
+    b = a - 0.5 + rng.normal(0, 0.1, 40)  # paired: a - b is 0.5 with little noise
+    lo, hi = study.paired_bootstrap(a, b, lambda x, y: (x - y).mean())
+    assert lo < 0.5 < hi and lo > 0
