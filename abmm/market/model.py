@@ -83,10 +83,13 @@ class _SessionBreak:
 
 
 class MarketModel(mesa.Model):
-    """The market: one order book (symbol), a fundamental value, agents, shocks, an event log.
+    """The market: one order book per symbol (a :class:`~abmm.market.venue.Venue` each; one
+    symbol unless ``spec.symbols`` lists several), their fundamental values, agents, shocks,
+    one event log. The primary symbol's book and market data keep their one-symbol names
+    (``book``, ``mid()``, ``top_at``, ``volume``, ...); ``venues`` holds every symbol's.
 
     Construction takes built parts: ``spec`` (the market's parameters), ``fundamental`` (a
-    path with ``value(t)``), ``seed``, and optionally ``out_dir`` (a run directory for the log)
+    path with ``value(t)``, or a list of them, one per symbol), ``seed``, and optionally ``out_dir`` (a run directory for the log)
     and ``record`` (the resolved scenario, written to ``scenario.yaml``). Agents register with
     :meth:`add_agent` as they are created (``mesa.Agent(model)``), shocks with
     :meth:`add_shock`; :meth:`begin` then schedules the first wake-ups and opens the run
