@@ -89,8 +89,9 @@ class MarketModel(mesa.Model):
     (``book``, ``mid()``, ``top_at``, ``volume``, ...); ``venues`` holds every symbol's.
 
     Construction takes built parts: ``spec`` (the market's parameters), ``fundamental`` (a
-    path with ``value(t)``, or a list of them, one per symbol), ``seed``, and optionally ``out_dir`` (a run directory for the log)
-    and ``record`` (the resolved scenario, written to ``scenario.yaml``). Agents register with
+    path with ``value(t)``, or a list of them, one per symbol), ``seed``, and optionally
+    ``out_dir`` (a run directory for the log) and ``record`` (the resolved scenario, written to
+    ``scenario.yaml``). Agents register with
     :meth:`add_agent` as they are created (``mesa.Agent(model)``), shocks with
     :meth:`add_shock`; :meth:`begin` then schedules the first wake-ups and opens the run
     directory. ``abmm.scenario.build_model`` does all of it from a scenario file.
