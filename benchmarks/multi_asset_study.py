@@ -160,8 +160,13 @@ def _one(args) -> dict:
 
 
 def _corr(runs: list[dict], key: str, h: int) -> np.ndarray:
+    """The correlation matrix of ``h``-minute returns pooled over the runs (NaN when the
+    sessions are too short for two of them)."""
     rets = [_returns(r[key], h) for r in runs]
     rets = [x for x in rets if x.size]
+    n = len(runs[0]["names"])
+    if sum(len(x) for x in rets) < 2:
+        return np.full((n, n), np.nan)
     return np.corrcoef(np.concatenate(rets).T)
 
 
@@ -311,7 +316,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="101-120")
     ap.add_argument("--days", type=int, default=5)
     ap.add_argument("--ablation-days", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="processes (1: in this one)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--figure", metavar="PNG")
     ap.add_argument("--quick", action="store_true", help="2 seeds, 1 day, no scorecard")
@@ -330,10 +335,20 @@ def main(argv=None) -> int:
     jobs = [(a.scenario, s, days, a.ablation_days, score, a.set) for s in seeds]
     t0 = time.perf_counter()
     runs = []
-    with mp.get_context("spawn").Pool(a.workers) as pool:
-        for r in pool.imap(_one, jobs):
+    if a.workers == 1:  # in this process
+        results = map(_one, jobs)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(a.workers)
+        results = pool.imap(_one, jobs)
+    try:
+        for r in results:
             runs.append(r)
             print(f"seed {r['seed']}: {r['wall_s']:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     if a.save:
         import pickle
 

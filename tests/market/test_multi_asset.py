@@ -381,3 +381,20 @@ def test_the_paired_bootstrap_covers_a_known_difference_and_not_zero():
     b = a - 0.5 + rng.normal(0, 0.1, 40)  # paired: a - b is 0.5 with little noise
     lo, hi = study.paired_bootstrap(a, b, lambda x, y: (x - y).mean())
     assert lo < 0.5 < hi and lo > 0
+
+
+def test_the_study_runs_end_to_end(capsys):
+    """A smoke run of the benchmark (two 90-minute sessions, no scorecard): every section of its
+    JSON is there and holds numbers (60-minute returns are too few: NaN)."""
+    import json
+
+    study = _study()
+    shipped = Path(__file__).resolve().parents[2] / "scenarios" / "multi_asset.yaml"
+    assert study.main(["--scenario", str(shipped), "--quick", "--workers", "1", "--json",
+                       "--no-facts", "--ablation-days", "1", "--set", "market.close=11:00"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res["correlation"]) == {"A-B", "A-IDX", "B-IDX"}
+    assert all(np.isfinite(c["sim_30min"]) for c in res["correlation"].values())
+    assert res["basis"]["without_arbitrageur"]["sd_bp"] > 0
+    assert set(res["makers"]) == {"mm_hedged", "mm_unhedged", "hedged_minus_unhedged"}
+    assert res["facts"] == {}
