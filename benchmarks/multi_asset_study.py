@@ -160,12 +160,12 @@ def _one(args) -> dict:
 
 
 def _corr(runs: list[dict], key: str, h: int) -> np.ndarray:
-    """The correlation matrix of ``h``-minute returns pooled over the runs (NaN when the
-    sessions are too short for two of them)."""
+    """The correlation matrix of ``h``-minute returns pooled over the runs (NaN with fewer
+    than 10 of them: too few to say anything)."""
     rets = [_returns(r[key], h) for r in runs]
     rets = [x for x in rets if x.size]
     n = len(runs[0]["names"])
-    if sum(len(x) for x in rets) < 2:
+    if sum(len(x) for x in rets) < 10:
         return np.full((n, n), np.nan)
     return np.corrcoef(np.concatenate(rets).T)
 
