@@ -282,20 +282,42 @@ class HedgingMarketMaker(MultiSymbolAgent):
         self.betas.update(self.now, mids, hmid)
         for leg, mid in zip(self.quoted, mids, strict=True):
             self.quote_ladder(leg, mid - p.skew_ticks * leg.inventory, p.half_spread_ticks,
-                         p.size, p.max_inventory)
-        hv = self.hedge_leg.venue
-        hedge_unit = _price(hv, hmid) * hv.lot_size
-        target = 0.0
-        for leg, mid, b in zip(self.quoted, mids, self.current_betas(), strict=True):
-            if b is not None:
-                target -= b * leg.inventory * _price(leg.venue, mid) * leg.venue.lot_size
-        self.hedge_target = target / hedge_unit
+                              p.size, p.max_inventory)
+        self.hedge_target = self.target_lots(mids, hmid)
         if p.hedge == "take":
             self._take()
         elif p.hedge == "skew":
             gap = self.hedge_leg.inventory - self.hedge_target
-            self.quote_ladder(self.hedge_leg, hmid - p.hedge_skew_ticks * gap, p.half_spread_ticks,
-                         p.hedge_size, None)
+            self.quote_ladder(self.hedge_leg, hmid - p.hedge_skew_ticks * gap,
+                              p.half_spread_ticks, p.hedge_size, None)
+
+    def target_lots(self, mids: list, hmid: float) -> float:
+        """The hedge target q_hedge = -sum beta_i q_i, in value (each quoted position at its
+        mid in ``mids`` and its lot size), in lots of the hedge at ``hmid``; a beta still
+        warming up counts as 0."""
+        value = 0.0
+        for leg, mid, b in zip(self.quoted, mids, self.current_betas(), strict=True):
+            if b is not None:
+                value -= b * leg.inventory * _price(leg.venue, mid) * leg.venue.lot_size
+        hv = self.hedge_leg.venue
+        return value / (_price(hv, hmid) * hv.lot_size)
+
+    def net_exposure(self) -> float:
+        """The position's value left after the hedge, price units: the quoted legs' exposure
+        weighted by their betas (1 while unknown) plus the hedge leg's."""
+        out = self.hedge_leg.exposure()
+        for leg, b in zip(self.quoted, self.current_betas(), strict=True):
+            out += (1.0 if b is None else b) * leg.exposure()
+        return out
+
+    def trade_hedge(self, lots: int, top: tuple) -> None:
+        """Buy (``lots`` > 0) or sell on the hedge leg with an immediate-or-cancel order at the
+        touch of ``top`` (``(bid, bid_qty, ask, ask_qty)``)."""
+        bid, _, ask, _ = top
+        if lots > 0 and ask is not None:
+            self.hedge_leg.limit(BUY, ask, lots, order_type=OrderType.IOC)
+        elif lots < 0 and bid is not None:
+            self.hedge_leg.limit(SELL, bid, -lots, order_type=OrderType.IOC)
 
     def quote_ladder(self, leg, centre: float, half: float, size: int, cap: int | None) -> None:
         """Hold a post-only ladder on ``leg`` around ``centre`` (ticks), ``half`` ticks either
@@ -316,11 +338,7 @@ class HedgingMarketMaker(MultiSymbolAgent):
         diff = round(self.hedge_target - leg.inventory)
         if abs(diff) < self.params.hedge_threshold or leg.open_orders:
             return
-        bid, _, ask, _ = leg.quote()
-        if diff > 0 and ask is not None:
-            leg.limit(BUY, ask, diff, order_type=OrderType.IOC)
-        elif diff < 0 and bid is not None:
-            leg.limit(SELL, bid, -diff, order_type=OrderType.IOC)
+        self.trade_hedge(diff, leg.quote())
 
     def summary(self) -> list[dict]:
         """One row per leg; the quoted legs' rows carry their last hedge ratio (``beta``)."""

@@ -14,7 +14,6 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from abmm.engine.types import OrderType, Side
 from abmm.env.actions import check_action_dict
 from abmm.env.episodes import EpisodeMarkets, check_max_cycles, env_scenario
 
@@ -171,7 +170,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
             agent = self._learners[n]
             self._sample(n)
             pnl = agent.pnl_value()
-            risk = self._net_exposure(agent)
+            risk = agent.net_exposure()
             rewards[n] = (pnl - self._pnl[n] - self.inventory_gamma * risk * risk) \
                 / self.reward_scale
             self._pnl[n] = pnl
@@ -197,34 +196,9 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
         agent.betas.update(self.model.now, mids, hmid)
         frac = HEDGE_FRACTIONS[action[-1]]
         if frac:
-            target = self._hedge_target(agent, mids, hmid)
-            diff = round(frac * (target - agent.hedge_leg.inventory))
-            leg = agent.hedge_leg
-            bid, _, ask, _ = leg.venue.top
-            if diff > 0 and ask is not None:
-                leg.limit(int(Side.BUY), ask, diff, order_type=OrderType.IOC)
-            elif diff < 0 and bid is not None:
-                leg.limit(int(Side.SELL), bid, -diff, order_type=OrderType.IOC)
-
-    @staticmethod
-    def _hedge_target(agent, mids, hmid) -> float:
-        """q_hedge = -sum beta_i q_i in value (a missing beta counts as 0)."""
-        hv = agent.hedge_leg.venue
-        value = 0.0
-        for leg, mid, b in zip(agent.quoted, mids, agent.current_betas(), strict=True):
-            if b is not None:
-                value -= b * leg.inventory * mid * leg.venue.tick_size * leg.venue.lot_size
-        return value / (hmid * hv.tick_size * hv.lot_size)
-
-    @staticmethod
-    def _net_exposure(agent) -> float:
-        """The position's value left after the hedge, price units: the quoted legs' exposure
-        weighted by their betas (1 while unknown) plus the hedge leg's."""
-        betas = agent.current_betas()
-        out = agent.hedge_leg.exposure()
-        for leg, b in zip(agent.quoted, betas, strict=True):
-            out += (1.0 if b is None else b) * leg.exposure()
-        return out
+            target = agent.target_lots(mids, hmid)
+            agent.trade_hedge(round(frac * (target - agent.hedge_leg.inventory)),
+                              agent.hedge_leg.venue.top)
 
     def _sample(self, name: str) -> None:
         agent = self._learners[name]
@@ -256,7 +230,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
         mids = [leg.venue.mid() for leg in agent.quoted]
         hmid = agent.hedge_leg.venue.mid()
         if hmid and all(mids):
-            gap = agent.hedge_leg.inventory - self._hedge_target(agent, mids, hmid)
+            gap = agent.hedge_leg.inventory - agent.target_lots(mids, hmid)
             out[k] = max(-1.0, min(1.0, gap / cap))
         out[k + 1] = (self._t_end - self.model.now) / max(self._t_end - self._t0, 1)
         return out
@@ -266,7 +240,7 @@ class MultiAssetEnv(EpisodeMarkets, ParallelEnv):
         return {"pnl": float(self._pnl[name] - self._pnl0[name]),
                 "inventory": int(a.quoted[0].inventory),
                 "inventories": {s: int(leg.inventory) for s, leg in a.legs.items()},
-                "net_exposure": float(self._net_exposure(a)),
+                "net_exposure": float(a.net_exposure()),
                 "time_ns": int(self.model.now)}
 
     def learner(self, name: str):
