@@ -7,6 +7,12 @@
   up front, so informed traders can see it coming within their horizon);
 * ``fat_finger``: one huge limit order ``price_offset`` (a fraction: -0.05 = 5 % below the mid)
   from the mid, cancelled after ``duration`` if it still rests.
+
+In a multi-symbol market every shock takes ``symbol`` (default: the primary, the first of
+``market.symbols``): a flash crash or fat finger trades that symbol's book, a news jump moves that
+symbol's fundamental (a constituent's jump moves every index made of it; an index itself cannot
+jump), and a liquidity withdrawal silences only the groups' agents that trade that symbol (a
+multi-symbol agent cancels its orders on that symbol and goes silent as a whole).
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ from abmm.market import kernel as K
 from abmm.schema import Duration, Strict
 
 
-class FlashCrash(Strict):
+class _OnSymbol(Strict):
+    """What every shock has: the symbol it hits."""
+
+    #: the symbol the shock hits (a multi-symbol market; default: the primary symbol)
+    symbol: str | None = None
+
+
+class FlashCrash(_OnSymbol):
     """A large market order of ``qty`` lots at ``at``, split into ``slices`` over ``over``."""
 
     kind: Literal["flash_crash"] = "flash_crash"
@@ -40,9 +53,9 @@ class FlashCrash(Strict):
                              _Bound(self, shooter, i + 1))
 
 
-class LiquidityWithdrawal(Strict):
-    """The given groups (default: every market maker) cancel their quotes and stay silent
-    for ``duration``."""
+class LiquidityWithdrawal(_OnSymbol):
+    """The given groups (default: every market maker, hedging ones included) cancel their quotes
+    and stay silent for ``duration``; with ``symbol``, only their agents that trade it."""
 
     kind: Literal["liquidity_withdrawal"] = "liquidity_withdrawal"
     at: Duration
@@ -51,14 +64,26 @@ class LiquidityWithdrawal(Strict):
 
     def fire(self, model, shooter, i: int = 0) -> None:
         """Cancel the groups' orders and suspend their agents until ``now + duration``."""
-        names = self.groups or [g for g, m in model.groups.items() if m[0].kind == "market_maker"]
+        names = self.groups or [g for g, m in model.groups.items()
+                                if m[0].kind in ("market_maker", "hedging_mm")]
         for name in names:
             for agent in model.groups.get(name, []):
-                agent.cancel_all()
+                if self.symbol is None:
+                    agent.cancel_all()
+                else:
+                    legs = getattr(agent, "legs", None)
+                    if legs is not None:  # a multi-symbol agent: its orders on that symbol
+                        if self.symbol not in legs:
+                            continue
+                        legs[self.symbol].cancel_all()
+                    elif agent.venue.symbol == self.symbol:
+                        agent.cancel_all()
+                    else:
+                        continue
                 agent.suspended_until = model.now + self.duration
 
 
-class NewsJump(Strict):
+class NewsJump(_OnSymbol):
     """A permanent jump of the fundamental by ``size`` price units at ``at``."""
 
     kind: Literal["news_jump"] = "news_jump"
@@ -69,7 +94,7 @@ class NewsJump(Strict):
         """Nothing to do at the time: the jump is in the fundamental path already."""
 
 
-class FatFinger(Strict):
+class FatFinger(_OnSymbol):
     """One huge limit order at ``price_offset`` from the mark, cancelled after ``duration``."""
 
     kind: Literal["fat_finger"] = "fat_finger"

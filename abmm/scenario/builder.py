@@ -97,7 +97,8 @@ def build_fundamentals(scenario: Scenario, seed: int) -> list[Fundamental]:
     ``fundamental.correlation`` (drawn together from the stream ``(seed, "fundamental",
     "shocks")``); each symbol's regimes and jumps come from its own stream ``(seed,
     "fundamental", SYMBOL)``; an ``index_of`` symbol's path is the weighted sum of its
-    constituents' paths in price units. News jumps move the primary symbol's path."""
+    constituents' paths in price units. A news jump moves its ``symbol``'s path (default the
+    primary's), and so every index made of it."""
     import numpy as np
 
     from abmm.scenario.schema import index_symbols
@@ -117,11 +118,12 @@ def build_fundamentals(scenario: Scenario, seed: int) -> list[Fundamental]:
         spec = _symbol_spec(f, per.get(e.symbol), e.tick_size, e.reference_price)
         paths[e.symbol] = Fundamental(spec, m.start_ns, m.end_ns,
                                       stream(seed, "fundamental", e.symbol), z=z[:, j])
-    primary = m.symbols[0]
-    for s in scenario.shocks:
-        if isinstance(s, NewsJump) and primary.symbol in paths:
-            paths[primary.symbol].add_jump(s.at, s.size / primary.tick_size)
     ticks = {e.symbol: e.tick_size for e in m.symbols}
+    for s in scenario.shocks:
+        if isinstance(s, NewsJump):
+            sym = s.symbol or m.symbols[0].symbol
+            if sym in paths:  # (an index cannot jump: the schema refuses it)
+                paths[sym].add_jump(s.at, s.size / ticks[sym])
     for e in m.symbols:
         if e.symbol in idx:
             weights = per[e.symbol].index_of
@@ -153,8 +155,17 @@ def build_agents(model: MarketModel, scenario: Scenario, seed: int) -> list:
                          Latency("constant", 0, 0, 0, None), Wake("once", 0))
     model.add_agent(shooter)
     out.append(shooter)
-    for s in scenario.shocks:
-        model.add_shock(bind_shock(s, shooter))
+    shooters = {None: shooter, model.venue.symbol: shooter}
+    for s in scenario.shocks:  # a shock on another symbol trades through a shooter there
+        if s.symbol not in shooters:
+            extra = ShockAgent(model, "shocks", len({id(a) for a in shooters.values()}),
+                               ShockGroup(latency=0), stream(seed, "shocks", s.symbol),
+                               Latency("constant", 0, 0, 0, None), Wake("once", 0),
+                               venue=model.venue_of(s.symbol))
+            model.add_agent(extra)
+            out.append(extra)
+            shooters[s.symbol] = extra
+        model.add_shock(bind_shock(s, shooters[s.symbol]))
     return out
 
 

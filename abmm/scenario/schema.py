@@ -403,6 +403,16 @@ def _check_symbols(sc: Scenario) -> list[tuple[str, str]]:
         elif np.linalg.eigvalsh(c).min() < -1e-9:
             out.append((where, "the matrix is not positive semi-definite (not a correlation "
                         "matrix)"))
+    for i, s in enumerate(sc.shocks):
+        if s.symbol is None:
+            continue
+        if s.symbol not in names:
+            out.append((f"shocks.{i}.symbol", f"no symbol {s.symbol!r} in market.symbols "
+                        f"({listed})"))
+        elif s.kind == "news_jump" and s.symbol in idx:
+            out.append((f"shocks.{i}.symbol", f"{s.symbol!r} is an index: its fundamental is "
+                        f"its constituents' ({', '.join(f.symbols[s.symbol].index_of)}); "
+                        "jump one of them"))
     for i, g in enumerate(sc.agents):
         for key in ("symbol", "legs", "signal_symbol"):
             want = getattr(g, key, None)

@@ -123,6 +123,67 @@ def test_fundamental_moves_are_correlated_as_configured_and_an_index_is_its_bask
     assert np.allclose(fi.path * 0.05, 0.5 * fa.path * 0.01 + 0.5 * fb.path * 0.01)
 
 
+# ------------------------------------------------------------------------------ shocks
+def test_a_news_jump_moves_its_own_symbols_fundamental_and_the_index_made_of_it():
+    three = sc(market__symbols=[{"symbol": "A"}, {"symbol": "B"},
+                                {"symbol": "IDX", "tick_size": 0.05}],
+               fundamental={"sigma_1h": 0.0, "jumps": {"rate_per_hour": 0.0},
+                            "symbols": {"IDX": {"index_of": {"A": 0.5, "B": 0.5}}}},
+               shocks=[{"kind": "news_jump", "at": "09:45", "size": 2.0, "symbol": "B"}])
+    fa, fb, fi = build_fundamental(load_scenario(three), seed=1)
+    t = fb.start + 15 * 60 * 10**9
+    assert fb.value(t + 10**9) - fb.value(t - 10**9) == pytest.approx(2.0 / 0.01)
+    assert fa.value(t + 10**9) == fa.value(t - 10**9)  # A's does not move
+    assert (fi.value(t + 10**9) - fi.value(t - 10**9)) * 0.05 == pytest.approx(1.0)
+    # the default is still the primary symbol
+    fa, fb, _ = build_fundamental(load_scenario(sc(three, shocks__0__symbol=None)), seed=1)
+    assert fa.value(t + 10**9) - fa.value(t - 10**9) == pytest.approx(2.0 / 0.01)
+    assert fb.value(t + 10**9) == fb.value(t - 10**9)
+    msg = problems(sc(three, shocks__0__symbol="IDX"))
+    assert "shocks.0.symbol" in msg and "'IDX' is an index" in msg and "jump one of them" in msg
+    msg = problems(sc(three, shocks__0__symbol="Z"))
+    assert "shocks.0.symbol: no symbol 'Z' in market.symbols (A, B, IDX)" in msg
+
+
+def test_a_flash_crash_on_another_symbol_trades_that_book_only(tmp_path):
+    crash = {"kind": "flash_crash", "at": "09:40", "qty": 300, "symbol": "B"}
+    model = build_model(sc(shocks=[crash]), out=tmp_path / "run")
+    model.run()
+    shooters = model.groups["shocks"]
+    assert [a.venue.symbol for a in shooters] == ["A", "B"]
+    assert shooters[1].traded == 300 and shooters[0].traded == 0
+    ev = open_run(tmp_path / "run").events(["owner", "symbol", "kind"]).to_pandas()
+    assert set(ev[ev.owner == shooters[1].unique_id].symbol) == {"B"}
+    # the same crash on the primary symbol goes through the first shooter (negative control)
+    model = build_model(sc(shocks=[{**crash, "symbol": None}]))
+    model.run()
+    assert [a.traded for a in model.groups["shocks"]] == [300]
+
+
+def test_a_liquidity_withdrawal_on_one_symbol_silences_its_makers_only():
+    wd = {"kind": "liquidity_withdrawal", "at": "09:40", "duration": "5min", "symbol": "B"}
+    model = build_model(sc(shocks=[wd]), until="09:42")
+    model.run()
+    mm = {a.venue.symbol: a for a in model.groups["mm"]}
+    assert mm["B"].suspended_until > model.now and not mm["B"].open_orders
+    assert mm["A"].suspended_until < 0 and mm["A"].open_orders
+    # without a symbol both are silenced
+    model = build_model(sc(shocks=[{**wd, "symbol": None}]), until="09:42")
+    model.run()
+    assert all(a.suspended_until > model.now for a in model.groups["mm"])
+
+
+def test_a_hedging_maker_withdraws_its_quotes_on_the_shocked_symbol():
+    scen = _hedge_market("skew")
+    scen["shocks"] = [{"kind": "liquidity_withdrawal", "at": "09:40", "duration": "10min",
+                       "symbol": "A"}]
+    model = build_model(scen, until="09:41")
+    model.run()
+    (hm,) = model.groups["hm"]
+    assert hm.suspended_until > model.now
+    assert not hm.legs["A"].open_orders and hm.legs["B"].open_orders
+
+
 # ------------------------------------------------------------------------------ the market
 @pytest.fixture(scope="module")
 def two_run(tmp_path_factory):
