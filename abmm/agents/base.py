@@ -124,25 +124,29 @@ class OrderMethods:
 
     # ------------------------------------------------------------------ orders
     def limit(self, side: int, price: int, qty: int, order_type: int = OrderType.LIMIT,
-              display: int = 0, stp: int = SelfTrade.CANCEL_RESTING) -> None:
-        """Send a limit (or IOC/FOK/post-only) order; it reaches the exchange after the latency."""
+              display: int = 0, stp: int = SelfTrade.CANCEL_RESTING) -> int | None:
+        """Send a limit (or IOC/FOK/post-only) order; it reaches the exchange after the latency.
+        Returns its arrival time (ns; None: nothing sent, ``qty`` <= 0)."""
         if qty <= 0:
-            return
+            return None
         self.n_orders += 1
-        self.model.send(self, (0, side, max(int(price), 1), int(qty), int(order_type),
-                               int(display), int(stp)))
+        return self.model.send(self, (0, side, max(int(price), 1), int(qty), int(order_type),
+                                      int(display), int(stp)))
 
-    def market_order(self, side: int, qty: int, stp: int = SelfTrade.CANCEL_RESTING) -> None:
-        """Send a market order of ``qty`` lots; it reaches the exchange after the latency."""
+    def market_order(self, side: int, qty: int,
+                     stp: int = SelfTrade.CANCEL_RESTING) -> int | None:
+        """Send a market order of ``qty`` lots; it reaches the exchange after the latency.
+        Returns its arrival time (ns; None: nothing sent)."""
         if qty <= 0:
-            return
+            return None
         self.n_orders += 1
-        self.model.send(self, (0, side, 0, int(qty), int(OrderType.MARKET), 0, int(stp)))
+        return self.model.send(self, (0, side, 0, int(qty), int(OrderType.MARKET), 0, int(stp)))
 
-    def cancel(self, order_id: int) -> None:
-        """Cancel one of this agent's orders (a no-op if it has finished by the time it arrives)."""
+    def cancel(self, order_id: int) -> int:
+        """Cancel one of this agent's orders (a no-op if it has finished by the time it arrives).
+        Returns the cancel's arrival time (ns)."""
         self.n_cancels += 1
-        self.model.send(self, (1, order_id))
+        return self.model.send(self, (1, order_id))
 
     def cancel_all(self) -> None:
         """Cancel every open order of this agent."""

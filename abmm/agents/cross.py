@@ -40,7 +40,8 @@ class ArbitrageGroup(GroupBase):
     time. At most ``max_baskets`` baskets either way. ``fair`` is a number (price units; 0 for
     an index future on its exact basket) or ``ewma``: the mid basis's exponential average over
     ``fair_halflife`` (a basis with a drifting level). Legs that filled unevenly are squared to
-    the basket position first."""
+    the basket position first; a leg whose last order has not reached the exchange yet (a
+    latency longer than the wake interval) waits for it, so no leg is sent twice."""
 
     kind: Literal["arbitrage"] = "arbitrage"
     wake: WakeCfg = WakeCfg(kind="fixed", interval=SECOND)
@@ -132,7 +133,7 @@ class ArbitrageAgent(MultiSymbolAgent):
         """Send each leg the IOC order that brings its inventory to ``baskets x lots``."""
         cross = self.params.cross_ticks
         for s, leg in self.legs.items():
-            if leg.open_orders:  # an order still in flight: wait for it
+            if leg.open_orders or leg.in_flight():  # an order still working: wait for it
                 continue
             diff = self.baskets * self.lots[s] - leg.inventory
             if diff > 0:
@@ -201,7 +202,8 @@ class HedgingMMGroup(GroupBase):
     lots of the hedge). ``hedge``:
 
     * ``take``: when the hedge leg is ``hedge_threshold`` lots or more from its target it
-      trades the difference with an immediate-or-cancel order at the touch;
+      trades the difference with an immediate-or-cancel order at the touch (once the last
+      one has reached the exchange);
     * ``skew``: it also quotes the hedge symbol (``hedge_size`` lots a side, its centre shifted
       by ``hedge_skew_ticks`` per lot of distance from the target), so passive fills bring it
       to the target;
@@ -336,7 +338,7 @@ class HedgingMarketMaker(MultiSymbolAgent):
     def _take(self) -> None:
         leg = self.hedge_leg
         diff = round(self.hedge_target - leg.inventory)
-        if abs(diff) < self.params.hedge_threshold or leg.open_orders:
+        if abs(diff) < self.params.hedge_threshold or leg.open_orders or leg.in_flight():
             return
         self.trade_hedge(diff, leg.quote())
 

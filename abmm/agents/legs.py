@@ -39,7 +39,31 @@ class Leg(OrderMethods):
         self.n_fills = 0
         self.traded = 0
         self.fill_log: list | None = None
+        #: the arrival time (ns) of the last request this leg sent (-1: none yet)
+        self.last_arrival = -1
         self.unique_id = parent.model.add_leg(self)
+
+    def limit(self, *args, **kw) -> int | None:
+        """``OrderMethods.limit``, remembering when the order reaches the exchange."""
+        return self._sent(OrderMethods.limit(self, *args, **kw))
+
+    def market_order(self, *args, **kw) -> int | None:
+        """``OrderMethods.market_order``, remembering when the order reaches the exchange."""
+        return self._sent(OrderMethods.market_order(self, *args, **kw))
+
+    def cancel(self, order_id: int) -> int:
+        """``OrderMethods.cancel``, remembering when the cancel reaches the exchange."""
+        return self._sent(OrderMethods.cancel(self, order_id))
+
+    def _sent(self, t: int | None) -> int | None:
+        if t is not None and t > self.last_arrival:
+            self.last_arrival = t
+        return t
+
+    def in_flight(self) -> bool:
+        """True while a request this leg sent has not reached the exchange yet (an immediate
+        order in flight never shows in ``open_orders``: it does not rest)."""
+        return self.model.now <= self.last_arrival
 
     @property
     def suspended_until(self) -> int:

@@ -334,13 +334,16 @@ class MarketModel(mesa.Model):
         return self.venue._activity.value
 
     # ------------------------------------------------------------------ orders
-    def send(self, agent, request: tuple) -> None:
-        """An agent's request leaves now and reaches the exchange after the agent's latency."""
+    def send(self, agent, request: tuple) -> int:
+        """An agent's request leaves now and reaches the exchange after the agent's latency;
+        returns its arrival time (ns)."""
         lat = agent.latency.draw()
         if lat <= 0:
             self._arrive(agent, request, self.now)
-        else:
-            self.queue.push(self.now + lat, K.ARRIVE, (agent, request))
+            return self.now
+        t = self.now + lat
+        self.queue.push(t, K.ARRIVE, (agent, request))
+        return t
 
     def _arrive(self, agent, req: tuple, t: int) -> None:
         v = agent.venue

@@ -311,6 +311,23 @@ def test_the_arbitrageur_sells_a_rich_future_against_its_basket(tmp_path):
     assert cheap.baskets == 3 and cheap.legs["IDX"].inventory == 6
 
 
+def test_a_slow_arbitrageur_waits_for_its_legs_in_flight(monkeypatch):
+    # a 3-second latency against a 1-second wake: each IOC leg is in flight over two wakes
+    slow = _basket_market(101.0, latency="3s")
+    model = build_model(slow)
+    model.run()
+    arb = model.groups["arb"][0]
+    assert arb.baskets == -3 and {s: leg.inventory for s, leg in arb.legs.items()} == \
+        {"IDX": -6, "A": 3, "B": 3}
+    # negative control: without the in-flight check the legs are sent again and overshoot
+    from abmm.agents.legs import Leg
+    monkeypatch.setattr(Leg, "in_flight", lambda self: False)
+    model = build_model(slow)
+    model.run()
+    arb = model.groups["arb"][0]
+    assert abs(arb.legs["IDX"].inventory) > 6
+
+
 def test_the_arbitrageur_leaves_a_fair_basis_alone():
     model = build_model(_basket_market(100.0))
     model.run()
