@@ -1,7 +1,14 @@
 """Mesa agents of the market. ``KINDS`` maps a scenario ``kind`` to (group schema, agent class)."""
 
 from abmm.agents.base import Latency, TraderAgent, Wake
-from abmm.agents.cross import ArbitrageAgent, ArbitrageGroup, HedgingMarketMaker, HedgingMMGroup
+from abmm.agents.cross import (
+    ArbitrageAgent,
+    ArbitrageGroup,
+    BasketAgent,
+    BasketGroup,
+    HedgingMarketMaker,
+    HedgingMMGroup,
+)
 from abmm.agents.executor import ExecutorAgent, ExecutorGroup
 from abmm.agents.inferred import InferredAgent, InferredGroup
 from abmm.agents.informed import InformedAgent, InformedGroup
@@ -27,9 +34,10 @@ KINDS = {
     "latent": (LatentGroup, LatentAgent),
     "arbitrage": (ArbitrageGroup, ArbitrageAgent),
     "hedging_mm": (HedgingMMGroup, HedgingMarketMaker),
+    "basket": (BasketGroup, BasketAgent),
 }
 
 __all__ = ["KINDS", "TraderAgent", "Latency", "Wake", "ShockAgent", "ShockGroup",
            "NoiseAgent", "ValueAgent", "InformedAgent", "MomentumAgent", "ExecutorAgent",
            "MarketMakerAgent", "MetaorderAgent", "PolicyAgent", "InferredAgent", "LatentAgent",
-           "ArbitrageAgent", "HedgingMarketMaker"]
+           "ArbitrageAgent", "HedgingMarketMaker", "BasketAgent"]

@@ -1,4 +1,5 @@
-"""Cross-symbol agents: an index (or basis) arbitrageur and a market maker that hedges.
+"""Cross-symbol agents: an index (or basis) arbitrageur, a market maker that hedges, and basket
+traders (correlated liquidity demand across symbols).
 
 Both trade several symbols through legs (:mod:`abmm.agents.legs`) and see every symbol's market
 as of ``now - latency``. Prices are compared in price units (ticks x ``tick_size``), positions
@@ -18,8 +19,8 @@ from abmm.agents.legs import MultiSymbolAgent
 from abmm.engine.types import OrderType
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 
-__all__ = ["ArbitrageGroup", "ArbitrageAgent", "HedgingMMGroup", "HedgingMarketMaker",
-           "RollingBeta"]
+__all__ = ["ArbitrageGroup", "ArbitrageAgent", "BasketGroup", "BasketAgent", "HedgingMMGroup",
+           "HedgingMarketMaker", "RollingBeta"]
 
 
 def _price(venue, ticks: float) -> float:
@@ -140,6 +141,93 @@ class ArbitrageAgent(MultiSymbolAgent):
                 leg.limit(BUY, quotes[s][2] + cross, diff, order_type=OrderType.IOC)
             elif diff < 0:
                 leg.limit(SELL, quotes[s][0] - cross, -diff, order_type=OrderType.IOC)
+
+
+# ------------------------------------------------------------------------------ baskets
+class BasketGroup(GroupBase):
+    """Uninformed traders who trade several symbols at once: index funds, ETF creations and
+    redemptions, portfolio rebalancing. Their demand is correlated across symbols, which makes
+    prices co-move beyond what the fundamentals share -- trading-based comovement (Barberis,
+    Shleifer & Wurgler 2005: stocks added to the S&P 500 start co-moving with it) and cross-impact
+    (Benzaquen, Mastromatteo, Eisler & Bouchaud 2017: order flow on one stock moves others; a
+    large part of the correlation of returns is the correlation of order flows).
+
+    At each wake a trader buys or sells (a fair coin) ``units`` baskets with a market order on
+    every leg at once: ``legs`` gives the signed lots per unit on each symbol (``{A: 1, B: 1}``;
+    a negative number trades the other side). ``units`` is uniform in ``[min_units,
+    max_units]``, or with ``size_alpha`` power-law, ``P(units >= x) = (min_units / x) **
+    size_alpha`` capped at ``max_units``, as the noise crowd's sizes. ``attention`` follows the
+    primary symbol's activity.
+
+    With ``max_children`` above 1 each trader works basket *metaorders*, as ``kind:
+    metaorder`` does on one symbol: a parent of ``L`` child baskets, ``P(L >= x) =
+    (min_children / x) ** children_alpha`` capped at ``max_children``, all on one side (a coin
+    flip per parent), one child basket per wake, a one-wake pause between parents. Split
+    portfolio flow has the long-memory signs of the one-symbol metaorders, so the crowd's
+    liquidity treats it alike (docs/multi_asset.md)."""
+
+    kind: Literal["basket"] = "basket"
+    wake: WakeCfg = WakeCfg(kind="poisson", interval=10 * SECOND)
+    legs: dict[str, int] = Field(min_length=1)
+    min_units: PositiveInt = 1
+    max_units: PositiveInt = 10
+    size_alpha: float | None = Field(None, gt=0, le=10)
+    min_children: PositiveInt = 1
+    max_children: PositiveInt = 1
+    children_alpha: float = Field(1.5, gt=1, le=5)
+
+    _legs = field_validator("legs")(ArbitrageGroup._legs.__func__)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.symbol is not None:
+            raise ValueError("a basket group names its symbols in 'legs', not 'symbol'")
+        if self.max_units < self.min_units:
+            raise ValueError(f"max_units ({self.max_units}) must be >= min_units "
+                             f"({self.min_units})")
+        if self.max_children < self.min_children:
+            raise ValueError(f"max_children ({self.max_children}) must be >= min_children "
+                             f"({self.min_children})")
+        return self
+
+
+class BasketAgent(MultiSymbolAgent):
+    """See :class:`BasketGroup`."""
+
+    kind = "basket"
+
+    def setup(self) -> None:
+        """Make the legs."""
+        self.setup_legs(list(self.params.legs))
+        self._lots = [(leg, self.params.legs[s]) for s, leg in self.legs.items()]
+        self.left = 0  # child baskets left in the current parent (max_children > 1)
+        self.side = BUY
+        self.parents = 0
+
+    def on_wake(self) -> None:
+        """Buy or sell a random number of baskets, every leg with a market order (with
+        parents: the next child basket, or a new parent when idle)."""
+        p = self.params
+        if p.max_children > 1:
+            if self.left <= 0:
+                u, w = self.prng.random(2).tolist()
+                self.left = min(p.max_children, int(
+                    p.min_children * (1.0 - w) ** (-1.0 / p.children_alpha)))
+                self.side = BUY if u < 0.5 else SELL
+                self.parents += 1
+                return
+            self.left -= 1
+            side = self.side
+            v = self.prng.random() if p.max_units > p.min_units else 0.0
+        else:
+            u, v = self.prng.random(2).tolist()
+            side = BUY if u < 0.5 else SELL
+        if p.size_alpha is None:
+            units = p.min_units + int(v * (p.max_units - p.min_units + 1))
+        else:
+            units = min(p.max_units, int(p.min_units * (1.0 - v) ** (-1.0 / p.size_alpha)))
+        for leg, lots in self._lots:
+            leg.market_order(side if lots > 0 else 1 - side, units * abs(lots))
 
 
 # ------------------------------------------------------------------------------ hedging MM

@@ -77,6 +77,10 @@ class NoiseGroup(GroupBase):
     flow_halflife: Duration = 60_000_000_000
     flow_depth: float = Field(0.0, ge=0, le=10)
     flow_horizons: list[Duration] | None = Field(None, min_length=1)
+    #: a multi-symbol market: place limit orders around the weighted sum of these symbols'
+    #: mids (price units: ``{A: 0.5, B: 0.5}``) instead of the trader's own mid -- the crowd
+    #: of an index future prices it off its constituents (default: its own mid)
+    quote_around: dict[str, float] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _check(self):
@@ -108,6 +112,27 @@ class NoiseAgent(TraderAgent):
                 j = self.index // len(p.attention_horizons or [0])
                 hl = p.flow_horizons[j % len(p.flow_horizons)]
             self._flow = flow_imbalance(self.venue, hl)
+        self._around = None
+        if p.quote_around:  # (venue, weight in this symbol's ticks per tick of that one)
+            tick = self.venue.tick_size
+            self._around = [(self.model.venue_of(s), w * self.model.venue_of(s).tick_size / tick)
+                            for s, w in p.quote_around.items()]
+
+    def reference(self) -> float | None:
+        """Where this trader's limit orders are placed around (ticks): its mid as seen now,
+        or with ``quote_around`` the weighted sum of those symbols' mids (None while one of
+        them has no price)."""
+        if self._around is None:
+            return self.mid()
+        t = self.model.now - self.latency.draw()
+        out = 0.0
+        for venue, w in self._around:
+            (bid, _, ask, _), last = venue.view_at(t)
+            m = (bid + ask) / 2 if bid is not None and ask is not None else last
+            if m is None:
+                return None
+            out += w * m
+        return out
 
     def activity(self) -> float:
         """The activity this trader reacts to: its horizon's ratio, else the market's."""
@@ -147,7 +172,9 @@ class NoiseAgent(TraderAgent):
             if p.flow_lean:
                 lean = min(1.0, max(-1.0, p.flow_lean * imb))
                 side = SELL if u[0] < 0.5 * (1.0 + lean) else BUY
-        mid = self.mid()
+        mid = self.mid() if self._around is None else self.reference()
+        if mid is None:
+            return
         k = -p.cross_ticks + int(u[3] * (p.offset_ticks + p.cross_ticks + 1))
         if p.flow_depth and k > 0:  # the consumed side closer, the other side deeper
             f = 1.0 + p.flow_depth * (imb if side == BUY else -imb)

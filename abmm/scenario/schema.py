@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from abmm.agents import KINDS
-from abmm.agents.cross import ArbitrageGroup, HedgingMMGroup
+from abmm.agents.cross import ArbitrageGroup, BasketGroup, HedgingMMGroup
 from abmm.agents.executor import ExecutorGroup
 from abmm.agents.inferred import InferredGroup
 from abmm.agents.informed import InformedGroup
@@ -255,7 +255,7 @@ class FundamentalCfg(Strict):
 AgentGroup = Annotated[
     NoiseGroup | ValueGroup | InformedGroup | MomentumGroup | ExecutorGroup | MarketMakerGroup
     | MetaorderGroup | PolicyGroup | InferredGroup | LatentGroup | ArbitrageGroup
-    | HedgingMMGroup,
+    | HedgingMMGroup | BasketGroup,
     Field(discriminator="kind"),
 ]
 assert {g.model_fields["kind"].default for g in AgentGroup.__origin__.__args__} == set(KINDS)
@@ -414,7 +414,7 @@ def _check_symbols(sc: Scenario) -> list[tuple[str, str]]:
                         f"its constituents' ({', '.join(f.symbols[s.symbol].index_of)}); "
                         "jump one of them"))
     for i, g in enumerate(sc.agents):
-        for key in ("symbol", "legs", "signal_symbol"):
+        for key in ("symbol", "legs", "signal_symbol", "quote_around"):
             want = getattr(g, key, None)
             if want is None:
                 continue

@@ -123,6 +123,99 @@ def test_fundamental_moves_are_correlated_as_configured_and_an_index_is_its_bask
     assert np.allclose(fi.path * 0.05, 0.5 * fa.path * 0.01 + 0.5 * fb.path * 0.01)
 
 
+# ------------------------------------------------------------------------------ baskets
+def _deep_market(*groups, close="09:40"):
+    """A, B and IDX with a deep fixed maker on each and flat fundamentals, plus ``groups``."""
+    fixed = {"kind": "market_maker", "name": "mm", "strategy": "fixed", "half_spread_ticks": 1,
+             "levels": 10, "size": 500, "max_inventory": 10**7, "latency": 0,
+             "symbol": ["A", "B", "IDX"]}
+    return {"seed": 4,
+            "market": {"open": "09:30", "close": close,
+                       "symbols": [{"symbol": "A"}, {"symbol": "B"}, {"symbol": "IDX"}]},
+            "fundamental": {"sigma_1h": 0.0}, "agents": [fixed, *groups]}
+
+
+def test_a_basket_trader_sends_every_leg_at_once_in_its_proportions():
+    basket = {"kind": "basket", "name": "bk", "count": 2, "legs": {"A": 1, "B": -1, "IDX": 2},
+              "wake": {"kind": "poisson", "interval": "5s"}, "size_alpha": 1.4,
+              "max_units": 50, "latency": 0}
+    model = build_model(_deep_market(basket))
+    model.run()
+    for agent in model.groups["bk"]:
+        a, b, i = (agent.legs[s] for s in ("A", "B", "IDX"))
+        assert a.n_orders == b.n_orders == i.n_orders > 50
+        assert a.inventory == -b.inventory and i.inventory == 2 * a.inventory
+        assert a.traded == b.traded and i.traded == 2 * a.traded
+        assert a.traded > a.n_orders  # power-law units: more than one lot an order on average
+
+
+def test_basket_metaorders_keep_one_side_per_parent():
+    basket = {"kind": "basket", "name": "bk", "legs": {"A": 1, "B": 1},
+              "wake": {"kind": "poisson", "interval": "1s"}, "min_units": 2, "max_units": 2,
+              "min_children": 5, "max_children": 200, "latency": 0}
+    model = build_model(_deep_market(basket, close="10:30"))
+    sides = []
+    agent = model.groups["bk"][0]
+    leg = agent.legs["A"]
+    orig = leg.market_order
+
+    def spy(side, qty, *a, **k):
+        sides.append(side)
+        return orig(side, qty, *a, **k)
+
+    leg.market_order = spy
+    model.run()
+    switches = sum(x != y for x, y in zip(sides, sides[1:], strict=False))
+    assert len(sides) > 1000 and 0 < switches <= agent.parents
+    assert len(sides) / agent.parents > 5  # a parent is 5 children or more
+    # negative control: single baskets flip sides about every other order
+    single = {**basket, "max_children": 1, "min_children": 1}
+    model = build_model(_deep_market(single, close="10:30"))
+    sides.clear()
+    leg = model.groups["bk"][0].legs["A"]
+    orig = leg.market_order
+    leg.market_order = spy
+    model.run()
+    switches = sum(x != y for x, y in zip(sides, sides[1:], strict=False))
+    assert switches > 0.4 * len(sides)
+
+
+@pytest.mark.parametrize("change, what", [
+    ({"legs": {"A": 0}}, "A has 0 lots"),
+    ({"min_children": 10, "max_children": 5}, "max_children (5) must be >= min_children (10)"),
+    ({"symbol": "A"}, "names its symbols in 'legs'"),
+    ({"legs": {"A": 1, "Q": 1}}, "no symbol 'Q' in market.symbols"),
+])
+def test_basket_groups_are_checked(change, what):
+    basket = {"kind": "basket", "legs": {"A": 1, "B": 1}, **change}
+    assert what in problems(_deep_market(basket))
+
+
+def test_a_crowd_can_quote_around_other_symbols_prices():
+    crowd = {"kind": "noise", "count": 30, "wake": {"kind": "poisson", "interval": "2s"},
+             "p_market": 0.2, "offset_ticks": 10, "cross_ticks": 2, "order_ttl": "1ms"}
+    two = {"seed": 6, "market": {"open": "09:30", "close": "10:00",
+                                 "symbols": [{"symbol": "A"},
+                                             {"symbol": "B", "reference_price": 110.0,
+                                              "tick_size": 0.05}]},
+           "fundamental": {"sigma_1h": 0.0},
+           "agents": [{**crowd, "symbol": "A"},
+                      {**crowd, "name": "crowd_b", "symbol": "B", "quote_around": {"A": 1.0}}]}
+    model = build_model(two)
+    model.run()
+    a, b = model.venues
+    # B's crowd prices off A (about 100), not off B's own start (110)
+    assert abs(b.mid() * 0.05 - a.mid() * 0.01) < 1.0
+    # negative control: around its own mid B wanders on its own, nowhere near A
+    del two["agents"][1]["quote_around"]
+    model = build_model(two)
+    model.run()
+    a, b = model.venues
+    assert abs(b.mid() * 0.05 - a.mid() * 0.01) > 5.0
+    two["agents"][1]["quote_around"] = {"Z": 1.0}
+    assert "agents.1.quote_around: no symbol 'Z'" in problems(two)
+
+
 # ------------------------------------------------------------------------------ shocks
 def test_a_news_jump_moves_its_own_symbols_fundamental_and_the_index_made_of_it():
     three = sc(market__symbols=[{"symbol": "A"}, {"symbol": "B"},
