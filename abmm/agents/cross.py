@@ -14,8 +14,9 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from abmm.agents.base import BUY, SELL
+from abmm.agents.base import BUY, SELL, horizon_activity
 from abmm.agents.legs import MultiSymbolAgent
+from abmm.agents.metaorder import MetaorderAgent
 from abmm.engine.types import OrderType
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 
@@ -157,7 +158,8 @@ class BasketGroup(GroupBase):
     a negative number trades the other side). ``units`` is uniform in ``[min_units,
     max_units]``, or with ``size_alpha`` power-law, ``P(units >= x) = (min_units / x) **
     size_alpha`` capped at ``max_units``, as the noise crowd's sizes. ``attention`` follows the
-    primary symbol's activity.
+    primary symbol's activity (over ``attention_horizons`` if given, within
+    ``attention_clip``), as a metaorder trader's.
 
     With ``max_children`` above 1 each trader works basket *metaorders*, as ``kind:
     metaorder`` does on one symbol: a parent of ``L`` child baskets, ``P(L >= x) =
@@ -175,6 +177,13 @@ class BasketGroup(GroupBase):
     min_children: PositiveInt = 1
     max_children: PositiveInt = 1
     children_alpha: float = Field(1.5, gt=1, le=5)
+    #: as ``metaorder``'s: the wake rate follows the primary symbol's volatility over
+    #: ``attention_horizons`` (trader ``i`` watches ``attention_horizons[i % len]``) against
+    #: ``activity_reference``, raised to ``attention`` and kept within ``[1/attention_clip,
+    #: attention_clip]``; without horizons, the market's own activity
+    attention_clip: float = Field(5.0, ge=1, le=5)
+    attention_horizons: list[Duration] | None = Field(None, min_length=1)
+    activity_reference: Duration = 86_400 * SECOND
 
     _legs = field_validator("legs")(ArbitrageGroup._legs.__func__)
 
@@ -203,6 +212,17 @@ class BasketAgent(MultiSymbolAgent):
         self.left = 0  # child baskets left in the current parent (max_children > 1)
         self.side = BUY
         self.parents = 0
+        p = self.params
+        self._tracker = None
+        self._h = 0
+        if p.attention_horizons:
+            self._tracker = horizon_activity(self.venue, tuple(p.attention_horizons),
+                                             p.activity_reference)
+            self._h = self.index % len(p.attention_horizons)
+
+    # the primary symbol's activity paces the wakes, as a metaorder trader's
+    activity = MetaorderAgent.activity
+    next_wake = MetaorderAgent.next_wake
 
     def on_wake(self) -> None:
         """Buy or sell a random number of baskets, every leg with a market order (with

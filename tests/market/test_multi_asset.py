@@ -180,6 +180,29 @@ def test_basket_metaorders_keep_one_side_per_parent():
     assert switches > 0.4 * len(sides)
 
 
+def test_a_basket_trader_paces_itself_by_the_primary_symbols_volatility():
+    SECOND = 10**9
+    basket = {"kind": "basket", "name": "bk", "count": 2, "legs": {"A": 1, "B": 1},
+              "wake": {"kind": "poisson", "interval": "60s"}, "attention": 1.0,
+              "attention_clip": 2.0, "attention_horizons": ["1min", "4h"], "latency": 0}
+    model = build_model(_deep_market(basket))
+    agents = model.groups["bk"]
+    assert [a._h for a in agents] == [0, 1] and agents[0]._tracker is agents[1]._tracker
+    assert agents[0]._tracker is not None
+    stub = type("Stub", (), {"update": lambda self, m: [4.0, 0.5]})()
+    for a in agents:
+        a._tracker = stub
+    model.venue.activity = lambda: 1.0  # the market's own activity: not what they read
+    for a, rate in ((agents[0], 2.0), (agents[1], 0.5)):  # 4.0 clipped to 2
+        gaps = [a.next_wake(0) for _ in range(4_000)]
+        assert np.mean(gaps) == pytest.approx(60 * SECOND / rate, rel=0.06)
+    # negative control: without attention the pace is the schedule's
+    plain = build_model(_deep_market({**basket, "attention": 0.0})).groups["bk"][0]
+    plain._tracker = stub
+    assert np.mean([plain.next_wake(0) for _ in range(4_000)]) == pytest.approx(
+        60 * SECOND, rel=0.06)
+
+
 @pytest.mark.parametrize("change, what", [
     ({"legs": {"A": 0}}, "A has 0 lots"),
     ({"min_children": 10, "max_children": 5}, "max_children (5) must be >= min_children (10)"),
