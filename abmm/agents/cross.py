@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from abmm.agents.base import BUY, SELL, horizon_activity
+from abmm.agents.base import BUY, SELL
 from abmm.agents.legs import MultiSymbolAgent
 from abmm.agents.metaorder import MetaorderAgent
 from abmm.engine.types import OrderType
@@ -212,15 +212,10 @@ class BasketAgent(MultiSymbolAgent):
         self.left = 0  # child baskets left in the current parent (max_children > 1)
         self.side = BUY
         self.parents = 0
-        p = self.params
-        self._tracker = None
-        self._h = 0
-        if p.attention_horizons:
-            self._tracker = horizon_activity(self.venue, tuple(p.attention_horizons),
-                                             p.activity_reference)
-            self._h = self.index % len(p.attention_horizons)
+        self.watch_horizons()
 
     # the primary symbol's activity paces the wakes, as a metaorder trader's
+    watch_horizons = MetaorderAgent.watch_horizons
     activity = MetaorderAgent.activity
     next_wake = MetaorderAgent.next_wake
 

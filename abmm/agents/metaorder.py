@@ -62,6 +62,12 @@ class MetaorderAgent(TraderAgent):
         self.left = 0  # child orders left in the current parent
         self.side = BUY
         self.parents = 0
+        self.watch_horizons()
+
+    def watch_horizons(self) -> None:
+        """Set up the volatility this trader watches: its horizon's tracker
+        (``attention_horizons[index % len]`` against ``activity_reference``), or none (the
+        market's own activity)."""
         p = self.params
         self._tracker = None
         self._h = 0

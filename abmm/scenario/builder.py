@@ -158,7 +158,7 @@ def build_agents(model: MarketModel, scenario: Scenario, seed: int) -> list:
     shooters = {None: shooter, model.venue.symbol: shooter}
     for s in scenario.shocks:  # a shock on another symbol trades through a shooter there
         if s.symbol not in shooters:
-            extra = ShockAgent(model, "shocks", len({id(a) for a in shooters.values()}),
+            extra = ShockAgent(model, "shocks", len(shooters) - 1,
                                ShockGroup(latency=0), stream(seed, "shocks", s.symbol),
                                Latency("constant", 0, 0, 0, None), Wake("once", 0),
                                venue=model.venue_of(s.symbol))
