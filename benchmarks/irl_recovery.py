@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from abmm.policy.inferred import FINE_MULTIPLES
+
 GAMMA = 0.1
 URGENCY = 3.0
 
@@ -86,7 +88,7 @@ def _inferred(scenario: dict, role: str, policy: Path) -> dict:
     sc = copy.deepcopy(scenario)
     orig = sc["agents"][-1]
     keep = ("size", "max_inventory", "levels", "latency", "wake") if role == "market_maker" \
-        else ("side", "quantity", "start", "duration", "latency", "wake")
+        else ("side", "quantity", "start", "duration", "latency", "wake", "child", "limit_ticks")
     sc["agents"][-1] = {"kind": "inferred", "name": "target", "role": role,
                         "policy": str(policy), **{k: orig[k] for k in keep if k in orig}}
     sc["name"] += "_inferred"
@@ -157,7 +159,7 @@ def run_case(case: str, train: list[int], test: list[int], work: Path, progress)
         tr.costs = costs
         tr.sigma = float(np.sqrt(np.mean([t.sigma ** 2 for t in traces])))
         eta, sigma = irl.exec_eta_sigma(tr)
-        res = irl.fit_exec(tr, eta=eta, sigma=sigma)
+        res = irl.fit_exec(tr, eta=eta, sigma=sigma, multiples=FINE_MULTIPLES)
         T = tr.n_slices * tr.dt
         # the rule's urgency is kappa times its whole duration (its first slice only looks)
         kappa = URGENCY / (T + tr.dt)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 
 from abmm.agents.base import BUY, SELL, TraderAgent
+from abmm.engine.types import OrderType
 from abmm.schema import Duration, GroupBase, WakeCfg
 
 #: Default intraday volume profile (U-shaped: heavy open and close), in equal time buckets.
@@ -26,8 +27,12 @@ class ExecutorGroup(GroupBase):
     * ``almgren_chriss``: the optimal trajectory x(τ)/X = sinh(κ(1-τ))/sinh(κ) with urgency κ
       (``urgency`` = κT; 0 gives TWAP, larger front-loads).
 
-    Child orders are market orders, or limit orders at the best price on the executor's side
-    (``child: limit``; an unfilled one is cancelled at the next slice). At the end of the
+    Child orders are market orders, limit orders at the best price on the executor's side
+    (``child: limit``; an unfilled one is cancelled at the next slice), or marketable limit
+    orders with a price protection (``child: ioc``: immediate-or-cancel at the opposite touch,
+    as seen, plus ``limit_ticks`` ticks through it; what does not fill at once expires and the
+    schedule's shortfall is sent at the next slice, so a thin book slows the executor down as
+    it slows a real one). At the end of the
     schedule (at the latest one slice before the close) whatever is left is sent as a market
     order, retried every slice until the parent is complete or the session closes."""
 
@@ -38,10 +43,33 @@ class ExecutorGroup(GroupBase):
     start: Duration = 37_800_000_000_000  # 10:30
     duration: Duration = 3_600_000_000_000  # 60 min
     algo: Literal["twap", "vwap", "pov", "almgren_chriss"] = "twap"
-    child: Literal["market", "limit"] = "market"
+    child: Literal["market", "limit", "ioc"] = "market"
+    limit_ticks: int = Field(0, ge=0)
     participation: float = Field(0.1, gt=0, le=1)
     urgency: float = Field(2.0, ge=0)
     volume_profile: list[float] = Field(default_factory=lambda: list(U_SHAPE), min_length=1)
+
+
+def send_child(agent, side: int, qty: int, child: str, limit_ticks: int = 0) -> None:
+    """Send one child order of ``qty`` lots by ``child`` (``ExecutorGroup``): ``market``, a
+    ``limit`` at the own side's best price, or an ``ioc`` at the opposite best price
+    ``limit_ticks`` through it (both as seen now; a market order when that side is empty)."""
+    if child == "market":
+        agent.market_order(side, qty)
+        return
+    bid, _, ask, _ = agent.quote()
+    if child == "limit":
+        price = bid if side == BUY else ask
+    else:
+        price = ask if side == BUY else bid
+        if price is not None:
+            price = price + limit_ticks if side == BUY else price - limit_ticks
+    if price is None:
+        agent.market_order(side, qty)
+    elif child == "limit":
+        agent.limit(side, price, qty)
+    else:
+        agent.limit(side, price, qty, order_type=OrderType.IOC)
 
 
 class ExecutorAgent(TraderAgent):
@@ -124,15 +152,7 @@ class ExecutorAgent(TraderAgent):
         qty = max(0, min(want, remaining))
         if not qty:
             return
-        if p.child == "market":
-            self.market_order(self.side, qty)
-        else:
-            bid, _, ask, _ = self.quote()
-            price = (bid if self.side == BUY else ask)
-            if price is None:
-                self.market_order(self.side, qty)
-            else:
-                self.limit(self.side, price, qty)
+        send_child(self, self.side, qty, p.child, p.limit_ticks)
 
     def summary(self) -> dict:
         """The base summary plus parent size, completion, average and arrival prices (ticks) and

@@ -31,8 +31,10 @@ rule-based market maker), and quotes the recovered policy's most likely bid and 
 An **executor** works ``quantity`` lots like the rule-based executor (first wake at ``start``
 records the arrival mid; a slice every ``wake.interval``; whatever is left at ``start +
 duration``, at the latest one slice before the close, is sent as a market order, retried each
-slice): at each slice it sends a market order of the recovered policy's multiple (0, 0.5, 1 or
-2) of the adaptive TWAP slice ``remaining / slices left``.
+slice): at each slice it sends a child order (``child``: a market order by default, as
+``kind: executor``'s ``child`` and ``limit_ticks``) of the recovered policy's multiple of the
+adaptive TWAP slice ``remaining / slices left`` (0, 0.5, 1 or 2, or the finer set the policy
+file lists, e.g. 0 to 4 in steps of 0.1).
 
 The policy file is checked when the scenario loads: a missing file, one that is not an
 inferred policy (e.g. a ``kind: policy`` network) or one of the other role is a one-line
@@ -48,7 +50,8 @@ from typing import Literal
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from abmm.agents.base import BUY, SELL, TraderAgent
-from abmm.policy.inferred import EXEC_MULTIPLES, InferredPolicyError, load_inferred
+from abmm.agents.executor import send_child
+from abmm.policy.inferred import InferredPolicyError, load_inferred
 from abmm.resources import policy_path
 from abmm.schema import SECOND, Duration, GroupBase, WakeCfg
 from abmm.signals.volatility import MidVolatility
@@ -82,6 +85,9 @@ class InferredGroup(GroupBase):
     quantity: PositiveInt = 10_000
     start: Duration = 37_800_000_000_000  # 10:30
     duration: Duration = 3_600_000_000_000  # 60 min
+    #: how child orders are sent, as ``kind: executor``'s ``child`` and ``limit_ticks``
+    child: Literal["market", "limit", "ioc"] = "market"
+    limit_ticks: int = Field(0, ge=0)
 
     @field_validator("policy")
     @classmethod
@@ -192,9 +198,9 @@ class InferredAgent(TraderAgent):
             self.n_slices = max(1, -(-(self.finish_at - now) // iv))
         j = min(int(round((now - self.first_slice) / iv)), self.n_slices - 1)
         a = self.policy.act(remaining / p.quantity, j, self.n_slices)
-        qty = min(remaining, int(round(EXEC_MULTIPLES[a] * remaining / (self.n_slices - j))))
+        qty = min(remaining, int(round(self.policy.multiples[a] * remaining / (self.n_slices - j))))
         if qty > 0:
-            self.market_order(self.side, qty)
+            send_child(self, self.side, qty, self.params.child, self.params.limit_ticks)
 
     def summary(self) -> dict:
         """The agent summary plus its role and decisions (executors: the executor columns)."""

@@ -17,7 +17,8 @@ One trader's record is rebuilt from the run directory alone (``abmm.rundir``: ``
   ``t_0`` (a rule-based executor's first wake only records the arrival price) while before its
   schedule's end (``j < N``; what is left then is swept); the remaining fraction ``f`` from its fills before ``t_j``; the action is the lots it
   sent in ``[t_j, t_j + dt)`` as a multiple of the adaptive TWAP slice ``remaining / (N - j)``,
-  mapped to the nearest of ``EXEC_MULTIPLES`` = (0, 0.5, 1, 2) (linear distance). Its child
+  mapped to the nearest of ``EXEC_MULTIPLES`` = (0, 0.5, 1, 2) (linear distance; ``action``),
+  and the exact multiple is kept (``ratio``) for fits over a finer set of sizes. Its child
   orders' costs against the mid before them give the temporary impact ``eta``, the mid at the
   slices the volatility ``sigma``.
 
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MMTrace", "ExecTrace", "mm_trace", "exec_trace", "fit_fill_curve", "fit_mm",
            "fit_exec", "fit_cloning", "IRLResult", "concat", "agreement", "constant_agreement",
            "save_result", "group_config", "predict", "mm_action", "exec_action",
-           "exec_eta_sigma"]
+           "nearest_multiple", "exec_eta_sigma"]
 
 FILL, ACCEPTED = 1, 0
 
@@ -381,8 +382,7 @@ class ExecTrace:
 
 def exec_action(ratio) -> np.ndarray:
     """Child size over the adaptive TWAP slice -> nearest index of ``EXEC_MULTIPLES``."""
-    m = np.asarray(EXEC_MULTIPLES)
-    return np.abs(m[None, :] - np.asarray(ratio, float)[:, None]).argmin(1)
+    return nearest_multiple(ratio, EXEC_MULTIPLES)
 
 
 def exec_trace(run_dir, agent_name: str) -> ExecTrace:
@@ -437,30 +437,46 @@ def exec_trace(run_dir, agent_name: str) -> ExecTrace:
     return _select(tr, keep)
 
 
-def _exec_q(theta, tr: ExecTrace, grid: int = 401) -> np.ndarray:
-    return ExecPolicy(theta, {"grid": grid}).q_values(tr.f, tr.j, tr.n_slices)
+def nearest_multiple(ratio, multiples) -> np.ndarray:
+    """Child sizes over the adaptive TWAP slice -> the nearest index of ``multiples``."""
+    m = np.asarray(multiples, np.float64)
+    return np.abs(m[None, :] - np.asarray(ratio, float)[:, None]).argmin(1)
+
+
+def _exec_q(theta, tr: ExecTrace, grid: int = 401, multiples=EXEC_MULTIPLES) -> np.ndarray:
+    return ExecPolicy(theta, {"grid": grid, "multiples": list(multiples)}).q_values(
+        tr.f, tr.j, tr.n_slices)
 
 
 def fit_exec(trace: ExecTrace, eta: float | None = None, sigma: float | None = None,
-             grid: int = 401) -> IRLResult:
+             grid: int = 401, multiples=None) -> IRLResult:
     """Fit ``theta`` (``EXEC_FEATURES``) by maximum likelihood of the logged slices under the
     soft-optimal policy (soft value iteration); ``(kappa T)^2 = theta_risk / theta_impact`` and
     ``lambda = (kappa T)^2 eta / (sigma^2 T^2)`` (``eta``, ``sigma`` from the log when None).
     The standard error of lambda is the delta method's on the profile's curvature in
-    ``log(theta_risk / theta_impact)``."""
+    ``log(theta_risk / theta_impact)``.
+
+    The actions are the environment's (``trace.action``, ``EXEC_MULTIPLES``) by default; with
+    ``multiples`` (e.g. ``FINE_MULTIPLES``) they are the logged sizes ``trace.ratio`` mapped to
+    the nearest of that finer set, and the policy acts on it (saved in its ``model``)."""
     from scipy.optimize import minimize
 
     if trace.n_slices < 2:
         raise ValueError("fit_exec needs at least two slices")
-    na = len(EXEC_MULTIPLES)
+    if multiples is None:
+        multiples, actions = EXEC_MULTIPLES, np.asarray(trace.action)
+    else:
+        multiples = tuple(float(x) for x in multiples)
+        actions = nearest_multiple(trace.ratio, multiples)
+    na = len(multiples)
     n = len(trace)
 
     def nll(x):
         th = np.exp(x)
-        z = _exec_q(th, trace, grid)
+        z = _exec_q(th, trace, grid, multiples)
         mx = z.max(1, keepdims=True)
         lse = (mx[:, 0] + np.log(np.exp(z - mx).sum(1)))
-        return -(z[np.arange(n), trace.action] - lse).sum()
+        return -(z[np.arange(n), actions] - lse).sum()
 
     # a coarse grid over (log theta_impact, log urgency^2), then Nelder-Mead
     best = None
@@ -490,6 +506,8 @@ def fit_exec(trace: ExecTrace, eta: float | None = None, sigma: float | None = N
     T = trace.n_slices * trace.dt
     lam = u2 * eta / (sigma ** 2 * T ** 2)
     model = {"grid": grid}
+    if tuple(multiples) != tuple(EXEC_MULTIPLES):
+        model["multiples"] = list(multiples)
     res = IRLResult("executor", ("impact", "inventory_risk"), theta, model, float(-r.fun),
                     float(-n * math.log(na)), n, float(lam), float(lam * se_log),
                     extra={"urgency": float(math.sqrt(u2)), "eta": eta, "sigma": sigma, "T": T,
@@ -568,14 +586,18 @@ def constant_agreement(actions) -> tuple[float, int]:
 
 
 def predict(result: IRLResult, tr) -> np.ndarray:
-    """The recovered policy's most likely action at each of a trace's states."""
+    """The recovered policy's most likely action at each of a trace's states (the
+    environment's grid: ``mm_action``'s pairs, ``EXEC_MULTIPLES``' indices)."""
     pol = result.policy()
     if result.role == "market_maker":
         b, a = pol.quotes(tr.q, tr.sigma, tr.mid)
         b = np.where(tr.can_bid, b, np.nan)
         a = np.where(tr.can_ask, a, np.nan)
         return mm_action(b, a, tr.offsets)
-    return pol.q_values(tr.f, tr.j, tr.n_slices).argmax(1)
+    a = pol.q_values(tr.f, tr.j, tr.n_slices).argmax(1)
+    if pol.multiples == tuple(EXEC_MULTIPLES):
+        return a
+    return exec_action(np.asarray(pol.multiples)[a])  # a finer set: the environment's nearest
 
 
 def save_result(result: IRLResult, path, meta: dict | None = None):

@@ -23,7 +23,9 @@ Gaussian around ``(theta_offset + theta_risk h) / theta_offset_sq`` and
 
 **executor** -- the action is the child market order as a multiple ``m`` of the adaptive TWAP
 slice (what is left over the slices left), ``m`` in ``EXEC_MULTIPLES`` = (0, 0.5, 1, 2) (the
-wait and market-order actions 0..3 of ``abmm.env.execution_v0``). The state is the remaining
+wait and market-order actions 0..3 of ``abmm.env.execution_v0``), or in a policy whose
+``model["multiples"]`` lists a finer set (``FINE_MULTIPLES``: 0 to 4 in steps of 0.1), in
+that set -- mapped to the nearest of ``EXEC_MULTIPLES`` for comparisons. The state is the remaining
 fraction ``f`` of the parent and the slice ``j`` of ``N``. With ``n = min(m f / (N - j), f)``:
 
 * ``impact`` = ``-N n^2`` -- the Almgren-Chriss temporary-impact cost ``eta v^2 dt`` of trading
@@ -40,7 +42,7 @@ The file (``save_inferred``/``load_inferred``): a ``.npz`` with one array ``conf
 string holding JSON ``{"format": "abmm.inferred_policy", "version": 1, "role", "features",
 "theta", "model", "meta"}``; ``model`` holds the role's conventions (market maker: ``offsets``,
 ``fine``, ``tau``, ``vol_halflife``, ``quote_size``, and the fill curve ``A``, ``k``, ``dt``
-estimated from the log, for the record; executor: ``grid``).
+estimated from the log, for the record; executor: ``grid`` and optionally ``multiples``).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ import numpy as np
 from abmm.errors import AbmmError
 from abmm.schema.files import write_atomic
 
-__all__ = ["FORMAT", "MM_FEATURES", "EXEC_FEATURES", "EXEC_MULTIPLES", "InferredPolicyError",
-           "FINE_OFFSETS", "feasible", "fill_prob", "mm_action", "fine_index", "mm_features", "exec_features", "exec_soft_values",
+__all__ = ["FORMAT", "MM_FEATURES", "EXEC_FEATURES", "EXEC_MULTIPLES", "FINE_MULTIPLES",
+           "InferredPolicyError", "FINE_OFFSETS", "feasible", "fill_prob", "mm_action", "fine_index", "mm_features", "exec_features", "exec_soft_values",
            "MMPolicy", "ExecPolicy", "save_inferred", "load_inferred", "softmax_rows"]
 
 FORMAT = "abmm.inferred_policy"
@@ -62,6 +64,10 @@ VERSION = 1
 MM_FEATURES = ("offset", "offset_sq", "risk_shift")
 EXEC_FEATURES = ("impact", "inventory_risk")
 EXEC_MULTIPLES = (0.0, 0.5, 1.0, 2.0)
+#: A finer set of child sizes an inferred executor may act on (``model["multiples"]``): 0 to
+#: 4 times the adaptive TWAP slice in steps of 0.1 (an Almgren-Chriss schedule's first slices
+#: are up to ``kappa T coth(kappa T)`` times it, beyond the environment's largest, 2).
+FINE_MULTIPLES = tuple(round(0.1 * i, 10) for i in range(41))
 
 
 class InferredPolicyError(AbmmError, ValueError):
@@ -180,24 +186,27 @@ def _trade(f, m, steps_left):
     return np.minimum(m * f / np.maximum(steps_left, 1), f)
 
 
-def exec_features(f, j, n_slices: int) -> np.ndarray:
-    """``phi(s, a)`` for the executor: shape ``(n_states, 4, 2)`` (``EXEC_FEATURES``) at
-    remaining fractions ``f`` and slices ``j`` (0-based, ``< n_slices``)."""
+def exec_features(f, j, n_slices: int, multiples=EXEC_MULTIPLES) -> np.ndarray:
+    """``phi(s, a)`` for the executor: shape ``(n_states, len(multiples), 2)``
+    (``EXEC_FEATURES``) at remaining fractions ``f`` and slices ``j`` (0-based, ``<
+    n_slices``)."""
     f = np.atleast_1d(np.asarray(f, np.float64))[:, None]
     left = (n_slices - np.atleast_1d(np.asarray(j, np.float64)))[:, None]
-    m = np.asarray(EXEC_MULTIPLES)[None, :]
+    m = np.asarray(multiples, np.float64)[None, :]
     n = _trade(f, m, left)
     return np.stack([-n_slices * n * n, -(f - n) ** 2 / n_slices], axis=-1)
 
 
-def exec_soft_values(theta, n_slices: int, grid: int = 401) -> np.ndarray:
+def exec_soft_values(theta, n_slices: int, grid: int = 401,
+                     multiples=EXEC_MULTIPLES) -> np.ndarray:
     """Soft value iteration: ``V[j]`` on ``f = linspace(0, 1, grid)`` for ``j = 0..N``
-    (``V[N]``: the final sweep's cost), shape ``(N + 1, grid)``."""
+    (``V[N]``: the final sweep's cost), shape ``(N + 1, grid)``; the actions are the child
+    sizes ``multiples``."""
     theta = np.asarray(theta, np.float64)
     fg = np.linspace(0.0, 1.0, grid)
     V = np.empty((n_slices + 1, grid))
     V[n_slices] = -theta[0] * n_slices * fg ** 2
-    m = np.asarray(EXEC_MULTIPLES)[None, :]
+    m = np.asarray(multiples, np.float64)[None, :]
     for j in range(n_slices - 1, -1, -1):
         n = _trade(fg[:, None], m, n_slices - j)
         r = np.stack([-n_slices * n * n, -(fg[:, None] - n) ** 2 / n_slices], -1) @ theta
@@ -208,7 +217,9 @@ def exec_soft_values(theta, n_slices: int, grid: int = 401) -> np.ndarray:
 
 
 class ExecPolicy:
-    """The soft-optimal slicing policy under ``theta`` (soft value iteration, see the module)."""
+    """The soft-optimal slicing policy under ``theta`` (soft value iteration, see the module)
+    over the child sizes ``model["multiples"]`` (default ``EXEC_MULTIPLES``, the
+    environment's)."""
 
     role = "executor"
 
@@ -216,23 +227,26 @@ class ExecPolicy:
         self.theta = np.asarray(theta, np.float64)
         self.model = model
         self.grid = int(model.get("grid", 401))
+        self.multiples = tuple(float(x) for x in model.get("multiples", EXEC_MULTIPLES))
         self._V: dict[int, np.ndarray] = {}
-        self.n_actions = len(EXEC_MULTIPLES)
+        self.n_actions = len(self.multiples)
 
     def values(self, n_slices: int) -> np.ndarray:
         """The soft values for an ``n_slices`` schedule (cached)."""
         if n_slices not in self._V:
-            self._V[n_slices] = exec_soft_values(self.theta, n_slices, self.grid)
+            self._V[n_slices] = exec_soft_values(self.theta, n_slices, self.grid,
+                                                 self.multiples)
         return self._V[n_slices]
 
     def q_values(self, f, j, n_slices: int) -> np.ndarray:
-        """``(n_states, 4)`` soft Q-values at remaining fractions ``f``, slices ``j``."""
+        """``(n_states, n_actions)`` soft Q-values at remaining fractions ``f``, slices
+        ``j``."""
         f = np.atleast_1d(np.asarray(f, np.float64))
         j = np.atleast_1d(np.asarray(j, np.int64))
         V = self.values(n_slices)
         fg = np.linspace(0.0, 1.0, self.grid)
-        r = exec_features(f, j, n_slices) @ self.theta
-        n = _trade(f[:, None], np.asarray(EXEC_MULTIPLES)[None, :], (n_slices - j)[:, None])
+        r = exec_features(f, j, n_slices, self.multiples) @ self.theta
+        n = _trade(f[:, None], np.asarray(self.multiples)[None, :], (n_slices - j)[:, None])
         nxt = np.empty_like(r)
         for i in range(len(f)):
             nxt[i] = np.interp(f[i] - n[i], fg, V[j[i] + 1])
@@ -243,7 +257,7 @@ class ExecPolicy:
         return softmax_rows(self.q_values(f, j, n_slices))
 
     def act(self, f: float, j: int, n_slices: int) -> int:
-        """The most likely action (an index into ``EXEC_MULTIPLES``)."""
+        """The most likely action (an index into ``multiples``)."""
         return int(np.argmax(self.q_values([f], [j], n_slices)[0]))
 
 

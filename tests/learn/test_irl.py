@@ -181,3 +181,50 @@ def test_save_result_round_trip_and_cloning(tmp_path):
     assert np.array_equal(irl.predict(res, tr), pol.env_actions(tr.q, tr.sigma, tr.mid))
     bc = irl.fit_cloning(tr)
     assert irl.agreement(bc(tr), tr.action) > irl.constant_agreement(tr.action)[0]
+
+
+def _ac_trace(u, N=60):
+    """An Almgren-Chriss rule's slices (urgency u = kappa T) as multiples of the adaptive TWAP
+    slice: kappa tau coth(kappa tau), tau the time left, on schedule."""
+    f, fs, js, ratios = 1.0, [], [], []
+    for j in range(N):
+        x0 = np.sinh(u * (1 - j / N)) / np.sinh(u)
+        x1 = np.sinh(u * (1 - (j + 1) / N)) / np.sinh(u)
+        fs.append(x0)
+        js.append(j)
+        ratios.append((x0 - x1) / (x0 / (N - j)))
+    n = len(fs)
+    r = np.array(ratios)
+    return irl.ExecTrace(t=np.arange(n), j=np.array(js), f=np.array(fs), remaining=np.array(fs),
+                         qty=np.zeros(n), ratio=r, action=irl.exec_action(r), n_slices=N,
+                         dt=30.0, quantity=1, sigma=1.0)
+
+
+def _rollout(pol, N):
+    f, path = 1.0, []
+    for j in range(N):
+        m = pol.multiples[pol.act(f, j, N)]
+        f = max(f - min(m * f / (N - j), f), 0.0)
+        path.append(f)
+    return np.array(path)
+
+
+def test_fine_multiples_follow_almgren_chriss_front_loading():
+    from abmm.policy.inferred import FINE_MULTIPLES
+
+    N, u = 60, 3.0
+    tr = _ac_trace(u, N)
+    assert tr.ratio.max() > 2.9  # the rule's first slices: beyond the environment's largest (2)
+    true = np.sinh(u * (1 - np.arange(1, N + 1) / N)) / np.sinh(u)
+    fine = irl.fit_exec(tr, eta=1.0, sigma=1.0, grid=201, multiples=FINE_MULTIPLES)
+    assert fine.extra["urgency"] == pytest.approx(u, rel=0.05)
+    assert fine.model["multiples"] == list(FINE_MULTIPLES)
+    pol = fine.policy()
+    assert np.abs(_rollout(pol, N) - true).max() < 0.01
+    # the prediction is mapped to the environment's grid, as the logged actions are
+    assert set(np.unique(irl.predict(fine, tr))) <= set(range(len(EXEC_MULTIPLES)))
+    assert irl.agreement(irl.predict(fine, tr), tr.action) >= 0.9
+    # negative control: on the environment's grid the same reward cannot front-load enough
+    coarse = ExecPolicy(fine.theta, {"grid": 201})
+    assert coarse.multiples == EXEC_MULTIPLES
+    assert np.abs(_rollout(coarse, N) - true).max() > 0.02

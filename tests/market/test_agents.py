@@ -329,6 +329,28 @@ def test_executors_complete_their_parent(algo, extra):
     assert s["avg_price_ticks"] is not None and s["arrival_price_ticks"] is not None
 
 
+def test_ioc_children_take_only_what_the_protected_price_reaches():
+    # 20 lots a level, 1 tick apart; slices of 200 lots: an IOC sell at the bid (limit_ticks 0)
+    # fills one level per slice, limit_ticks 2 three levels; a market child fills it all
+    done = {}
+    for child, ticks in (("ioc", 0), ("ioc", 2), ("market", 0)):
+        model = build([liquidity(size=20, levels=10, half_spread_ticks=1),
+                       executor("ex", "twap", child=child, limit_ticks=ticks, quantity=4000)],
+                      close="09:45")
+        ex = model.groups["ex"][0]
+        model.run_until(ex.begin + 30 * SECOND + 2 * MS)  # the first child (its first wake looks)
+        done[(child, ticks)] = -ex.inventory
+    assert done[("ioc", 0)] == 20
+    assert done[("ioc", 2)] == 60
+    assert done[("market", 0)] == 200
+    # what did not fill expired at once: nothing of the IOC child rests in the book
+    model = build([liquidity(size=20, levels=10, half_spread_ticks=1),
+                   executor("ex", "twap", child="ioc", quantity=4000)], close="09:45")
+    ex = model.groups["ex"][0]
+    model.run_until(ex.begin + 30 * SECOND + 2 * MS)
+    assert not ex.open_orders
+
+
 def test_vwap_follows_its_volume_profile():
     model = build([liquidity(), executor("ex", "vwap", volume_profile=[1, 3])], close="09:45")
     ex = model.groups["ex"][0]
