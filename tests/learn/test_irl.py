@@ -186,7 +186,7 @@ def test_save_result_round_trip_and_cloning(tmp_path):
 def _ac_trace(u, N=60):
     """An Almgren-Chriss rule's slices (urgency u = kappa T) as multiples of the adaptive TWAP
     slice: kappa tau coth(kappa tau), tau the time left, on schedule."""
-    f, fs, js, ratios = 1.0, [], [], []
+    fs, js, ratios = [], [], []
     for j in range(N):
         x0 = np.sinh(u * (1 - j / N)) / np.sinh(u)
         x1 = np.sinh(u * (1 - (j + 1) / N)) / np.sinh(u)
