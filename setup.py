@@ -16,6 +16,34 @@ HERE = Path(__file__).parent
 # cython_ext/<name>.pyx -> abmm.engine.<name>
 EXTENSIONS = {"_cbook": "abmm.engine._cbook"}
 
+# abmm's hot pure-Python modules (abmm/_compiled.py's MODULES), compiled as they are: each
+# becomes an extension module beside its .py. Python semantics are kept (no boundscheck,
+# wraparound or cdivision shortcuts), so a compiled module computes exactly what its source does.
+PY_DIRECTIVES = {"language_level": 3, "embedsignature": True}
+
+
+def compiled_modules():
+    """MODULES of abmm/_compiled.py (read without importing abmm)."""
+    import ast
+
+    tree = ast.parse((HERE / "abmm" / "_compiled.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "MODULES"
+                                                 for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise RuntimeError("abmm/_compiled.py has no MODULES tuple")
+
+
+def record_hashes(modules):
+    """abmm/_compiled_hashes.json: the SHA-256 of each source compiled now (abmm._compiled
+    runs a compiled module only while its source still has that hash)."""
+    import hashlib
+    import json
+
+    hashes = {m: hashlib.sha256((HERE / (m.replace(".", "/") + ".py")).read_bytes()).hexdigest()
+              for m in modules}
+    (HERE / "abmm" / "_compiled_hashes.json").write_text(json.dumps(hashes, indent=1) + "\n")
+
 DIRECTIVES = {
     "language_level": 3,
     "boundscheck": False,
@@ -65,11 +93,20 @@ def extensions():
         for name, module in EXTENSIONS.items()
     ]
     try:
-        return cythonize(exts, compiler_directives=DIRECTIVES, include_path=["cython_ext"],
-                         quiet=True)
+        out = cythonize(exts, compiler_directives=DIRECTIVES, include_path=["cython_ext"],
+                        quiet=True)
     except Exception as exc:  # noqa: BLE001
         sys.stderr.write(f"WARNING: Cython failed ({exc}); abmm will use its pure-Python engine.\n")
         return []
+    mods = compiled_modules()
+    py = [Extension(m, [m.replace(".", "/") + ".py"], extra_compile_args=["-O2"]) for m in mods]
+    try:
+        out += cythonize(py, compiler_directives=PY_DIRECTIVES, quiet=True)
+        record_hashes(mods)
+    except Exception as exc:  # noqa: BLE001 - the sources run as they are
+        sys.stderr.write(f"WARNING: Cython could not compile abmm's Python modules ({exc}); "
+                         "they will run as Python source.\n")
+    return out
 
 
 # The shipped scenarios and policies live at the repository's top level (scenarios/, policies/)
@@ -87,6 +124,7 @@ setup(
     packages=find_packages(include=["abmm", "abmm.*"]) + list(DATA_PACKAGES),
     package_dir=DATA_PACKAGES,
     package_data={
+        "abmm": ["_compiled_hashes.json"],
         "abmm.env": ["*.yaml"],
         "abmm._data.scenarios": ["*.yaml", "*.md"],
         "abmm._data.scenarios.train": ["*.yaml", "*.md"],

@@ -17,7 +17,10 @@ import abmm, abmm.engine, pathlib, sys
 where = pathlib.Path(abmm.__file__).resolve()
 assert "site-packages" in str(where), f"abmm imported from {where}, not the installed wheel"
 assert abmm.engine.ENGINE == "compiled", f"the wheel's engine is {abmm.engine.ENGINE}"
-print("wheel: abmm from", where.parent, "engine", abmm.engine.ENGINE)
+import abmm._compiled as c, abmm.market.model, abmm.agents.noise  # noqa: E401
+assert "abmm.market.model" in c.compiled(), f"the wheel's hot modules run as source: {c.compiled()}"
+print("wheel: abmm from", where.parent, "engine", abmm.engine.ENGINE,
+      "compiled modules", len(c.compiled()))
 PY
 "$ABMM" scenarios
 "$ABMM" run default --out run-default --set market.close=11:30 --no-facts

@@ -9,9 +9,13 @@ makers train through a PettingZoo environment. See README.md and docs/.
 
 import logging
 
+from abmm import _compiled
+
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+# compiled copies of the hot modules run only while they match their sources (abmm._compiled)
+_compiled.install()
 
 _LAZY = {"ScenarioModel": "abmm.scenario.mesa_model", "build_model": "abmm.scenario.builder",
          "load_scenario": "abmm.scenario.loader"}

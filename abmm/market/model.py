@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 from abmm.engine import Exchange
@@ -46,6 +47,18 @@ LEG_ID_BASE = 1_000_000_000
 
 #: Seconds of wall time between two heartbeats in a running run's ``summary.json``.
 HEARTBEAT_S = 5.0
+
+
+def _call(method: str, obj):
+    return getattr(obj, method)()
+
+
+def _fundamental_now(model):
+    return model.fundamental.value(model.now)
+
+
+def _agent_pnl(agent):
+    return agent.pnl() if hasattr(agent, "pnl") else None
 
 
 class _WarmupEnd:
@@ -162,14 +175,16 @@ class MarketModel(mesa.Model):
         self._next_leg_id = LEG_ID_BASE
         self.warmup_marks: dict[int, tuple] = {}  # agent id -> (cash, inventory) at warm-up end
         self.warmup_price: float | None = None
+        # reporters that take the model (or agent) are partials: Mesa passes the model only to
+        # lambdas and partials, and a compiled module's lambda is not a Python lambda to it
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "time": "now", "mid": lambda mm: mm.mid(), "spread": lambda mm: mm.spread(),
-                "fundamental": lambda mm: mm.fundamental.value(mm.now),
+                "time": "now", "mid": partial(_call, "mid"), "spread": partial(_call, "spread"),
+                "fundamental": partial(_fundamental_now),
                 "last_price": "last_price", "volume": "volume", "trades": "n_trades",
             },
             agent_reporters={"cash": "cash", "inventory": "inventory",
-                             "pnl": lambda a: a.pnl() if hasattr(a, "pnl") else None},
+                             "pnl": partial(_agent_pnl)},
         )
         self.collect_data = False
         #: set (to a reason string) to stop ``run()`` cleanly between two steps (signal handlers)
