@@ -11,7 +11,8 @@ same length (``--real``, an OHLCV CSV; default the FTX BTC-PERP month in ../shar
 moment's z-score uses the variance of one piece (moving-block bootstrap of the real series,
 one-day blocks, raised to the pooled piece and seed variance) times 1/pieces + 1/seeds; the
 distance, the sum of squared z-scores, is tested against the 95 % chi-squared quantile
-(``abmm.analysis.moments.joint_test``). Also prints the ratio of the return standard
+(``abmm.analysis.moments.joint_test``), and the same test on the returns' 30 moments alone
+(``returns_only`` in ``--json``: the vector of issue 12's item 4). Also prints the ratio of the return standard
 deviations (the calibration target: within 25 %), simulated days per wall-clock minute and
 kernel events per second.
 
@@ -65,6 +66,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from abmm.analysis.bars import read_ohlcv
     from abmm.analysis.moments import (
+        RETURN_MOMENTS,
         bar_series,
         joint_test,
         moment_vector,
@@ -83,6 +85,9 @@ def main(argv=None) -> int:
                           np.asarray(r["spreads"][:length])) for r in runs]
     pieces, boot = real_reference(real_r, length, n_boot=a.boot, volume=real_v, spread=real_s)
     res = joint_test(sims, pieces, boot)
+    ret = joint_test(sims, pieces, boot, keys=RETURN_MOMENTS)  # prices alone (issue 12, item 4)
+    res["returns_only"] = {k: ret[k] for k in ("distance", "df", "threshold", "p_value",
+                                                 "passed")}
     real_sd = float(np.mean([p["sd"] for p in pieces]))
     sd_ratio = float(np.mean([s["sd"] for s in sims]) / real_sd)
     wall = sum(r["wall_s"] for r in runs)
@@ -105,6 +110,9 @@ def main(argv=None) -> int:
           f"{res['threshold']:.1f}: {'PASS' if res['passed'] else 'FAIL'} "
           f"(p = {res['p_value']:.3g}); sd ratio {sd_ratio:.3f} "
           f"({'within' if res['sd_within_25pct'] else 'outside'} 25 %)")
+    r = res["returns_only"]
+    print(f"returns' moments alone ({r['df']}: sd to vr_30): distance {r['distance']:.1f} vs "
+          f"{r['threshold']:.1f}: {'PASS' if r['passed'] else 'FAIL'} (p = {r['p_value']:.3g})")
     print(f"{res['sim_days_per_wall_minute']:.2f} simulated days per wall minute per process; "
           f"{res['kernel_events_per_s']:,.0f} kernel events/s; {res['wall_s']} s")
     return 0

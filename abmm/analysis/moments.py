@@ -51,7 +51,7 @@ from scipy import stats
 
 from abmm.analysis.estimators import acf, fit_power_law, hill_tail_index
 
-__all__ = ["MOMENTS", "moment_vector", "block_bootstrap", "real_reference", "joint_test",
+__all__ = ["MOMENTS", "RETURN_MOMENTS", "moment_vector", "block_bootstrap", "real_reference", "joint_test",
            "MOORS_GAUSSIAN", "bar_returns_and_volume", "bar_series"]
 
 ACF_LAGS = tuple(range(1, 21))
@@ -61,6 +61,10 @@ MOMENTS = (("sd", "kurt_robust", "hill") + tuple(f"acf_{k}" for k in ACF_LAGS)
            + tuple(f"acf_abs_{k}" for k in ABS_LAGS) + ("beta_abs", "vr_5", "vr_30")
            + ("vol_acf_1", "vol_abs_corr")
            + ("spread_bps", "spread_acf_1", "spread_abs_corr"))
+#: The moments of the returns alone (the first 30: sd to ``vr_30``): the vector of a joint
+#: test on prices only (``joint_test(..., keys=RETURN_MOMENTS)``), without the volume and
+#: spread moments a calibration adds when its bars have them.
+RETURN_MOMENTS = MOMENTS[:MOMENTS.index("vr_30") + 1]
 #: Moors' octile kurtosis of a Gaussian: ``(E7 - E5 + E3 - E1) / (E6 - E2)``.
 MOORS_GAUSSIAN = float((stats.norm.ppf(7 / 8) - stats.norm.ppf(5 / 8) + stats.norm.ppf(3 / 8)
                         - stats.norm.ppf(1 / 8)) / (stats.norm.ppf(6 / 8) - stats.norm.ppf(2 / 8)))
@@ -292,7 +296,7 @@ def real_reference(r, length: int, n_boot: int = 400, block: int = 1440,
 
 
 def joint_test(sim: list[dict], real: list[dict], real_boot: np.ndarray,
-               level: float = 0.95, correlation: str = "diagonal") -> dict:
+               level: float = 0.95, correlation: str = "diagonal", keys=None) -> dict:
     """Joint test of the simulated moments against the real ones (see the module docstring).
 
     ``sim``: one moment vector per seed, ``real``: one per real piece of the same length, and
@@ -310,11 +314,17 @@ def joint_test(sim: list[dict], real: list[dict], real_boot: np.ndarray,
     tests/analysis/test_moments.py): the diagonal form passes the same process 15 times in
     16 and fails an AR(1) phi = -0.05 12 times and a 25 % higher volatility 16 times; the
     shrunk form fails the same process 7 times in 16 -- correlations estimated from one
-    realization's bootstrap are too noisy to invert -- so it is not the default."""
+    realization's bootstrap are too noisy to invert -- so it is not the default. ``keys``
+    (e.g. ``RETURN_MOMENTS``) restricts the test to those moments."""
     s = np.array([_vec(m) for m in sim])
     rp = np.array([_vec(m) for m in real])
     ok = (np.isfinite(rp).all(axis=0) & np.isfinite(s).all(axis=0)
           & np.isfinite(real_boot).all(axis=0))
+    if keys is not None:
+        unknown = sorted(set(keys) - set(MOMENTS))
+        if unknown:
+            raise ValueError(f"joint_test: unknown moments {unknown}; known: {list(MOMENTS)}")
+        ok &= np.isin(np.array(MOMENTS), list(keys))
     keys = [k for k, good in zip(MOMENTS, ok, strict=True) if good]
     s, rp, boot = s[:, ok], rp[:, ok], real_boot[:, ok]
     corr = _ledoit_wolf_corr(boot) if correlation == "shrunk" else np.eye(len(keys))

@@ -11,6 +11,7 @@ import pytest
 from abmm.analysis.moments import (
     MOMENTS,
     MOORS_GAUSSIAN,
+    RETURN_MOMENTS,
     joint_test,
     moment_vector,
     real_reference,
@@ -114,6 +115,12 @@ def test_volume_moments_compare_like_with_like():
     bad = joint_test(flat, pieces, boot)
     assert not bad["passed"]
     assert max(bad["moments"], key=lambda k: abs(bad["moments"][k]["z"])) == "vol_acf_1"
+    # the returns' moments alone do not see the volume's missing persistence
+    ret = joint_test(flat, pieces, boot, keys=RETURN_MOMENTS)
+    assert ret["df"] == len(RETURN_MOMENTS) == 30 and set(ret["moments"]) == set(RETURN_MOMENTS)
+    assert ret["passed"]
+    with pytest.raises(ValueError, match="unknown moments"):
+        joint_test(flat, pieces, boot, keys=("sd", "vol_rank"))
     with pytest.raises(ValueError, match="volume"):
         moment_vector(r, np.ones(10))
 
