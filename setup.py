@@ -34,15 +34,22 @@ def compiled_modules():
     raise RuntimeError("abmm/_compiled.py has no MODULES tuple")
 
 
-def record_hashes(modules):
-    """abmm/_compiled_hashes.json: the SHA-256 of each source compiled now (abmm._compiled
-    runs a compiled module only while its source still has that hash)."""
+def record_hashes(cmd):
+    """After a build: ``_compiled_hashes.json`` beside the built extensions (the source tree for
+    an in-place build, the build directory for a wheel), the SHA-256 of each source whose
+    extension this build made (a failed one is left out, so an older copy of it never runs:
+    abmm._compiled runs a compiled module only while its source still has the recorded hash)."""
     import hashlib
     import json
 
-    hashes = {m: hashlib.sha256((HERE / (m.replace(".", "/") + ".py")).read_bytes()).hexdigest()
-              for m in modules}
-    (HERE / "abmm" / "_compiled_hashes.json").write_text(json.dumps(hashes, indent=1) + "\n")
+    hashes = {}
+    for m in compiled_modules():
+        if m in cmd.built and Path(cmd.get_ext_fullpath(m)).exists():
+            src = HERE / (m.replace(".", "/") + ".py")
+            hashes[m] = hashlib.sha256(src.read_bytes()).hexdigest()
+    out = Path(cmd.get_ext_fullpath("abmm._compiled_hashes")).parent / "_compiled_hashes.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(hashes, indent=1) + "\n")
 
 DIRECTIVES = {
     "language_level": 3,
@@ -63,10 +70,15 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # noqa: BLE001 - any build failure means: use the fallback
             sys.stderr.write(f"WARNING: abmm's compiled engine was not built ({exc}); "
                              "abmm will use its pure-Python engine.\n")
+        if self.extensions:
+            record_hashes(self)
+
+    built: set = set()  # the extensions this build made (or found up to date)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
+            self.built.add(ext.name)
         except Exception as exc:  # noqa: BLE001
             sys.stderr.write(f"WARNING: could not build {ext.name} ({exc}); "
                              "abmm will use its pure-Python engine.\n")
@@ -102,7 +114,6 @@ def extensions():
     py = [Extension(m, [m.replace(".", "/") + ".py"], extra_compile_args=["-O2"]) for m in mods]
     try:
         out += cythonize(py, compiler_directives=PY_DIRECTIVES, quiet=True)
-        record_hashes(mods)
     except Exception as exc:  # noqa: BLE001 - the sources run as they are
         sys.stderr.write(f"WARNING: Cython could not compile abmm's Python modules ({exc}); "
                          "they will run as Python source.\n")
