@@ -65,6 +65,7 @@ class OptionalBuildExt(build_ext):
     """Let a failed compile fall through to the pure-Python engine instead of failing pip."""
 
     def run(self):
+        self.built = set()  # the extensions this build makes (or finds up to date)
         try:
             super().run()
         except Exception as exc:  # noqa: BLE001 - any build failure means: use the fallback
@@ -72,8 +73,6 @@ class OptionalBuildExt(build_ext):
                              "abmm will use its pure-Python engine.\n")
         if self.extensions:
             record_hashes(self)
-
-    built: set = set()  # the extensions this build made (or found up to date)
 
     def build_extension(self, ext):
         try:
