@@ -51,28 +51,46 @@ class _Draws:
 
 class Latency:
     """A latency distribution in ns: ``constant`` (value), ``uniform`` (low, high),
-    ``exponential`` (mean, plus ``low``), ``lognormal`` (median, sigma, plus ``low``)."""
+    ``exponential`` (mean, plus ``low``), ``lognormal`` (median, sigma, plus ``low``).
 
-    __slots__ = ("kind", "a", "b", "low", "rng", "_draws")
+    Exponential and lognormal latencies are drawn in blocks of ``_BLOCK`` standard draws and
+    transformed when drawn into the block (the same arithmetic, value for value, as one draw at
+    a time): :meth:`draw` is then one list read."""
+
+    __slots__ = ("kind", "a", "b", "low", "rng", "_buf", "_i")
 
     def __init__(self, kind: str, a: float, b: float, low: int, rng: np.random.Generator):
         self.kind, self.a, self.b, self.low, self.rng = kind, a, b, low, rng
-        self._draws = None
-        if kind == "exponential":
-            self._draws = _Draws(rng, "exponential")
-        elif kind == "lognormal":
-            self._draws = _Draws(rng, "normal")
+        self._buf: list = []
+        self._i = 0
+
+    def _refill(self) -> list:
+        low, a, b = self.low, self.a, self.b
+        if self.kind == "exponential":
+            z = self.rng.standard_exponential(_BLOCK).tolist()
+            buf = [low + int(a * x) for x in z]
+        else:
+            exp = math.exp
+            z = self.rng.standard_normal(_BLOCK).tolist()
+            buf = [low + int(a * exp(b * x)) for x in z]
+        self._buf = buf
+        return buf
 
     def draw(self) -> int:
         """Draw one latency (ns)."""
+        i = self._i
+        buf = self._buf
+        if i < len(buf):
+            self._i = i + 1
+            return buf[i]
         k = self.kind
         if k == "constant":
             return self.a
         if k == "uniform":
             return int(self.rng.integers(int(self.a), int(self.b) + 1))
-        if k == "exponential":
-            return self.low + int(self.a * self._draws.next())
-        return self.low + int(self.a * math.exp(self.b * self._draws.next()))
+        self._refill()
+        self._i = 1
+        return self._buf[0]
 
 
 class Wake:

@@ -94,6 +94,18 @@ class NoiseAgent(TraderAgent):
 
     kind = "noise"
 
+    @property
+    def params(self):
+        """The group's parameters (``NoiseGroup``)."""
+        return self._params
+
+    @params.setter
+    def params(self, p) -> None:
+        self._params = p
+        # what on_wake reads at every wake, read once (and again whenever params is replaced)
+        self._c = (p.order_ttl, p.size_alpha, p.min_qty, p.max_qty, p.p_market, p.flow_lean,
+                   p.cross_ticks, p.offset_ticks, p.flow_depth, p.offset_feedback)
+
     def setup(self) -> None:
         """Pick this trader's horizon (``attention_horizons``) and its activity tracker."""
         p = self.params
@@ -151,35 +163,37 @@ class NoiseAgent(TraderAgent):
 
     def on_wake(self) -> None:
         """Cancel orders older than ``order_ttl``, then send one random market or limit order."""
-        p = self.params
-        now = self.now
-        for oid, o in list(self.open_orders.items()):
-            if now - o[3] >= p.order_ttl:
-                self.cancel(oid)
-        rng = self.prng
-        u = rng.random(4).tolist()  # Python floats: cheaper to index and compare
+        (ttl, size_alpha, min_qty, max_qty, p_market, flow_lean, cross_ticks, offset_ticks,
+         flow_depth, offset_feedback) = self._c
+        now = self.model.now
+        oo = self.open_orders
+        if oo:
+            for oid, o in list(oo.items()):
+                if now - o[3] >= ttl:
+                    self.cancel(oid)
+        u = self.prng.random(4).tolist()  # Python floats: cheaper to index and compare
         side = BUY if u[0] < 0.5 else SELL
-        if p.size_alpha is None:
-            qty = p.min_qty + int(u[1] * (p.max_qty - p.min_qty + 1))
+        if size_alpha is None:
+            qty = min_qty + int(u[1] * (max_qty - min_qty + 1))
         else:  # inverse CDF of the Pareto law; 1 - u is in (0, 1]
-            qty = min(p.max_qty, int(p.min_qty * (1.0 - u[1]) ** (-1.0 / p.size_alpha)))
-        if u[2] < p.p_market:
+            qty = min(max_qty, int(min_qty * (1.0 - u[1]) ** (-1.0 / size_alpha)))
+        if u[2] < p_market:
             self.market_order(side, qty)
             return
         imb = 0.0
         if self._flow is not None:  # lean toward the side being consumed (see NoiseGroup)
             imb = self._flow.update(self.venue)
-            if p.flow_lean:
-                lean = min(1.0, max(-1.0, p.flow_lean * imb))
+            if flow_lean:
+                lean = min(1.0, max(-1.0, flow_lean * imb))
                 side = SELL if u[0] < 0.5 * (1.0 + lean) else BUY
         mid = self.mid() if self._around is None else self.reference()
         if mid is None:
             return
-        k = -p.cross_ticks + int(u[3] * (p.offset_ticks + p.cross_ticks + 1))
-        if p.flow_depth and k > 0:  # the consumed side closer, the other side deeper
-            f = 1.0 + p.flow_depth * (imb if side == BUY else -imb)
+        k = -cross_ticks + int(u[3] * (offset_ticks + cross_ticks + 1))
+        if flow_depth and k > 0:  # the consumed side closer, the other side deeper
+            f = 1.0 + flow_depth * (imb if side == BUY else -imb)
             k = max(1, round(k * min(3.0, max(0.2, f))))
-        if p.offset_feedback and k > 0:
-            k = max(1, round(k * min(self._hi, max(self._lo, self.activity() ** p.offset_feedback))))
+        if offset_feedback and k > 0:
+            k = max(1, round(k * min(self._hi, max(self._lo, self.activity() ** offset_feedback))))
         price = int(mid) - k if side == BUY else int(-(-mid // 1)) + k
         self.limit(side, price, qty)

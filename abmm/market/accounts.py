@@ -12,6 +12,7 @@ FILL = int(EventKind.FILL)
 CANCELLED = int(EventKind.CANCELLED)
 REFILL = int(EventKind.REFILL)
 BUY = int(Side.BUY)
+NOTIFY = K.NOTIFY
 
 
 def apply_events(model, rows: list, t: int) -> None:
@@ -73,4 +74,4 @@ def _notify(model, agent, fill: tuple, t: int) -> None:
     if lat <= 0:
         agent.on_fill(*fill)
     else:
-        model.queue.push(t + lat, K.NOTIFY, (agent, fill))
+        model.queue.push(t + lat, NOTIFY, (agent, fill))

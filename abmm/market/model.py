@@ -14,7 +14,6 @@ and then its agents and shocks; it reads no scenario file. Build one from a scen
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
 from functools import partial
@@ -44,6 +43,7 @@ __all__ = ["MarketModel", "HEARTBEAT_S", "LEG_ID_BASE"]
 
 #: Account ids of multi-symbol agents' legs start here (agents' own ids count from 1).
 LEG_ID_BASE = 1_000_000_000
+_WAKE, _ARRIVE, _NOTIFY = K.WAKE, K.ARRIVE, K.NOTIFY  # the hot loop's event kinds
 
 #: Seconds of wall time between two heartbeats in a running run's ``summary.json``.
 HEARTBEAT_S = 5.0
@@ -87,10 +87,7 @@ class _SessionBreak:
 
     def fire(self, model) -> None:
         gap, reopen = self.reopen - self.at, self.reopen
-        heap = model.queue._heap
-        heap[:] = [(t + gap, seq, kind, payload) if t < reopen else (t, seq, kind, payload)
-                   for t, seq, kind, payload in heap]
-        heapq.heapify(heap)
+        model.queue.shift(reopen, gap)
         model._resume_at = reopen
         model.n_sessions_closed += 1
 
@@ -357,7 +354,7 @@ class MarketModel(mesa.Model):
             self._arrive(agent, request, self.now)
             return self.now
         t = self.now + lat
-        self.queue.push(t, K.ARRIVE, (agent, request))
+        self.queue.push(t, _ARRIVE, (agent, request))
         return t
 
     def _arrive(self, agent, req: tuple, t: int) -> None:
@@ -405,15 +402,18 @@ class MarketModel(mesa.Model):
             self.begin()
         t_end = min(t_end, self.end)
         q = self.queue
-        heap = q._heap
-        pop = heapq.heappop
+        pop, push = q.pop_due, q.push
+        WAKE, ARRIVE, NOTIFY = _WAKE, _ARRIVE, _NOTIFY  # locals: no lookups in the loop
         end = self.end
         n = 0
-        while heap and heap[0][0] <= t_end:
-            t, _, kind, payload = pop(heap)
+        while True:
+            e = pop(t_end)
+            if e is None:
+                break
+            t, kind, payload = e
             n += 1
             self.now = t
-            if kind == K.WAKE:
+            if kind == WAKE:
                 agent = payload
                 if agent.detached:
                     continue
@@ -421,10 +421,10 @@ class MarketModel(mesa.Model):
                     agent.on_wake()
                 nxt = agent.next_wake(t)
                 if nxt is not None and nxt <= end:
-                    q.push(nxt, K.WAKE, agent)
-            elif kind == K.ARRIVE:
+                    push(nxt, WAKE, agent)
+            elif kind == ARRIVE:
                 self._arrive(payload[0], payload[1], t)
-            elif kind == K.NOTIFY:
+            elif kind == NOTIFY:
                 payload[0].on_fill(*payload[1])
             else:
                 payload.fire(self)

@@ -7,7 +7,6 @@ ticks (tick_size 0.01, reference price 100 -> 10000 ticks), times ns.
 
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
@@ -41,9 +40,7 @@ def build(agents, shocks=(), out=None, **kw) -> MarketModel:
     model = build_model(scenario(agents, shocks, **kw), out=out)
     # groups made by silent() never wake: the test sends their orders by hand
     mute = {g["name"] for g in agents if g.get("name") in _SILENT}
-    heap = model.queue._heap
-    heap[:] = [e for e in heap if not (e[2] == K.WAKE and e[3].group in mute)]
-    heapq.heapify(heap)
+    model.queue.remove(lambda kind, p: kind == K.WAKE and p.group in mute)
     return model
 
 
@@ -82,7 +79,7 @@ def quotes_by_side(agent):
 
 
 def first_wake(model, name):
-    return min(t for t, _, kind, p in model.queue._heap if kind == K.WAKE and p.name == name)
+    return min(t for t, _, kind, p in model.queue.entries() if kind == K.WAKE and p.name == name)
 
 
 def owner_rows(model, run_dir, owner, kind):

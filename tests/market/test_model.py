@@ -235,7 +235,7 @@ def test_seed_argument_overrides_the_scenario_seed():
 
 # ------------------------------------------------------------------------------ seed stability
 def _first_wakes(model):
-    return {p.name: t for t, _, kind, p in model.queue._heap if kind == K.WAKE}
+    return {p.name: t for t, _, kind, p in model.queue.entries() if kind == K.WAKE}
 
 
 def test_adding_a_group_leaves_the_other_agents_streams_alone():
