@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from abmm.market.model import MarketModel
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
+# plain ints of the enums the order methods send at every call (an enum member's attribute
+# lookup and int() cost more than the rest of the call)
+_LIMIT, _MARKET, _POST_ONLY = int(OrderType.LIMIT), int(OrderType.MARKET), int(OrderType.POST_ONLY)
+_CANCEL_RESTING = int(SelfTrade.CANCEL_RESTING)
 
 
 _BLOCK = 256  # random draws are taken in blocks: one numpy call per 256 uses
@@ -141,8 +145,8 @@ class OrderMethods:
         return last
 
     # ------------------------------------------------------------------ orders
-    def limit(self, side: int, price: int, qty: int, order_type: int = OrderType.LIMIT,
-              display: int = 0, stp: int = SelfTrade.CANCEL_RESTING) -> int | None:
+    def limit(self, side: int, price: int, qty: int, order_type: int = _LIMIT,
+              display: int = 0, stp: int = _CANCEL_RESTING) -> int | None:
         """Send a limit (or IOC/FOK/post-only) order; it reaches the exchange after the latency.
         Returns its arrival time (ns; None: nothing sent, ``qty`` <= 0)."""
         if qty <= 0:
@@ -152,13 +156,13 @@ class OrderMethods:
                                       int(display), int(stp)))
 
     def market_order(self, side: int, qty: int,
-                     stp: int = SelfTrade.CANCEL_RESTING) -> int | None:
+                     stp: int = _CANCEL_RESTING) -> int | None:
         """Send a market order of ``qty`` lots; it reaches the exchange after the latency.
         Returns its arrival time (ns; None: nothing sent)."""
         if qty <= 0:
             return None
         self.n_orders += 1
-        return self.model.send(self, (0, side, 0, int(qty), int(OrderType.MARKET), 0, int(stp)))
+        return self.model.send(self, (0, side, 0, int(qty), _MARKET, 0, int(stp)))
 
     def cancel(self, order_id: int) -> int:
         """Cancel one of this agent's orders (a no-op if it has finished by the time it arrives).
@@ -191,7 +195,7 @@ class OrderMethods:
                 self.cancel(oid)
         for side, price in sorted(want - have):
             if price >= 1:
-                self.limit(side, price, size, order_type=OrderType.POST_ONLY)
+                self.limit(side, price, size, _POST_ONLY)
 
     def open_qty(self, side: int) -> int:
         """Open quantity (lots) of this agent's orders on ``side``."""
