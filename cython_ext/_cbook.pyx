@@ -1106,6 +1106,41 @@ cdef class OrderBook:
         self.clock = t
         return self._cancel(oid, q, t)
 
+    def submit_events(self, side, price, qty, owner, ts, order_type, display, stp):
+        """``submit(...)`` and then, in one call, ``(order id, last_event_tuples(), remaining(order
+        id), top())``: the market's per-request path (:meth:`abmm.market.model.MarketModel._arrive`)."""
+        cdef int64_t o = _as_int(order_type, "order_type")
+        if price is None and o == MARKET:
+            price = 0
+        cdef int64_t s = _as_int(side, "side")
+        cdef int64_t p = _as_int(price, "price")
+        cdef int64_t q = _as_int(qty, "qty")
+        cdef int64_t d = _as_int(display, "display")
+        cdef int64_t w = _as_int(owner, "owner")
+        cdef int64_t x = _as_int(stp, "stp")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_submit(self.tick, self.clock, o, s, p, q, d, w, x, t, -1)
+        self.nev = 0
+        self.last_batch_n = -1
+        self.clock = t
+        cdef int64_t oid = self._submit(<int>s, p, q, w, t, <int>o, d, <int>x)
+        cdef int32_t oi = self.idmap[oid]
+        cdef int64_t rem = 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
+        return oid, self._event_tuples(), rem, self._top_tuple()
+
+    def cancel_events(self, order_id, ts):
+        """``cancel(order_id, 0, ts)`` and then ``(last_event_tuples(), top())`` in one call."""
+        cdef int64_t oid = _as_int(order_id, "order_id")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_cancel(self.clock, 0, t, -1)
+        if oid < 1 or oid >= self.next_id or self.idmap[oid] < 0:
+            self._check_live(oid)
+        self.nev = 0
+        self.last_batch_n = -1
+        self.clock = t
+        self._cancel(oid, 0, t)
+        return self._event_tuples(), self._top_tuple()
+
     def modify(self, order_id, price, qty, ts=None):
         """Change a resting order's price and/or open quantity. Size down at the same price
         keeps time priority; a price change or size up loses it (and may trade if the new price
@@ -1314,6 +1349,9 @@ cdef class OrderBook:
     def last_event_tuples(self):
         """The same events as a list of tuples in ``EVENT_DTYPE.names`` order (cheaper than an
         array for the few events of one call)."""
+        return self._event_tuples()
+
+    cdef list _event_tuples(self):
         cdef Event* src = self.ev
         cdef int64_t n = self.nev, i
         if self.last_batch_n >= 0:
@@ -1330,6 +1368,9 @@ cdef class OrderBook:
     def top(self):
         """``(best_bid, bid_qty, best_ask, ask_qty)``: displayed lots at the touch; a missing side
         is ``(None, 0)``. O(1)."""
+        return self._top_tuple()
+
+    cdef tuple _top_tuple(self):
         cdef int32_t nb = self.sn[BUY], na = self.sn[SELL]
         return (self.levels[self.slv[BUY][nb - 1]].price if nb else None,
                 self.levels[self.slv[BUY][nb - 1]].qty if nb else 0,

@@ -242,6 +242,17 @@ class OrderBook:
         self.clock = ts
         return self._cancel(oid, qty, ts)
 
+    def submit_events(self, side, price, qty, owner, ts, order_type, display, stp):
+        """``submit(...)`` and then ``(order id, last_event_tuples(), remaining(order id),
+        top())``: the market's per-request path, one call."""
+        oid = self.submit(side, price, qty, owner, ts, order_type, display, stp)
+        return oid, self.last_event_tuples(), self.remaining(oid), self.top()
+
+    def cancel_events(self, order_id, ts):
+        """``cancel(order_id, 0, ts)`` and then ``(last_event_tuples(), top())``."""
+        self.cancel(order_id, 0, ts)
+        return self.last_event_tuples(), self.top()
+
     def modify(self, order_id, price, qty, ts=None):
         """Change a resting order's price and/or open quantity. Size down at the same price
         keeps time priority; a price change or size up loses it (and may trade if the new price

@@ -369,15 +369,17 @@ class MarketModel(mesa.Model):
                 return
             _, side, price, qty, otype, display, stp = req
             try:
-                oid = book.submit(side, price, qty, agent.unique_id, t, otype, display, stp)
+                oid, rows, rem, top = book.submit_events(side, price, qty, agent.unique_id, t,
+                                                         otype, display, stp)
             except AbmmError as exc:
                 self.n_invalid += 1
                 log.debug("%s: order refused: %s", agent.name, exc)
                 return
-            rows = book.last_event_tuples()
             self.log.add_events(rows, otype, v.index)
+            n = self.n_requests
             apply_events(v, rows, t)
-            rem = book.remaining(oid)
+            if self.n_requests != n:  # a fill notice without latency sent requests meanwhile
+                rem, top = book.remaining(oid), book.top()
             if rem:
                 agent.open_orders[oid] = [side, price, rem, t]
         else:
@@ -385,11 +387,12 @@ class MarketModel(mesa.Model):
             if oid not in agent.open_orders:  # filled or cancelled while the request travelled
                 self.late_cancels += 1
                 return
-            book.cancel(oid, 0, t)
-            rows = book.last_event_tuples()
+            rows, top = book.cancel_events(oid, t)
             self.log.add_events(rows, -1, v.index)
+            n = self.n_requests
             apply_events(v, rows, t)
-        top = book.top()
+            if self.n_requests != n:
+                top = book.top()
         if top != v._top:
             v._top = top
             v.history.record(t, top, v.last_price)

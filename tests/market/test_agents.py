@@ -1051,3 +1051,32 @@ def test_metaorder_attention_horizons_follow_their_own_tracker():
     plain.venue.activity = lambda: 1.0
     assert np.mean([plain.next_wake(0) for _ in range(4_000)]) == pytest.approx(
         60 * SECOND, rel=0.06)
+
+
+def test_fill_reaction_without_latency_keeps_top_of_book_true():
+    """An agent that answers a fill at once (no latency) sends a request while the market is
+    still applying the one that filled it: the top of book, its history and the first order's
+    open quantity must be read after that nested request, not before."""
+    model = build([silent("maker"), silent("taker")])
+    mk, tk = model.groups["maker"][0], model.groups["taker"][0]
+    mk.wants_fills = True
+
+    def react(order_id, side, price, qty, maker):  # re-place the filled lots one tick behind
+        if maker:
+            mk.limit(side, price - 1 if side == BUY else price + 1, qty)
+
+    mk.on_fill = react
+    model.run_until(OPEN + MS)
+    mk.limit(BUY, REF - 1, 10)
+    mk.limit(SELL, REF + 1, 10)
+    model.run_until(model.now + MS)
+    v = model.venue
+    assert v._top == (REF - 1, 10, REF + 1, 10)
+    tk.limit(SELL, REF - 1, 15)  # takes the bid (10), rests 5 at REF - 1; the maker bids REF - 2
+    model.run_until(model.now + MS)
+    assert v.book.top() == (REF - 2, 10, REF - 1, 5)
+    assert v._top == v.book.top() and v.history.tops[-1] == v.book.top()
+    assert [o[2] for o in tk.open_orders.values()] == [5]
+    mk.cancel(next(iter(o for o, x in mk.open_orders.items() if x[0] == SELL)))
+    model.run_until(model.now + MS)
+    assert v._top == v.book.top() == (REF - 2, 10, REF - 1, 5)  # the maker's ask was not the best
