@@ -18,8 +18,9 @@ EXTENSIONS = {"_cbook": "abmm.engine._cbook", "_cqueue": "abmm.market._cqueue"}
 
 # abmm's hot pure-Python modules (abmm/_compiled.py's MODULES), compiled as they are: each
 # becomes an extension module beside its .py. Python semantics are kept (no boundscheck,
-# wraparound or cdivision shortcuts), so a compiled module computes exactly what its source does.
-PY_DIRECTIVES = {"language_level": 3, "embedsignature": True}
+# wraparound or cdivision shortcuts; annotations are not types: a ``price: int`` argument still
+# takes a float, as in Python), so a compiled module computes exactly what its source does.
+PY_DIRECTIVES = {"language_level": 3, "embedsignature": True, "annotation_typing": False}
 
 
 def compiled_modules():

@@ -51,6 +51,10 @@ MODULES = (
     "abmm.agents.momentum",
     "abmm.agents.informed",
     "abmm.signals.volatility",
+    "abmm.env.market_env",
+    "abmm.env.actions",
+    "abmm.env.rewards",
+    "abmm.policy.features",
 )
 
 #: The build's record of the sources it compiled: ``{module: sha256 of its .py}``.
