@@ -19,6 +19,8 @@ assert "site-packages" in str(where), f"abmm imported from {where}, not the inst
 assert abmm.engine.ENGINE == "compiled", f"the wheel's engine is {abmm.engine.ENGINE}"
 import abmm._compiled as c, abmm.market.model, abmm.agents.noise  # noqa: E401
 assert "abmm.market.model" in c.compiled(), f"the wheel's hot modules run as source: {c.compiled()}"
+import abmm.market.kernel as K  # noqa: E402
+assert K.EventQueue.__module__ == "abmm.market._cqueue", f"the wheel's event queue is {K.EventQueue}"
 print("wheel: abmm from", where.parent, "engine", abmm.engine.ENGINE,
       "compiled modules", len(c.compiled()))
 PY

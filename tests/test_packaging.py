@@ -28,6 +28,9 @@ def test_compiled_engine_is_in_use():
         assert E.CompiledOrderBook is not None, f"compiled engine missing: {E._import_error}"
         assert E.ENGINE == "compiled" and E.OrderBook is E.CompiledOrderBook
         assert E.OrderBook.__module__ == "abmm.engine._cbook"
+        from abmm.market import kernel as K
+
+        assert K.EventQueue.__module__ == "abmm.market._cqueue", "the C event queue did not build"
 
 
 def test_env_var_forces_pure_python():
@@ -66,3 +69,4 @@ def test_sources_are_shipped():
     manifest = (root / "MANIFEST.in").read_text()
     assert "recursive-include cython_ext *.pyx *.pxd" in manifest
     assert (root / "cython_ext" / "_cbook.pyx").exists()
+    assert (root / "cython_ext" / "_cqueue.pyx").exists()
