@@ -16,7 +16,12 @@ class ValueGroup(GroupBase):
     working order, and if the estimate is more than ``edge_ticks`` away from the mid trades
     toward it: with probability ``aggression`` it takes the touch, else it joins the best price
     on its side (improving it by a tick when the spread allows). Position capped at
-    ``max_position``."""
+    ``max_position``.
+
+    With ``qty_per_tick`` > 0 the demand is elastic, as the fundamentalists of heterogeneous-
+    agent models (Chiarella 1992; Farmer & Joshi 2002): the order grows by ``qty_per_tick`` lots
+    for each tick the mispricing exceeds ``edge_ticks``, so a price pushed far from value meets
+    more and more liquidity (0: the size is ``min_qty``..``max_qty`` whatever the gap)."""
 
     kind: Literal["value"] = "value"
     wake: WakeCfg = WakeCfg(kind="poisson", interval=180_000_000_000)
@@ -27,6 +32,7 @@ class ValueGroup(GroupBase):
     min_qty: PositiveInt = 1
     max_qty: PositiveInt = 20
     max_position: PositiveInt = 200
+    qty_per_tick: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _check(self):
@@ -58,6 +64,9 @@ class ValueAgent(TraderAgent):
         mid = self.mid()
         gap = self.estimate - mid
         qty = int(self.prng.integers(p.min_qty, p.max_qty + 1))
+        if p.qty_per_tick and abs(gap) > p.edge_ticks:  # elastic: up to the position cap
+            room = p.max_position - self.inventory if gap > 0 else p.max_position + self.inventory
+            qty = max(0, min(qty + int(p.qty_per_tick * (abs(gap) - p.edge_ticks)), room))
         take = self.prng.random() < p.aggression
         if gap > p.edge_ticks and self.inventory + qty <= p.max_position:
             if take and ask is not None:

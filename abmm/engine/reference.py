@@ -118,6 +118,10 @@ class OrderBook:
         return (None if bid is None else bid.price, 0 if bid is None else bid.qty,
                 None if ask is None else ask.price, 0 if ask is None else ask.qty)
 
+    def depth_qty(self, side, n):
+        """Displayed lots in the top ``n`` levels of ``side``: ``int(depth(side, n)[1].sum())``."""
+        return int(self.depth(side, n)[1].sum())
+
     def depth(self, side, n=None):
         """Top ``n`` levels of ``side`` (all if None), best first: ``(prices, qtys, counts)``,
         three int64 arrays of displayed lots and order counts. O(n)."""

@@ -78,8 +78,8 @@ def observe(m, a, tape: ExecutionTape, quantity: int, side: int, arrival: float,
     o[1] = max(0.0, min(1.0, (t_end - m.now) / duration_ns))
     bid, _, ask, _ = m.top
     book = m.book
-    bs = int(book.depth(0, 5)[1].sum()) if bid is not None else 0
-    as_ = int(book.depth(1, 5)[1].sum()) if ask is not None else 0
+    bs = book.depth_qty(0, 5) if bid is not None else 0
+    as_ = book.depth_qty(1, 5) if ask is not None else 0
     o[2] = side * (bs - as_) / (bs + as_) if bs + as_ else 0.0
     o[3] = min(ask - bid, 20) / 20 if bid is not None and ask is not None else 1.0
     tr = np.asarray(tape.trades, np.float64)

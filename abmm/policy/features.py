@@ -89,8 +89,8 @@ class MarketFeatures:
         vp = self.vpin.value
         # top-5 imbalance and microprice
         book = m.book
-        bsum = int(book.depth(0, 5)[1].sum()) if bid is not None else 0
-        asum = int(book.depth(1, 5)[1].sum()) if ask is not None else 0
+        bsum = book.depth_qty(0, 5) if bid is not None else 0
+        asum = book.depth_qty(1, 5) if ask is not None else 0
         imb = (bsum - asum) / (bsum + asum) if bsum + asum else 0.0
         if two:
             spread = ask - bid

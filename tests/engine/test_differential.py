@@ -192,3 +192,38 @@ def test_random_stream_batch_and_per_call(seed):
     kinds = np.bincount(ec["kind"], minlength=8)
     assert kinds.min() > 0, f"stream did not exercise every event kind: {kinds}"
     assert OrderStatus.RESTING in {c.status(i) for i in range(1, c.next_id)}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_call_request_paths_match_the_per_call_api(seed):
+    """``submit_events`` / ``cancel_events`` / ``depth_qty`` (the market's per-request calls)
+    give what ``submit`` + ``last_event_tuples`` + ``remaining`` + ``top``, ``cancel`` and
+    ``depth(...)[1].sum()`` give, on both engines."""
+    rng = np.random.default_rng(seed)
+    plain, fast, ref = CompiledOrderBook(), CompiledOrderBook(), PyOrderBook()
+    live, t = [], 0
+    for _ in range(3000):
+        t += int(rng.integers(0, 3))
+        if live and rng.random() < 0.35:
+            oid = live.pop(int(rng.integers(len(live))))
+            if plain.remaining(oid) == 0:
+                continue
+            plain.cancel(oid, 0, t)
+            want = (plain.last_event_tuples(), plain.top())
+            assert fast.cancel_events(oid, t) == want
+            assert ref.cancel_events(oid, t) == want
+        else:
+            side, price = int(rng.integers(2)), 1000 + int(rng.integers(-20, 21))
+            qty, otype = int(rng.integers(1, 30)), int(rng.choice([0, 0, 0, 1, 2, 4]))
+            if otype == 1:  # a market order has no price
+                price = 0
+            args = (side, price, qty, int(rng.integers(1, 9)), t, otype, 0, 0)
+            oid = plain.submit(*args)
+            want = (oid, plain.last_event_tuples(), plain.remaining(oid), plain.top())
+            assert fast.submit_events(*args) == want
+            assert ref.submit_events(*args) == want
+            live.append(oid)
+        for side in (0, 1):
+            for n in (0, 1, 5, 50):
+                d = int(plain.depth(side, n)[1].sum())
+                assert fast.depth_qty(side, n) == d and ref.depth_qty(side, n) == d

@@ -406,6 +406,33 @@ def test_value_traders_trade_toward_the_fundamental(tmp_path, initial, sign):
             assert 1 - taker_side == (BUY if sign > 0 else SELL)
 
 
+def test_value_demand_grows_with_the_mispricing():
+    """``qty_per_tick``: orders grow by that many lots per tick of mispricing beyond the edge
+    (capped by the room left under ``max_position``); 0 keeps the flat size."""
+
+    def sizes(initial, per_tick):
+        value = {"kind": "value", "name": "v", "count": 1, "latency": 0,
+                 "wake": {"kind": "fixed", "interval": "1h"}, "obs_noise": 0.0, "smoothing": 1.0,
+                 "edge_ticks": 10, "aggression": 0.0, "min_qty": 1, "max_qty": 1,
+                 "max_position": 500, "qty_per_tick": per_tick}
+        model = build([liquidity(), value], fundamental={"sigma_1h": 0.0, "initial": initial})
+        model.run_until(OPEN + 2 * MINUTE)
+        agent = model.groups["v"][0]
+        mid = agent.mid()  # what it sees at the wake
+        agent.on_wake()
+        model.run_until(model.now + MS)
+        return [o[2] for o in agent.open_orders.values()], mid
+
+    flat, mid = sizes(101.0, 0.0)  # 100 ticks above the mid: the flat size
+    assert flat == [1]
+    (q,), _ = sizes(101.0, 0.5)  # 1 + 0.5 * (gap - 10)
+    assert q == 1 + int(0.5 * (10_100 - mid - 10))
+    (q2,), _ = sizes(100.5, 0.5)  # half the gap: about half the extra size
+    assert q2 < 0.6 * q
+    (q3,), _ = sizes(110.0, 5.0)  # far beyond the cap: the room left (500 lots)
+    assert q3 == 500
+
+
 # ------------------------------------------------------------------------------------- momentum
 def momentum(**kw):
     g = {"kind": "momentum", "name": "mom", "latency": 0,
