@@ -23,6 +23,7 @@ interval). ``--json`` prints ``{"delta": d, "delta_ci": [lo, hi], "points": [{"f
     python benchmarks/impact.py                       # scenarios/default.yaml, seeds 1-8
     python benchmarks/impact.py --participation 0.2     # 2 minutes (0.1 %) to 3.3 hours (10 %)
     python benchmarks/impact.py --scenario scenarios/btc_perp.yaml --seeds 1-6 --json
+    python benchmarks/impact.py --set agents.value.qty_per_tick=0.5   # a variant of the scenario
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MINUTE = 60_000_000_000
 
 
-def _scenario_dict(path: str) -> dict:
+def _scenario_dict(path: str, sets=()) -> dict:
     from abmm.scenario import load_scenario
 
-    sc = load_scenario(path)
+    sc = load_scenario(path, overrides=list(sets))
     data = sc.resolved()
     data["agents"] = [g for g in data["agents"] if g["kind"] != "executor"]
     return data
@@ -119,6 +120,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "default.yaml"))
     ap.add_argument("--seeds", default="1-8")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a scenario override (repeatable), as abmm run --set")
     ap.add_argument("--fractions", default="0.001,0.002,0.005,0.01,0.02,0.05,0.1",
                     help="parent sizes as fractions of the daily volume")
     ap.add_argument("--duration", default="30min", help="metaorder duration (every size)")
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
     from abmm.schema.timing import parse_duration
 
     t_wall = time.perf_counter()
-    data = _scenario_dict(a.scenario)
+    data = _scenario_dict(a.scenario, a.set)
     seeds = parse_seeds(a.seeds)
     fr = np.array([float(x) for x in a.fractions.split(",")])
     slice_ns = parse_duration(a.slice)
