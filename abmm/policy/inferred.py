@@ -24,7 +24,7 @@ Gaussian around ``(theta_offset + theta_risk h) / theta_offset_sq`` and
 **executor** -- the action is the child market order as a multiple ``m`` of the adaptive TWAP
 slice (what is left over the slices left), ``m`` in ``EXEC_MULTIPLES`` = (0, 0.5, 1, 2) (the
 wait and market-order actions 0..3 of ``abmm.env.execution_v0``), or in a policy whose
-``model["multiples"]`` lists a finer set (``FINE_MULTIPLES``: 0 to 4 in steps of 0.1), in
+``model["multiples"]`` lists a finer set (``FINE_MULTIPLES``: 0 to 4 in steps of 0.01), in
 that set -- mapped to the nearest of ``EXEC_MULTIPLES`` for comparisons. The state is the remaining
 fraction ``f`` of the parent and the slice ``j`` of ``N``. With ``n = min(m f / (N - j), f)``:
 
@@ -67,7 +67,7 @@ EXEC_MULTIPLES = (0.0, 0.5, 1.0, 2.0)
 #: A finer set of child sizes an inferred executor may act on (``model["multiples"]``): 0 to
 #: 4 times the adaptive TWAP slice in steps of 0.1 (an Almgren-Chriss schedule's first slices
 #: are up to ``kappa T coth(kappa T)`` times it, beyond the environment's largest, 2).
-FINE_MULTIPLES = tuple(round(0.1 * i, 10) for i in range(41))
+FINE_MULTIPLES = tuple(round(0.01 * i, 10) for i in range(401))
 
 
 class InferredPolicyError(AbmmError, ValueError):
