@@ -1048,6 +1048,11 @@ cdef class OrderBook:
                stp=STP_NONE):
         """Submit a new order; returns its id. Raises an ``abmm.errors.OrderError`` (book
         unchanged) if any field is invalid. What happened is in ``last_events()``."""
+        return self._submit_py(side, price, qty, owner, ts, order_type, display, stp)
+
+    cdef int64_t _submit_py(self, side, price, qty, owner, ts, order_type, display,
+                            stp) except -1:
+        """``submit`` from Python values: convert, check, then ``_submit``."""
         cdef int64_t o = _as_int(order_type, "order_type")
         if price is None and o == MARKET:
             price = 0
@@ -1109,21 +1114,7 @@ cdef class OrderBook:
     def submit_events(self, side, price, qty, owner, ts, order_type, display, stp):
         """``submit(...)`` and then, in one call, ``(order id, last_event_tuples(), remaining(order
         id), top())``: the market's per-request path (:meth:`abmm.market.model.MarketModel._arrive`)."""
-        cdef int64_t o = _as_int(order_type, "order_type")
-        if price is None and o == MARKET:
-            price = 0
-        cdef int64_t s = _as_int(side, "side")
-        cdef int64_t p = _as_int(price, "price")
-        cdef int64_t q = _as_int(qty, "qty")
-        cdef int64_t d = _as_int(display, "display")
-        cdef int64_t w = _as_int(owner, "owner")
-        cdef int64_t x = _as_int(stp, "stp")
-        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_submit(self.tick, self.clock, o, s, p, q, d, w, x, t, -1)
-        self.nev = 0
-        self.last_batch_n = -1
-        self.clock = t
-        cdef int64_t oid = self._submit(<int>s, p, q, w, t, <int>o, d, <int>x)
+        cdef int64_t oid = self._submit_py(side, price, qty, owner, ts, order_type, display, stp)
         cdef int32_t oi = self.idmap[oid]
         cdef int64_t rem = 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
         return oid, self._event_tuples(), rem, self._top_tuple()

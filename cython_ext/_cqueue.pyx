@@ -68,6 +68,12 @@ cdef class EventQueue:
         self._cap = cap
         return 0
 
+    cdef inline void _place(self, Py_ssize_t i, int64_t t, int64_t s, int k, PyObject* obj):
+        self._t[i] = t
+        self._s[i] = s
+        self._k[i] = k
+        _set(self._p, i, obj)
+
     cdef void _sift_up(self, Py_ssize_t i):
         """Move the entry at ``i`` up to its place (heapq's ``_siftdown``)."""
         cdef int64_t t = self._t[i], s = self._s[i]
@@ -85,10 +91,7 @@ cdef class EventQueue:
                 i = parent
             else:
                 break
-        self._t[i] = t
-        self._s[i] = s
-        self._k[i] = k
-        _set(p, i, obj)
+        self._place(i, t, s, k, obj)
 
     cdef void _sift_down(self, Py_ssize_t i):
         """Move the entry at ``i`` down to its place."""
@@ -111,10 +114,7 @@ cdef class EventQueue:
                 i = c
             else:
                 break
-        self._t[i] = t
-        self._s[i] = s
-        self._k[i] = k
-        _set(p, i, obj)
+        self._place(i, t, s, k, obj)
 
     cpdef push(self, int64_t t, int kind, object payload):
         """Schedule ``(kind, payload)`` at time ``t`` (ns); equal times keep push order."""
