@@ -403,7 +403,7 @@ class MarketModel(mesa.Model):
         """Process every event up to and including time ``t_end`` (capped at the session end)."""
         if not self.started:
             self.begin()
-        t_end = min(t_end, self.end)
+        t_end = int(min(t_end, self.end))  # the clock stays integer ns (run_until(t + 60e9))
         q = self.queue
         pop, push = q.pop_due, q.push
         WAKE, ARRIVE, NOTIFY = _WAKE, _ARRIVE, _NOTIFY  # locals: no lookups in the loop

@@ -581,3 +581,17 @@ def test_a_run_stopped_at_t_reads_as_the_full_log_cut_at_t(tmp_path_factory, min
     ev_full = open_run(full).events().to_pandas()
     ev_cut = open_run(cut).events().to_pandas()
     pd.testing.assert_frame_equal(ev_full[ev_full["ts"] <= t].reset_index(drop=True), ev_cut)
+
+
+def test_run_until_a_float_time_keeps_the_clock_integer():
+    """``run_until(t + 60e9)`` (a float) runs exactly what ``run_until(int(...))`` runs, and the
+    clock stays integer nanoseconds."""
+    def model():
+        return build_model("default", seed=2, overrides=["market.days=1"])
+
+    a, b = model(), model()
+    a.run_until(a.start + 60e9)
+    b.run_until(b.start + 60 * SECOND)
+    assert type(a.now) is int and a.now == b.now
+    assert a.n_kernel_events == b.n_kernel_events > 0
+    assert a.venue.top == b.venue.top
