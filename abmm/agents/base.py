@@ -34,13 +34,12 @@ _BLOCK = 256  # random draws are taken in blocks: one numpy call per 256 uses
 
 
 class _Draws:
-    """Buffered standard draws (``normal`` or ``exponential``) from a generator."""
+    """Buffered standard exponential draws from a generator (Poisson wake gaps)."""
 
-    __slots__ = ("rng", "fn", "buf", "i")
+    __slots__ = ("fn", "buf", "i")
 
-    def __init__(self, rng: np.random.Generator, kind: str):
-        self.rng = rng
-        self.fn = rng.standard_normal if kind == "normal" else rng.standard_exponential
+    def __init__(self, rng: np.random.Generator):
+        self.fn = rng.standard_exponential
         self.buf: list = []
         self.i = 0
 
@@ -68,17 +67,14 @@ class Latency:
         self._buf: list = []
         self._i = 0
 
-    def _refill(self) -> list:
+    def _refill(self) -> None:
         low, a, b = self.low, self.a, self.b
         if self.kind == "exponential":
-            z = self.rng.standard_exponential(_BLOCK).tolist()
-            buf = [low + int(a * x) for x in z]
+            self._buf = [low + int(a * x) for x in self.rng.standard_exponential(_BLOCK).tolist()]
         else:
             exp = math.exp
-            z = self.rng.standard_normal(_BLOCK).tolist()
-            buf = [low + int(a * exp(b * x)) for x in z]
-        self._buf = buf
-        return buf
+            self._buf = [low + int(a * exp(b * x))
+                         for x in self.rng.standard_normal(_BLOCK).tolist()]
 
     def draw(self) -> int:
         """Draw one latency (ns)."""
@@ -226,7 +222,7 @@ class TraderAgent(OrderMethods, mesa.Agent):
         self.name = f"{group}/{index}"
         self.params = params
         self.prng = prng  # this agent's own stream (Mesa's self.rng is the model's)
-        self._gaps = _Draws(prng, "exponential")  # Poisson wake gaps, drawn in blocks
+        self._gaps = _Draws(prng)  # Poisson wake gaps, drawn in blocks
         self.latency = latency
         self.wake = wake
         self.learnable = learnable
