@@ -21,7 +21,11 @@ soft-optimal policy under the recovered reward. On held-out seeds it reports:
   original's 95 % confidence interval of the mean (t) and whether the inferred mean is inside.
   Metrics: ``pnl`` (tick*lots, mark-to-market at the close), ``mean_abs_position`` (lots,
   time-average of |inventory| from the agent's first order to the close, 1 s grid),
-  ``fill_ratio`` (lots filled / lots ordered).
+  ``fill_ratio`` (lots filled / lots ordered);
+* ``negative_controls``: the same held-out runs by policies whose risk parameter is 4 times
+  and a quarter of the recovered one (``param_x4``, ``param_div4``: the risk weight of the
+  recovered reward scaled): each must leave at least one of the original's intervals, or the
+  behaviour check could not tell a wrong reward from the right one.
 
     PYTHONPATH=. python benchmarks/irl_recovery.py [--json] [--quick] [--train-seeds 1-6]
         [--test-seeds 101-110] [--keep DIR]
@@ -82,6 +86,17 @@ def _seeds(s: str) -> list[int]:
         a, _, b = part.partition("-")
         out.extend(range(int(a), int(b or a) + 1))
     return out
+
+
+def _scaled(res, factor: float):
+    """``res`` with its risk parameter (gamma or lambda) times ``factor``: the risk feature's
+    weight scaled (gamma = theta_risk / theta_spread; lambda is proportional to
+    theta_risk / theta_impact)."""
+    import dataclasses
+
+    theta = np.array(res.theta, float)
+    theta[-1] *= factor
+    return dataclasses.replace(res, theta=theta, param=res.param * factor)
 
 
 def _inferred(scenario: dict, role: str, policy: Path) -> dict:
@@ -201,6 +216,18 @@ def run_case(case: str, train: list[int], test: list[int], work: Path, progress)
     out["original_95ci"] = ci
     out["inside_95ci"] = inside
     out["per_seed"] = {"original": b_orig, "inferred": b_inf}
+    controls = {}
+    for label, factor in (("param_x4", 4.0), ("param_div4", 0.25)):
+        pol = irl.save_result(_scaled(res, factor), work / case / f"policy-{label}.npz",
+                              {"case": case, "negative_control": label})
+        bc_ = [behaviour(_run(_inferred(scenario, role, pol), s, work / case / f"{label}-{s}"))
+               for s in test]
+        means = {k: float(np.mean([b[k] for b in bc_])) for k in ci}
+        ins = {k: bool(ci[k][0] <= means[k] <= ci[k][1]) for k in ci}
+        controls[label] = {"factor": factor, "behaviour": means, "inside_95ci": ins,
+                           "all_inside": all(ins.values())}
+    out["negative_controls"] = controls
+    progress(f"{case}: negative controls done ({time.perf_counter() - t0:.0f} s)")
     name = "gamma" if mm else "lambda"
     ratio = recovered[name] / true[name]
     out["targets"] = {
@@ -208,6 +235,7 @@ def run_case(case: str, train: list[int], test: list[int], work: Path, progress)
         "agreement_minus_constant_ge_0.1": out["action_agreement"] - const >= 0.1,
         f"{name}_within_factor_2": bool(0.5 <= ratio <= 2.0),
         "behaviour_inside_95ci": all(inside.values()),
+        "negative_controls_leave_95ci": not any(c["all_inside"] for c in controls.values()),
     }
     out["wall_s"] = time.perf_counter() - t0
     return out
@@ -246,6 +274,10 @@ def main(argv=None) -> int:
             lo, hi = r["original_95ci"][k]
             print(f"  {k:18s} inferred {a:12.4g}  original {b:12.4g}  95% CI [{lo:.4g}, {hi:.4g}]"
                   f"  {'inside' if r['inside_95ci'][k] else 'OUTSIDE'}")
+        for label, c in r["negative_controls"].items():
+            print(f"  control {label}: " + ", ".join(
+                f"{k} {v:.4g} {'inside' if c['inside_95ci'][k] else 'OUTSIDE'}"
+                for k, v in c["behaviour"].items()))
         print(f"  targets: {r['targets']}")
     print(f"wall time {result['wall_s']:.0f} s")
     return 0
