@@ -21,6 +21,8 @@ import abmm._compiled as c, abmm.market.model, abmm.agents.noise  # noqa: E401
 assert "abmm.market.model" in c.compiled(), f"the wheel's hot modules run as source: {c.compiled()}"
 import abmm.market.kernel as K  # noqa: E402
 assert K.EventQueue.__module__ == "abmm.market._cqueue", f"the wheel's event queue is {K.EventQueue}"
+import abmm.agents.base as B  # noqa: E402
+assert B.Latency.__module__ == "abmm.agents._crng", f"the wheel's latency draws are {B.Latency}"
 print("wheel: abmm from", where.parent, "engine", abmm.engine.ENGINE,
       "compiled modules", len(c.compiled()))
 PY

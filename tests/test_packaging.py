@@ -31,6 +31,9 @@ def test_compiled_engine_is_in_use():
         from abmm.market import kernel as K
 
         assert K.EventQueue.__module__ == "abmm.market._cqueue", "the C event queue did not build"
+        from abmm.agents import base as B
+
+        assert B.Latency.__module__ == "abmm.agents._crng", "the C random-draw helpers did not build"
 
 
 def test_env_var_forces_pure_python():
@@ -70,3 +73,4 @@ def test_sources_are_shipped():
     assert "recursive-include cython_ext *.pyx *.pxd" in manifest
     assert (root / "cython_ext" / "_cbook.pyx").exists()
     assert (root / "cython_ext" / "_cqueue.pyx").exists()
+    assert (root / "cython_ext" / "_crng.pyx").exists()

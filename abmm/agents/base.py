@@ -13,6 +13,7 @@ Units: prices in ticks, sizes in lots, times in ns, cash in tick·lots (an exact
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -91,6 +92,34 @@ class Latency:
         self._refill()
         self._i = 1
         return self._buf[0]
+
+
+class Uniforms:
+    """Uniform draws in [0, 1) as Python floats: ``generator.random(n).tolist()`` (the C
+    version reads the same doubles from the bit generator without the array)."""
+
+    __slots__ = ("generator",)
+
+    def __init__(self, generator: np.random.Generator):
+        self.generator = generator
+
+    def take3(self) -> list:
+        """Three uniforms."""
+        return self.generator.random(3).tolist()
+
+    def take4(self) -> list:
+        """Four uniforms."""
+        return self.generator.random(4).tolist()
+
+
+# the C versions of the three helpers above (cython_ext/_crng.pyx): the same draws, faster;
+# the Python ones stay reachable as the reference (tests/market/test_crng.py)
+PyLatency, PyDraws, PyUniforms = Latency, _Draws, Uniforms
+if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from abmm.agents._crng import Latency, Uniforms, _Draws  # type: ignore[no-redef,assignment] # noqa: F811
+    except ImportError:  # not built: the Python ones (the engine's import already warned)
+        pass
 
 
 class Wake:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from abmm.agents.base import BUY, SELL, TraderAgent, horizon_activity
+from abmm.agents.base import BUY, SELL, TraderAgent, Uniforms, horizon_activity
 from abmm.schema import Duration, GroupBase, WakeCfg
 
 
@@ -62,6 +62,7 @@ class MetaorderAgent(TraderAgent):
         self.left = 0  # child orders left in the current parent
         self.side = BUY
         self.parents = 0
+        self._u = Uniforms(self.prng)  # three uniforms a wake, straight from this agent's stream
         self.watch_horizons()
 
     def watch_horizons(self) -> None:
@@ -96,7 +97,7 @@ class MetaorderAgent(TraderAgent):
     def new_parent(self) -> None:
         """Draw the next parent: its length (Pareto) and its side."""
         p = self.params
-        u, s, w = self.prng.random(3).tolist()
+        u, s, w = self._u.take3()
         self.left = min(p.max_children, int(p.min_children * (1.0 - u) ** (-1.0 / p.size_alpha)))
         if w < p.p_informed:
             model = self.venue

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from abmm.agents.base import BUY, SELL, TraderAgent, flow_imbalance, horizon_activity
+from abmm.agents.base import BUY, SELL, TraderAgent, Uniforms, flow_imbalance, horizon_activity
 from abmm.schema import Duration, GroupBase, WakeCfg
 
 
@@ -109,6 +109,7 @@ class NoiseAgent(TraderAgent):
     def setup(self) -> None:
         """Pick this trader's horizon (``attention_horizons``) and its activity tracker."""
         p = self.params
+        self._u = Uniforms(self.prng)  # four uniforms a wake, straight from this agent's stream
         self._tracker = None
         self._h = 0
         self._hi = p.feedback_clip
@@ -171,7 +172,7 @@ class NoiseAgent(TraderAgent):
             for oid, o in list(oo.items()):
                 if now - o[3] >= ttl:
                     self.cancel(oid)
-        u = self.prng.random(4).tolist()  # Python floats: cheaper to index and compare
+        u = self._u.take4()  # Python floats: cheaper to index and compare
         side = BUY if u[0] < 0.5 else SELL
         if size_alpha is None:
             qty = min_qty + int(u[1] * (max_qty - min_qty + 1))

@@ -1,0 +1,201 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""C versions of the agents' random-draw helpers in :mod:`abmm.agents.base` (``Latency``,
+``_Draws``, ``Uniforms``), built as ``abmm.agents._crng`` from ``cython_ext/_crng.pyx``.
+
+They draw exactly what the Python ones draw, value for value: the same numpy calls for the
+blocks of standard draws, the same arithmetic on them (``libm``'s ``exp``, which Python's
+``math.exp`` calls; truncation toward zero, as ``int()``), and uniforms read straight from the
+generator's bit generator by its ``next_double`` -- the function ``Generator.random`` fills its
+array with -- so a run's event log is the same bit for bit with or without them
+(tests/test_compiled.py). ``ABMM_PURE_PYTHON=1`` runs the Python ones."""
+
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from libc.math cimport exp
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+
+cdef extern from *:
+    """
+    /* numpy's bitgen_t (numpy/random/bitgen.h), a stable public layout */
+    typedef struct abmm_bitgen {
+        void *state;
+        uint64_t (*next_uint64)(void *st);
+        uint32_t (*next_uint32)(void *st);
+        double (*next_double)(void *st);
+        uint64_t (*next_raw)(void *st);
+    } abmm_bitgen_t;
+    """
+    ctypedef struct abmm_bitgen_t:
+        void* state
+        double (*next_double)(void* st) noexcept nogil
+
+
+cdef enum:
+    BLOCK = 256  # abmm.agents.base._BLOCK
+
+cdef enum:
+    K_CONSTANT = 0
+    K_UNIFORM = 1
+    K_EXPONENTIAL = 2
+    K_LOGNORMAL = 3
+
+cdef double _INT64_LIMIT = 9.2e18
+
+
+cdef class Uniforms:
+    """``generator.random(n).tolist()`` without the array: the same doubles, in the same
+    order, read from the generator's bit generator."""
+
+    cdef abmm_bitgen_t* _bg
+    cdef object _capsule
+    cdef readonly object generator
+
+    def __cinit__(self, generator):
+        self.generator = generator
+        self._capsule = generator.bit_generator.capsule
+        self._bg = <abmm_bitgen_t*>PyCapsule_GetPointer(self._capsule, "BitGenerator")
+
+    def __reduce__(self):
+        return (Uniforms, (self.generator,))
+
+    def take3(self):
+        """Three uniforms in [0, 1) (a tuple of floats)."""
+        cdef abmm_bitgen_t* g = self._bg
+        cdef double a = g.next_double(g.state)
+        cdef double b = g.next_double(g.state)
+        cdef double c = g.next_double(g.state)
+        return (a, b, c)
+
+    def take4(self):
+        """Four uniforms in [0, 1) (a tuple of floats)."""
+        cdef abmm_bitgen_t* g = self._bg
+        cdef double a = g.next_double(g.state)
+        cdef double b = g.next_double(g.state)
+        cdef double c = g.next_double(g.state)
+        cdef double d = g.next_double(g.state)
+        return (a, b, c, d)
+
+
+cdef class _Draws:
+    """Buffered standard exponential draws from a generator (Poisson wake gaps)."""
+
+    cdef readonly object rng
+    cdef object fn
+    cdef double buf[BLOCK]
+    cdef int i
+    cdef int n
+
+    def __cinit__(self, rng):
+        self.rng = rng
+        self.fn = rng.standard_exponential
+        self.i = 0
+        self.n = 0
+
+    def __reduce__(self):
+        return (_rebuild_draws, (self.rng, [self.buf[j] for j in range(self.n)], self.i))
+
+    cpdef double next(self) except? -1.0:
+        cdef double[::1] fresh
+        cdef int j
+        if self.i == self.n:
+            fresh = self.fn(BLOCK)
+            for j in range(BLOCK):
+                self.buf[j] = fresh[j]
+            self.n = BLOCK
+            self.i = 0
+        j = self.i
+        self.i = j + 1
+        return self.buf[j]
+
+
+def _rebuild_draws(rng, buf, i):
+    cdef _Draws d = _Draws(rng)
+    cdef int j
+    for j in range(len(buf)):
+        d.buf[j] = buf[j]
+    d.n = len(buf)
+    d.i = i
+    return d
+
+
+cdef class Latency:
+    """A latency distribution in ns: ``constant`` (value), ``uniform`` (low, high),
+    ``exponential`` (mean, plus ``low``), ``lognormal`` (median, sigma, plus ``low``).
+
+    Exponential and lognormal latencies are drawn in blocks of ``_BLOCK`` standard draws and
+    transformed when drawn into the block (the same arithmetic, value for value, as one draw at
+    a time): :meth:`draw` is then one array read."""
+
+    cdef readonly str kind
+    cdef readonly object a
+    cdef readonly object b
+    cdef readonly object low
+    cdef readonly object rng
+    cdef int _k
+    cdef double _a
+    cdef double _b
+    cdef int64_t _low
+    cdef int64_t _buf[BLOCK]
+    cdef int _i
+    cdef int _n
+
+    def __init__(self, str kind, a, b, low, rng):
+        if kind not in ("constant", "uniform", "exponential", "lognormal"):
+            raise ValueError(f"unknown latency kind {kind!r}")
+        self.kind, self.a, self.b, self.low, self.rng = kind, a, b, low, rng
+        self._k = ("constant", "uniform", "exponential", "lognormal").index(kind)
+        if self._k >= K_EXPONENTIAL:
+            self._a = a
+            self._b = b
+            self._low = low
+        self._i = 0
+        self._n = 0
+
+    def __reduce__(self):
+        return (_rebuild_latency, (self.kind, self.a, self.b, self.low, self.rng,
+                                   [self._buf[j] for j in range(self._n)], self._i))
+
+    cdef int _refill(self) except -1:
+        cdef double[::1] x
+        cdef double v
+        cdef int j
+        if self._k == K_EXPONENTIAL:
+            x = self.rng.standard_exponential(BLOCK)
+            for j in range(BLOCK):
+                v = self._a * x[j]
+                if not (-_INT64_LIMIT < v < _INT64_LIMIT):
+                    raise OverflowError(f"latency draw {v} out of range")
+                self._buf[j] = self._low + <int64_t>v
+        else:
+            x = self.rng.standard_normal(BLOCK)
+            for j in range(BLOCK):
+                v = self._a * exp(self._b * x[j])
+                if not (-_INT64_LIMIT < v < _INT64_LIMIT):
+                    raise OverflowError(f"latency draw {v} out of range")
+                self._buf[j] = self._low + <int64_t>v
+        self._n = BLOCK
+        return 0
+
+    cpdef object draw(self):
+        """Draw one latency (ns)."""
+        cdef int i = self._i
+        if i < self._n:
+            self._i = i + 1
+            return self._buf[i]
+        if self._k == K_CONSTANT:
+            return self.a
+        if self._k == K_UNIFORM:
+            return int(self.rng.integers(int(self.a), int(self.b) + 1))
+        self._refill()
+        self._i = 1
+        return self._buf[0]
+
+
+def _rebuild_latency(kind, a, b, low, rng, buf, i):
+    cdef Latency lat = Latency(kind, a, b, low, rng)
+    cdef int j
+    for j in range(len(buf)):
+        lat._buf[j] = buf[j]
+    lat._n = len(buf)
+    lat._i = i
+    return lat

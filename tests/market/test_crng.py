@@ -1,0 +1,68 @@
+"""The agents' C random-draw helpers (``abmm.agents._crng``: ``Latency``, ``_Draws``,
+``Uniforms``) draw exactly what the Python ones in ``abmm.agents.base`` draw, value for value
+and type for type, interleaved with other draws from the same generator and across a pickle."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from abmm.agents import base as B
+
+C = pytest.importorskip("abmm.agents._crng", reason="the C random-draw helpers are not built")
+
+KINDS = [("lognormal", 20_000_000, 0.5, 2_000_000), ("lognormal", 2_000_000, 0.5, 200_000),
+         ("exponential", 1_000_000, 0, 100_000), ("constant", 5_000, 0, 0),
+         ("uniform", 10, 1_000, 0)]
+
+
+@pytest.mark.parametrize("kind,a,b,low", KINDS)
+def test_latency_same_draws(kind, a, b, low):
+    g1, g2 = np.random.default_rng(7), np.random.default_rng(7)
+    py, c = B.PyLatency(kind, a, b, low, g1), C.Latency(kind, a, b, low, g2)
+    xs, ys = [py.draw() for _ in range(1_000)], [c.draw() for _ in range(1_000)]
+    assert xs == ys
+    assert {type(x) for x in ys} == {int}
+    c2 = pickle.loads(pickle.dumps(c))  # mid-block: the rest of the block, then fresh ones
+    assert [c2.draw() for _ in range(600)] == [py.draw() for _ in range(600)]
+    assert (c.kind, c.a, c.b, c.low) == (kind, a, b, low)
+
+
+def test_latency_negative_control():
+    """Another seed draws other latencies (the comparison above can fail)."""
+    a = C.Latency("lognormal", 2_000_000, 0.5, 0, np.random.default_rng(7))
+    b = B.PyLatency("lognormal", 2_000_000, 0.5, 0, np.random.default_rng(8))
+    assert [a.draw() for _ in range(50)] != [b.draw() for _ in range(50)]
+
+
+def test_latency_unknown_kind():
+    with pytest.raises(ValueError, match="unknown latency kind 'gamma'"):
+        C.Latency("gamma", 1, 0, 0, None)
+
+
+def test_draws_and_uniforms_interleaved():
+    """Exponential blocks, uniforms and other draws from one generator stay in step."""
+    g1, g2 = np.random.default_rng(9), np.random.default_rng(9)
+    d1, d2 = B.PyDraws(g1), C._Draws(g2)
+    u1, u2 = B.PyUniforms(g1), C.Uniforms(g2)
+    for i in range(700):
+        assert list(u1.take4()) == list(u2.take4())
+        assert list(u1.take3()) == list(u2.take3())
+        assert d1.next() == d2.next()
+        if i % 7 == 0:
+            assert g1.standard_normal() == g2.standard_normal()
+        if i == 350:  # a pickle of the generator and both helpers, mid-block
+            d2, u2 = pickle.loads(pickle.dumps((d2, u2)))
+            assert d2.rng is u2.generator
+            g2 = d2.rng
+
+
+def test_in_use_unless_pure_python():
+    import os
+
+    if os.environ.get("ABMM_PURE_PYTHON", "") not in ("", "0"):
+        assert B.Latency is B.PyLatency
+    else:
+        assert B.Latency is C.Latency and B.Uniforms is C.Uniforms and B._Draws is C._Draws
