@@ -199,3 +199,50 @@ def _rebuild_latency(kind, a, b, low, rng, buf, i):
     lat._n = len(buf)
     lat._i = i
     return lat
+
+
+cdef class Wake:
+    """Wake-up schedule: ``fixed`` (every ``interval``, random phase), ``poisson`` (exponential
+    gaps of mean ``interval``), or ``once`` (a single wake at a uniform random time)."""
+
+    cdef readonly str kind
+    cdef readonly object interval
+    cdef int _k  # 0 once, 1 fixed, 2 poisson
+    cdef double _iv
+
+    def __init__(self, str kind, interval):
+        if kind not in ("once", "fixed", "poisson"):
+            raise ValueError(f"unknown wake kind {kind!r}")
+        self.kind, self.interval = kind, interval
+        self._k = ("once", "fixed", "poisson").index(kind)
+        self._iv = interval
+
+    def __reduce__(self):
+        return (Wake, (self.kind, self.interval))
+
+    def first(self, rng, start, end):
+        """The first wake time (ns): uniform in ``[start, end)`` for ``once``, a random phase
+        in the first ``interval`` for ``fixed``, an exponential gap after ``start`` for
+        ``poisson``."""
+        if self._k == 0:
+            return start + int(rng.integers(0, max(end - start, 1)))
+        if self._k == 1:
+            return start + int(rng.integers(0, max(self.interval, 1)))
+        return start + int(rng.exponential(self.interval))
+
+    cpdef object next(self, draws, now):
+        """The wake time (ns) after ``now``: ``now + interval`` (fixed), ``now + 1 +`` an
+        exponential gap (poisson), or None (``once``: no further wake)."""
+        cdef double g, v
+        if self._k == 0:
+            return None
+        if self._k == 1:
+            return now + self.interval
+        if type(draws) is _Draws:
+            g = (<_Draws>draws).next()
+        else:
+            g = draws.next()
+        v = self._iv * g
+        if not (-_INT64_LIMIT < v < _INT64_LIMIT):
+            raise OverflowError(f"wake gap {v} out of range")
+        return (now + 1) + <int64_t>v

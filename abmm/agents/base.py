@@ -112,16 +112,6 @@ class Uniforms:
         return self.generator.random(4).tolist()
 
 
-# the C versions of the three helpers above (cython_ext/_crng.pyx): the same draws, faster;
-# the Python ones stay reachable as the reference (tests/market/test_crng.py)
-PyLatency, PyDraws, PyUniforms = Latency, _Draws, Uniforms
-if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
-    try:
-        from abmm.agents._crng import Latency, Uniforms, _Draws  # type: ignore[no-redef,assignment] # noqa: F811
-    except ImportError:  # not built: the Python ones (the engine's import already warned)
-        pass
-
-
 class Wake:
     """Wake-up schedule: ``fixed`` (every ``interval``, random phase), ``poisson`` (exponential
     gaps of mean ``interval``), or ``once`` (a single wake at a uniform random time)."""
@@ -149,6 +139,16 @@ class Wake:
         if self.kind == "fixed":
             return now + self.interval
         return now + 1 + int(self.interval * draws.next())
+
+
+# the C versions of the four helpers above (cython_ext/_crng.pyx): the same draws, faster;
+# the Python ones stay reachable as the reference (tests/market/test_crng.py)
+PyLatency, PyDraws, PyUniforms, PyWake = Latency, _Draws, Uniforms, Wake
+if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from abmm.agents._crng import Latency, Uniforms, Wake, _Draws  # type: ignore[no-redef,assignment] # noqa: F811, E501
+    except ImportError:  # not built: the Python ones (the engine's import already warned)
+        pass
 
 
 class OrderMethods:
@@ -208,9 +208,11 @@ class OrderMethods:
         other open order is cancelled and the missing prices are sent (sorted: bids first)."""
         want = set()
         if bid is not None:
-            want.update((BUY, bid - j * spacing) for j in range(levels))
+            for j in range(levels):
+                want.add((BUY, bid - j * spacing))
         if ask is not None:
-            want.update((SELL, ask + j * spacing) for j in range(levels))
+            for j in range(levels):
+                want.add((SELL, ask + j * spacing))
         have = set()
         for oid, o in list(self.open_orders.items()):
             key = (o[0], o[1])

@@ -1,5 +1,5 @@
 """The agents' C random-draw helpers (``abmm.agents._crng``: ``Latency``, ``_Draws``,
-``Uniforms``) draw exactly what the Python ones in ``abmm.agents.base`` draw, value for value
+``Uniforms``, ``Wake``) draw exactly what the Python ones in ``abmm.agents.base`` draw, value for value
 and type for type, interleaved with other draws from the same generator and across a pickle."""
 
 from __future__ import annotations
@@ -59,10 +59,41 @@ def test_draws_and_uniforms_interleaved():
             g2 = d2.rng
 
 
+@pytest.mark.parametrize("kind,interval", [("poisson", 20_000_000_000), ("poisson", 476_726_017),
+                                           ("fixed", 1_000_000_000), ("once", 0)])
+def test_wake_same_times(kind, interval):
+    g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
+    py, c = B.PyWake(kind, interval), C.Wake(kind, interval)
+    start = 1_700_000_000_000_000_000
+    end = start + 86_400_000_000_000
+    assert py.first(g1, start, end) == c.first(g2, start, end)
+    d1, d2 = B.PyDraws(g1), C._Draws(g2)
+    now1 = now2 = start
+    for _ in range(600):
+        n1, n2 = py.next(d1, now1), c.next(d2, now2)
+        assert n1 == n2 and type(n1) is type(n2)
+        if n1 is None:
+            break
+        now1, now2 = n1, n2
+    assert (c.kind, c.interval) == (kind, interval)
+    assert pickle.loads(pickle.dumps(c)).next(d2, now2) == py.next(d1, now1)
+    # a Python draws object works too (any object with next())
+    assert c.next(B.PyDraws(np.random.default_rng(3)), start) == \
+        py.next(B.PyDraws(np.random.default_rng(3)), start)
+
+
+def test_wake_negative_control():
+    """Another seed gives other wake times (the comparison above can fail)."""
+    a = C.Wake("poisson", 10**9).next(C._Draws(np.random.default_rng(1)), 0)
+    b = B.PyWake("poisson", 10**9).next(B.PyDraws(np.random.default_rng(2)), 0)
+    assert a != b
+
+
 def test_in_use_unless_pure_python():
     import os
 
     if os.environ.get("ABMM_PURE_PYTHON", "") not in ("", "0"):
-        assert B.Latency is B.PyLatency
+        assert B.Latency is B.PyLatency and B.Wake is B.PyWake
     else:
         assert B.Latency is C.Latency and B.Uniforms is C.Uniforms and B._Draws is C._Draws
+        assert B.Wake is C.Wake
