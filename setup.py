@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 
 # cython_ext/<name>.pyx -> abmm.engine.<name>
 EXTENSIONS = {"_cbook": "abmm.engine._cbook", "_cqueue": "abmm.market._cqueue",
-              "_crng": "abmm.agents._crng"}
+              "_crng": "abmm.agents._crng", "_cvol": "abmm.signals._cvol"}
 
 # abmm's hot pure-Python modules (abmm/_compiled.py's MODULES), compiled as they are: each
 # becomes an extension module beside its .py. Python semantics are kept (no boundscheck,

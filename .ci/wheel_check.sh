@@ -23,6 +23,8 @@ import abmm.market.kernel as K  # noqa: E402
 assert K.EventQueue.__module__ == "abmm.market._cqueue", f"the wheel's event queue is {K.EventQueue}"
 import abmm.agents.base as B  # noqa: E402
 assert B.Latency.__module__ == "abmm.agents._crng", f"the wheel's latency draws are {B.Latency}"
+from abmm.signals import MidVolatility  # noqa: E402
+assert MidVolatility.__module__ == "abmm.signals._cvol", f"the wheel's volatility is {MidVolatility}"
 print("wheel: abmm from", where.parent, "engine", abmm.engine.ENGINE,
       "compiled modules", len(c.compiled()))
 PY

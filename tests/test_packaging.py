@@ -34,6 +34,9 @@ def test_compiled_engine_is_in_use():
         from abmm.agents import base as B
 
         assert B.Latency.__module__ == "abmm.agents._crng", "the C random-draw helpers did not build"
+        from abmm.signals import MidVolatility
+
+        assert MidVolatility.__module__ == "abmm.signals._cvol", "the C volatility did not build"
 
 
 def test_env_var_forces_pure_python():
@@ -74,3 +77,4 @@ def test_sources_are_shipped():
     assert (root / "cython_ext" / "_cbook.pyx").exists()
     assert (root / "cython_ext" / "_cqueue.pyx").exists()
     assert (root / "cython_ext" / "_crng.pyx").exists()
+    assert (root / "cython_ext" / "_cvol.pyx").exists()

@@ -11,6 +11,7 @@ prices are skipped by both versions.
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -353,3 +354,13 @@ class MidVolatility:
         """``sqrt(variance)``: ticks per sqrt(second)."""
         v = self.variance
         return math.sqrt(v) if v > 0 else 0.0
+
+
+# the C version (cython_ext/_cvol.pyx): the same estimates bit for bit, faster; the Python one
+# stays reachable as the reference (tests/signals/test_cvol.py)
+PyMidVolatility = MidVolatility
+if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from abmm.signals._cvol import MidVolatility  # type: ignore[no-redef,assignment] # noqa: F811
+    except ImportError:  # not built: the Python one (the engine's import already warned)
+        pass
