@@ -26,7 +26,7 @@ CONFIGS = [
 def _stream(seed, n=3_000):
     r = np.random.default_rng(seed)
     t, mid = 1_700_000_000_000_000_000, 40_000.0
-    for i in range(n):
+    for _ in range(n):
         t += int(r.integers(0, 3_000_000_000))  # repeated times too (dt 0)
         mid += float(r.standard_normal()) * 3
         u = r.random()
