@@ -246,3 +246,104 @@ cdef class Wake:
         if not (-_INT64_LIMIT < v < _INT64_LIMIT):
             raise OverflowError(f"wake gap {v} out of range")
         return (now + 1) + <int64_t>v
+
+
+cdef class HorizonActivity:
+    """The market's activity seen over several horizons (see
+    :class:`abmm.agents.base.PyHorizonActivity`): for each half-life ``h`` the ratio
+    ``sqrt(EWMA_h / EWMA_ref)`` of squared mid moves per second, updated lazily, at most once
+    per ``min_dt_ns`` of market time."""
+
+    cdef readonly list vols
+    cdef readonly object ref
+    cdef readonly object min_dt
+    cdef readonly object t_last
+    cdef readonly list values
+
+    def __init__(self, horizons_ns, ref_ns, min_dt_ns=1_000_000_000):
+        from abmm.signals.volatility import MidVolatility
+
+        self.vols = [MidVolatility(h, halflife_unit="ns", bias_correct=True) for h in horizons_ns]
+        self.ref = MidVolatility(ref_ns, halflife_unit="ns", bias_correct=True)
+        self.min_dt = min_dt_ns
+        self.t_last = -(1 << 62)
+        self.values = [1.0] * len(horizons_ns)
+
+    def __reduce__(self):
+        return (_rebuild_state, (HorizonActivity, {
+            "vols": self.vols, "ref": self.ref, "min_dt": self.min_dt, "t_last": self.t_last,
+            "values": self.values}))
+
+    def _set_state(self, d):
+        self.vols, self.ref, self.min_dt = d["vols"], d["ref"], d["min_dt"]
+        self.t_last, self.values = d["t_last"], d["values"]
+
+    cpdef list update(self, model):
+        """The ratios per horizon (updated first when ``min_dt_ns`` has passed)."""
+        cdef Py_ssize_t i
+        now = model.now
+        if now - self.t_last >= self.min_dt:
+            self.t_last = now
+            mid = model.mid()
+            if mid is not None:
+                self.ref.update(mid, now)
+                ref = self.ref.variance
+                for i in range(len(self.vols)):
+                    v = self.vols[i]
+                    v.update(mid, now)
+                    self.values[i] = 1.0 if ref <= 0 else (v.variance / ref) ** 0.5
+        return self.values
+
+
+cdef class FlowImbalance:
+    """The recent imbalance of the market's taker flow, in [-1, 1] (see
+    :class:`abmm.agents.base.PyFlowImbalance`), updated lazily, at most once per
+    ``min_dt_ns``."""
+
+    cdef readonly object halflife
+    cdef readonly object min_dt
+    cdef readonly object t_last
+    cdef readonly object signed
+    cdef readonly object vol
+    cdef readonly object s
+    cdef readonly object v
+    cdef readonly object value
+
+    def __init__(self, halflife_ns, min_dt_ns=1_000_000_000):
+        self.halflife = halflife_ns
+        self.min_dt = min_dt_ns
+        self.t_last = None
+        self.signed = 0
+        self.vol = 0
+        self.s = 0.0
+        self.v = 0.0
+        self.value = 0.0
+
+    def __reduce__(self):
+        return (_rebuild_state, (FlowImbalance, {
+            k: getattr(self, k) for k in ("halflife", "min_dt", "t_last", "signed", "vol", "s",
+                                          "v", "value")}))
+
+    def _set_state(self, d):
+        self.halflife, self.min_dt, self.t_last = d["halflife"], d["min_dt"], d["t_last"]
+        self.signed, self.vol, self.s, self.v, self.value = (d["signed"], d["vol"], d["s"],
+                                                             d["v"], d["value"])
+
+    cpdef object update(self, model):
+        """The imbalance (updated first when ``min_dt_ns`` has passed)."""
+        now = model.now
+        if self.t_last is None:
+            self.t_last, self.signed, self.vol = now, model.signed_volume, model.volume
+        elif now - self.t_last >= self.min_dt:
+            decay = 0.5 ** ((now - self.t_last) / self.halflife)
+            self.s = self.s * decay + (model.signed_volume - self.signed)
+            self.v = self.v * decay + (model.volume - self.vol)
+            self.t_last, self.signed, self.vol = now, model.signed_volume, model.volume
+            self.value = self.s / self.v if self.v > 0 else 0.0
+        return self.value
+
+
+def _rebuild_state(cls, state):
+    obj = cls.__new__(cls)
+    obj._set_state(state)
+    return obj

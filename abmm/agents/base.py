@@ -405,6 +405,16 @@ class FlowImbalance:
         return self.value
 
 
+# the C versions (cython_ext/_crng.pyx): the same arithmetic on the same Python numbers, the
+# state in C fields (tests/market/test_crng.py)
+PyHorizonActivity, PyFlowImbalance = HorizonActivity, FlowImbalance
+if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from abmm.agents._crng import FlowImbalance, HorizonActivity  # type: ignore[no-redef,assignment] # noqa: F811, E501
+    except ImportError:  # not built: the Python ones
+        pass
+
+
 def flow_imbalance(model, halflife_ns: int) -> FlowImbalance:
     """The model's shared ``FlowImbalance`` for this half-life (created on first use)."""
     trackers = model.__dict__.setdefault("_flow_imbalance", {})

@@ -1,6 +1,7 @@
-"""The agents' C random-draw helpers (``abmm.agents._crng``: ``Latency``, ``_Draws``,
-``Uniforms``, ``Wake``) draw exactly what the Python ones in ``abmm.agents.base`` draw, value for value
-and type for type, interleaved with other draws from the same generator and across a pickle."""
+"""The agents' C helpers (``abmm.agents._crng``: ``Latency``, ``_Draws``, ``Uniforms``,
+``Wake``, ``HorizonActivity``, ``FlowImbalance``) draw and track exactly what the Python ones in
+``abmm.agents.base`` do, value for value and type for type, interleaved with other draws from
+the same generator and across a pickle."""
 
 from __future__ import annotations
 
@@ -97,3 +98,45 @@ def test_in_use_unless_pure_python():
     else:
         assert B.Latency is C.Latency and B.Uniforms is C.Uniforms and B._Draws is C._Draws
         assert B.Wake is C.Wake
+        assert B.HorizonActivity is C.HorizonActivity and B.FlowImbalance is C.FlowImbalance
+
+
+class _Market:
+    """What the trackers read: the time, the mid and the taker volumes."""
+
+    def __init__(self):
+        self.now, self._mid, self.signed_volume, self.volume = 0, None, 0, 0
+
+    def mid(self):
+        return self._mid
+
+
+def _walk(seed, n=4_000):
+    r = np.random.default_rng(seed)
+    m, mid = _Market(), 40_000.0
+    for i in range(n):
+        m.now += int(r.integers(0, 2_500_000_000))
+        mid += float(r.standard_normal()) * 2
+        m._mid = None if i % 97 == 5 else (int(mid) if i % 3 else mid)
+        q = int(r.integers(0, 20))
+        m.volume += q
+        m.signed_volume += q if r.random() < 0.55 else -q
+        yield m
+
+
+def test_trackers_same_values():
+    hs, ref = (30_000_000_000, 120_000_000_000, 600_000_000_000), 86_400_000_000_000
+    py_h, c_h = B.PyHorizonActivity(hs, ref), C.HorizonActivity(hs, ref)
+    py_f, c_f = B.PyFlowImbalance(60_000_000_000), C.FlowImbalance(60_000_000_000)
+    for i, m in enumerate(_walk(3)):
+        assert py_h.update(m) == c_h.update(m)
+        assert py_f.update(m) == c_f.update(m)
+        if i == 2_000:
+            c_h, c_f = pickle.loads(pickle.dumps((c_h, c_f)))
+    assert (c_f.s, c_f.v, c_f.t_last) == (py_f.s, py_f.v, py_f.t_last)
+
+
+def test_trackers_negative_control():
+    """Another half-life tracks other values (the comparison above can fail)."""
+    a, b = C.FlowImbalance(60_000_000_000), B.PyFlowImbalance(61_000_000_000)
+    assert any(a.update(m) != b.update(m) for m in _walk(4, 300))
