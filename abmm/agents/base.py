@@ -259,7 +259,9 @@ class TraderAgent(OrderMethods, mesa.Agent):
         self.learnable = learnable
         self.cash = 0  # tick·lots
         self.inventory = 0  # lots
-        self.open_orders: dict[int, list] = {}  # order id -> [side, price, open qty, placed ns]
+        # order id -> [side, price, open qty, placed ns], in arrival order (the market adds an
+        # order when it arrives, so placed ns never decreases along the dict)
+        self.open_orders: dict[int, list] = {}
         self.n_orders = 0
         self.n_cancels = 0
         self.n_fills = 0

@@ -169,9 +169,15 @@ class NoiseAgent(TraderAgent):
         now = self.model.now
         oo = self.open_orders
         if oo:
-            for oid, o in list(oo.items()):
-                if now - o[3] >= ttl:
-                    self.cancel(oid)
+            # open orders are held in arrival order (placed times never decrease), so the
+            # expired ones are a prefix: stop at the first that is still young
+            expired = []
+            for oid, o in oo.items():
+                if now - o[3] < ttl:
+                    break
+                expired.append(oid)
+            for oid in expired:  # (a zero-latency cancel changes oo at once)
+                self.cancel(oid)
         u = self._u.take4()  # Python floats: cheaper to index and compare
         side = BUY if u[0] < 0.5 else SELL
         if size_alpha is None:
