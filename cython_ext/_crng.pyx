@@ -254,11 +254,11 @@ cdef class HorizonActivity:
     ``sqrt(EWMA_h / EWMA_ref)`` of squared mid moves per second, updated lazily, at most once
     per ``min_dt_ns`` of market time."""
 
-    cdef readonly list vols
-    cdef readonly object ref
-    cdef readonly object min_dt
-    cdef readonly object t_last
-    cdef readonly list values
+    cdef public list vols
+    cdef public object ref
+    cdef public object min_dt
+    cdef public object t_last
+    cdef public list values
 
     def __init__(self, horizons_ns, ref_ns, min_dt_ns=1_000_000_000):
         from abmm.signals.volatility import MidVolatility
@@ -300,14 +300,14 @@ cdef class FlowImbalance:
     :class:`abmm.agents.base.PyFlowImbalance`), updated lazily, at most once per
     ``min_dt_ns``."""
 
-    cdef readonly object halflife
-    cdef readonly object min_dt
-    cdef readonly object t_last
-    cdef readonly object signed
-    cdef readonly object vol
-    cdef readonly object s
-    cdef readonly object v
-    cdef readonly object value
+    cdef public object halflife
+    cdef public object min_dt
+    cdef public object t_last
+    cdef public object signed
+    cdef public object vol
+    cdef public object s
+    cdef public object v
+    cdef public object value
 
     def __init__(self, halflife_ns, min_dt_ns=1_000_000_000):
         self.halflife = halflife_ns

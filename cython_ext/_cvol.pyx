@@ -20,11 +20,11 @@ cdef class MidVolatility:
     cdef readonly double cap_floor
     cdef readonly bint bias_correct
     cdef readonly double alpha
-    cdef readonly double var
-    cdef readonly double decay
-    cdef readonly Py_ssize_t n
-    cdef readonly object prev
-    cdef readonly object t_prev
+    cdef public double var
+    cdef public double decay
+    cdef public Py_ssize_t n
+    cdef public object prev
+    cdef public object t_prev
     cdef double _hl
     cdef bint _has_cap
     cdef double _cap
