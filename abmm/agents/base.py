@@ -13,11 +13,11 @@ Units: prices in ticks, sizes in lots, times in ns, cash in tick·lots (an exact
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from abmm.engine import PURE_PYTHON
 from abmm.engine.types import OrderType, SelfTrade, Side
 from abmm.market._mesa import mesa
 
@@ -139,16 +139,6 @@ class Wake:
         if self.kind == "fixed":
             return now + self.interval
         return now + 1 + int(self.interval * draws.next())
-
-
-# the C versions of the four helpers above (cython_ext/_crng.pyx): the same draws, faster;
-# the Python ones stay reachable as the reference (tests/market/test_crng.py)
-PyLatency, PyDraws, PyUniforms, PyWake = Latency, _Draws, Uniforms, Wake
-if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
-    try:
-        from abmm.agents._crng import Latency, Uniforms, Wake, _Draws  # type: ignore[no-redef,assignment] # noqa: F811, E501
-    except ImportError:  # not built: the Python ones (the engine's import already warned)
-        pass
 
 
 class OrderMethods:
@@ -407,13 +397,22 @@ class FlowImbalance:
         return self.value
 
 
-# the C versions (cython_ext/_crng.pyx): the same arithmetic on the same Python numbers, the
-# state in C fields (tests/market/test_crng.py)
+# the C versions of the helpers above (cython_ext/_crng.pyx): the same draws and the same
+# arithmetic, faster; the Python ones stay reachable as the reference
+# (tests/market/test_crng.py) and run under ABMM_PURE_PYTHON=1
+PyLatency, PyDraws, PyUniforms, PyWake = Latency, _Draws, Uniforms, Wake
 PyHorizonActivity, PyFlowImbalance = HorizonActivity, FlowImbalance
-if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+if not PURE_PYTHON:
     try:
-        from abmm.agents._crng import FlowImbalance, HorizonActivity  # type: ignore[no-redef,assignment] # noqa: F811, E501
-    except ImportError:  # not built: the Python ones
+        from abmm.agents._crng import (  # type: ignore[no-redef,assignment] # noqa: F811
+            FlowImbalance,
+            HorizonActivity,
+            Latency,
+            Uniforms,
+            Wake,
+            _Draws,
+        )
+    except ImportError:  # not built: the Python ones (the engine's import already warned)
         pass
 
 

@@ -31,9 +31,13 @@ from abmm.engine.types import (
 
 log = logging.getLogger(__name__)
 
+#: ``ABMM_PURE_PYTHON=1``: the pure-Python engine, event queue and agent helpers (every compiled
+#: piece of abmm checks this one flag)
+PURE_PYTHON = os.environ.get("ABMM_PURE_PYTHON", "") not in ("", "0")
+
 CompiledOrderBook = None
 _import_error: Exception | None = None
-if os.environ.get("ABMM_PURE_PYTHON", "") not in ("", "0"):
+if PURE_PYTHON:
     _import_error = RuntimeError("ABMM_PURE_PYTHON is set")
     log.warning("abmm: ABMM_PURE_PYTHON is set; using the pure-Python engine")
 else:

@@ -12,7 +12,8 @@ held); the C heap is faster again (``benchmarks/bench_market.py``).
 from __future__ import annotations
 
 import heapq
-import os
+
+from abmm.engine import PURE_PYTHON
 
 #: Event kinds.
 WAKE = 0  #: payload: agent -- its strategy runs
@@ -74,7 +75,7 @@ class PyEventQueue:
 
 
 EventQueue = PyEventQueue
-if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+if not PURE_PYTHON:
     try:
         from abmm.market._cqueue import EventQueue  # type: ignore[no-redef,assignment] # noqa: F401
     except ImportError:  # not built: the heapq one (the engine's import already warned)

@@ -11,11 +11,11 @@ prices are skipped by both versions.
 from __future__ import annotations
 
 import math
-import os
 from typing import NamedTuple
 
 import numpy as np
 
+from abmm.engine import PURE_PYTHON
 from abmm.signals.buckets import Buckets, BucketStream, assign
 
 __all__ = [
@@ -359,7 +359,7 @@ class MidVolatility:
 # the C version (cython_ext/_cvol.pyx): the same estimates bit for bit, faster; the Python one
 # stays reachable as the reference (tests/signals/test_cvol.py)
 PyMidVolatility = MidVolatility
-if os.environ.get("ABMM_PURE_PYTHON", "") in ("", "0"):
+if not PURE_PYTHON:
     try:
         from abmm.signals._cvol import MidVolatility  # type: ignore[no-redef,assignment] # noqa: F811
     except ImportError:  # not built: the Python one (the engine's import already warned)
