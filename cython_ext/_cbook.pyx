@@ -37,7 +37,7 @@ from lob_types cimport ABMM_INT64_MAX, Event, Level, Link, Msg, Order
 import numpy as np
 
 from abmm.engine import _validate as V
-from abmm.engine.types import EVENT_DTYPE, MSG_DTYPE, ORDER_DTYPE, OrderStatus
+from abmm.engine.types import EVENT_DTYPE, LOG_DTYPE, MSG_DTYPE, ORDER_DTYPE, OrderStatus
 from abmm.errors import (
     CorruptStateError,
     InvalidPriceError,
@@ -405,6 +405,127 @@ cdef class _EventBuffer:
         pass
 
 
+#: bytes of one LOG_DTYPE row (abmm.engine.types), as EventSink stores them
+cdef enum:
+    LOG_ROW = 60
+LOG_ROW_BYTES = LOG_ROW
+
+
+@cython.final
+cdef class EventSink:
+    """The run's event log buffer, in C: the books attached to it (``OrderBook.attach_log``)
+    append the events of every ``submit_events`` / ``cancel_events`` call as they happen, but
+    ``LEVEL`` updates, as ``LOG_DTYPE`` rows (``abmm.engine.types``: ``ACCEPTED`` rows carry the
+    order type, the others -1) with the index of the book's symbol. When ``chunk_rows`` rows
+    are buffered, ``on_full()`` is called (it takes them with :meth:`take`). ``store=False``
+    only counts the rows (a run that keeps no log).
+    """
+
+    cdef unsigned char* data
+    cdef int32_t* syms
+    cdef int64_t n, cap, scap
+    cdef readonly int64_t chunk_rows
+    cdef readonly bint store
+    cdef readonly int64_t total     # rows appended since the sink was made
+    cdef object on_full
+
+    def __cinit__(self, int64_t chunk_rows=250_000, on_full=None, bint store=True):
+        self.data = NULL
+        self.syms = NULL
+        self.n = self.cap = self.scap = 0
+        self.chunk_rows = chunk_rows
+        self.store = store
+        self.total = 0
+        self.on_full = on_full
+
+    def __dealloc__(self):
+        free(self.data)
+        free(self.syms)
+
+    def __len__(self):
+        """Rows buffered (not yet taken)."""
+        return self.n
+
+    cdef int _room(self, int64_t need) except -1:
+        if self.n + need > self.cap:
+            self.data = <unsigned char*>_grow(self.data, &self.cap, LOG_ROW, self.n + need,
+                                              self.n)
+        if self.n + need > self.scap:
+            self.syms = <int32_t*>_grow(self.syms, &self.scap, sizeof(int32_t), self.n + need,
+                                        self.n)
+        return 0
+
+    cdef int append(self, Event* src, int64_t n, int order_type, int32_t sym) except -1:
+        """Append one request's events; ``on_full()`` if ``chunk_rows`` rows are buffered."""
+        self._put(src, n, order_type, sym)
+        if self.n >= self.chunk_rows and self.store and self.on_full is not None:
+            self.on_full()
+        return 0
+
+    cdef int _put(self, Event* src, int64_t n, int order_type, int32_t sym) except -1:
+        cdef int64_t i, need = 0
+        for i in range(n):
+            need += src[i].kind != EV_LEVEL
+        if need == 0:
+            return 0
+        self.total += need
+        if not self.store:
+            return 0
+        self._room(need)
+        cdef unsigned char* p = self.data + self.n * LOG_ROW
+        cdef int32_t* s = self.syms + self.n
+        cdef Event* e
+        cdef int8_t ot
+        for i in range(n):
+            e = &src[i]
+            if e.kind == EV_LEVEL:
+                continue
+            # LOG_DTYPE's packed layout (the tests check it against the dtype)
+            memcpy(p, &e.ts, 8)
+            memcpy(p + 8, &e.order_id, 8)
+            memcpy(p + 16, &e.owner, 4)
+            memcpy(p + 20, &e.other_id, 8)
+            memcpy(p + 28, &e.other_owner, 4)
+            memcpy(p + 32, &e.price, 8)
+            memcpy(p + 40, &e.qty, 8)
+            memcpy(p + 48, &e.remaining, 8)
+            p[56] = e.kind
+            p[57] = e.side
+            p[58] = e.reason
+            ot = <int8_t>order_type if e.kind == EV_ACCEPTED else -1
+            memcpy(p + 59, &ot, 1)
+            p += LOG_ROW
+            s[0] = sym
+            s += 1
+        self.n += need
+        return 0
+
+    def add_tuples(self, rows, int order_type, int32_t sym=0):
+        """Append event tuples (``EVENT_DTYPE.names`` order; ``LEVEL`` ones skipped) as a
+        book would; for events that did not come from an attached book."""
+        cdef Event e
+        memset(&e, 0, sizeof(Event))
+        for r in rows:
+            (e.ts, e.order_id, e.owner, e.other_id, e.other_owner, e.price, e.qty, e.remaining,
+             e.kind, e.side, e.reason) = r
+            self._put(&e, 1, order_type, sym)
+        if self.n >= self.chunk_rows and self.store and self.on_full is not None:
+            self.on_full()
+
+    def take(self):
+        """``(rows, symbols)``: the buffered rows (a ``LOG_DTYPE`` array) and their symbol
+        indices (int32), copied out; the buffer is then empty."""
+        rows = np.empty(self.n, LOG_DTYPE)
+        syms = np.empty(self.n, np.int32)
+        cdef unsigned char[::1] rb = rows.view(np.uint8)
+        cdef int32_t[::1] sb = syms
+        if self.n:
+            memcpy(&rb[0], self.data, self.n * LOG_ROW)
+            memcpy(&sb[0], self.syms, self.n * sizeof(int32_t))
+        self.n = 0
+        return rows, syms
+
+
 @cython.final
 cdef class OrderBook:
     """Price-time priority limit order book for one symbol (compiled).
@@ -419,6 +540,8 @@ cdef class OrderBook:
 
     cdef readonly int64_t tick          # prices must be multiples of this
     cdef readonly bint level_events     # emit LEVEL events
+    cdef EventSink log_sink             # the run's event log (attach_log), or None
+    cdef int32_t log_sym                # this book's symbol index in it
     cdef readonly int64_t clock         # last timestamp seen (ns)
     cdef readonly int64_t n_fills       # maker/taker matches so far
     cdef readonly int64_t volume        # lots traded so far
@@ -467,6 +590,8 @@ cdef class OrderBook:
         self.slv[0] = self.slv[1] = NULL
         self.idmap = NULL
         self.ev = NULL
+        self.log_sink = None
+        self.log_sym = 0
         self.tick = 1  # (as if __init__ ran: a book made with __new__ must not divide by 0)
         self.level_events = True
         self.ofree = -1
@@ -1113,14 +1238,19 @@ cdef class OrderBook:
 
     def submit_events(self, side, price, qty, owner, ts, order_type, display, stp):
         """``submit(...)`` and then, in one call, ``(order id, last_event_tuples(), remaining(order
-        id), top())``: the market's per-request path (:meth:`abmm.market.model.MarketModel._arrive`)."""
+        id), top())``: the market's per-request path (:meth:`abmm.market.model.MarketModel._arrive`).
+        The events also go to the attached log, if any (:meth:`attach_log`)."""
         cdef int64_t oid = self._submit_py(side, price, qty, owner, ts, order_type, display, stp)
         cdef int32_t oi = self.idmap[oid]
         cdef int64_t rem = 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
+        if self.log_sink is not None:
+            self.log_sink.append(self.ev, self.nev, <int>_as_int(order_type, "order_type"),
+                                 self.log_sym)
         return oid, self._event_tuples(), rem, self._top_tuple()
 
     def cancel_events(self, order_id, ts):
-        """``cancel(order_id, 0, ts)`` and then ``(last_event_tuples(), top())`` in one call."""
+        """``cancel(order_id, 0, ts)`` and then ``(last_event_tuples(), top())`` in one call (the
+        events also go to the attached log, if any)."""
         cdef int64_t oid = _as_int(order_id, "order_id")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
         _check_cancel(self.clock, 0, t, -1)
@@ -1130,7 +1260,15 @@ cdef class OrderBook:
         self.last_batch_n = -1
         self.clock = t
         self._cancel(oid, 0, t)
+        if self.log_sink is not None:
+            self.log_sink.append(self.ev, self.nev, -1, self.log_sym)
         return self._event_tuples(), self._top_tuple()
+
+    def attach_log(self, EventSink sink, int32_t sym=0):
+        """From now on, ``submit_events`` and ``cancel_events`` append their events to ``sink``
+        (an :class:`EventSink`) as symbol ``sym``'s; ``None`` detaches it."""
+        self.log_sink = sink
+        self.log_sym = sym
 
     def modify(self, order_id, price, qty, ts=None):
         """Change a resting order's price and/or open quantity. Size down at the same price

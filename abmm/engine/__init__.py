@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
+from abmm.engine.reference import EventSink as PyEventSink
 from abmm.engine.reference import OrderBook as PyOrderBook
 from abmm.engine.types import (
     EVENT_DTYPE,
@@ -36,12 +37,14 @@ log = logging.getLogger(__name__)
 PURE_PYTHON = os.environ.get("ABMM_PURE_PYTHON", "") not in ("", "0")
 
 CompiledOrderBook = None
+CompiledEventSink = None
 _import_error: Exception | None = None
 if PURE_PYTHON:
     _import_error = RuntimeError("ABMM_PURE_PYTHON is set")
     log.warning("abmm: ABMM_PURE_PYTHON is set; using the pure-Python engine")
 else:
     try:
+        from abmm.engine._cbook import EventSink as CompiledEventSink  # type: ignore[no-redef]
         from abmm.engine._cbook import OrderBook as CompiledOrderBook  # type: ignore[no-redef]
     except ImportError as exc:  # the extension did not build: fall back, loudly
         _import_error = exc
@@ -49,6 +52,8 @@ else:
                     "(about 15x slower)", exc)
 
 OrderBook = CompiledOrderBook if CompiledOrderBook is not None else PyOrderBook
+#: The run's event-log buffer that goes with ``OrderBook`` (``OrderBook.attach_log``).
+EventSink = CompiledEventSink if CompiledOrderBook is not None else PyEventSink
 #: "compiled" or "python": which engine ``OrderBook`` is.
 ENGINE = OrderBook.engine
 
@@ -58,6 +63,9 @@ __all__ = [
     "OrderBook",
     "PyOrderBook",
     "CompiledOrderBook",
+    "EventSink",
+    "PyEventSink",
+    "CompiledEventSink",
     "ENGINE",
     "Exchange",
     "SymbolSpec",

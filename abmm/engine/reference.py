@@ -17,10 +17,10 @@ import numpy as np
 from sortedcontainers import SortedDict
 
 from abmm.engine import _validate as V
-from abmm.engine.types import EVENT_DTYPE, MSG_DTYPE, ORDER_DTYPE, OrderStatus
+from abmm.engine.types import EVENT_DTYPE, LOG_DTYPE, MSG_DTYPE, ORDER_DTYPE, OrderStatus
 from abmm.errors import InvalidTypeError, InvalidValueError, OrderNotLiveError, UnknownOrderError
 
-__all__ = ["OrderBook"]
+__all__ = ["OrderBook", "EventSink"]
 
 # Codes, bound as module constants for speed (values of the enums in types.py).
 BUY, SELL = 0, 1
@@ -32,6 +32,48 @@ EV_ACCEPTED, EV_FILL, EV_CANCELLED, EV_EXPIRED, EV_REJECTED, EV_MODIFIED, EV_REF
 R_NONE, R_USER, R_NO_LIQ, R_FOK, R_POST_ONLY, R_STP, R_UNKNOWN, R_NOT_LIVE = range(8)
 S_RESTING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJECTED = range(5)
 MARKET_BUY_LIMIT = V.INT64_MAX
+
+
+class EventSink:
+    """The run's event log buffer: the books attached to it (``OrderBook.attach_log``) append
+    the events of every ``submit_events`` / ``cancel_events`` call as they happen, but ``LEVEL``
+    updates, as ``LOG_DTYPE`` rows (``ACCEPTED`` rows carry the order type, the others -1) with
+    the index of the book's symbol. When ``chunk_rows`` rows are buffered, ``on_full()`` is
+    called (it takes them with :meth:`take`). ``store=False`` only counts the rows. The
+    compiled engine's ``EventSink`` does the same in C."""
+
+    def __init__(self, chunk_rows: int = 250_000, on_full=None, store: bool = True):
+        self.chunk_rows = chunk_rows
+        self.on_full = on_full
+        self.store = store
+        self.total = 0  # rows appended since the sink was made
+        self._rows: list = []
+        self._syms: list = []
+
+    def __len__(self) -> int:
+        """Rows buffered (not yet taken)."""
+        return len(self._rows)
+
+    def add_tuples(self, rows, order_type: int, sym: int = 0) -> None:
+        """Append event tuples (``EVENT_DTYPE.names`` order; ``LEVEL`` ones skipped)."""
+        new = [(*r, order_type if r[8] == EV_ACCEPTED else -1) for r in rows if r[8] != EV_LEVEL]
+        if not new:
+            return
+        self.total += len(new)
+        if not self.store:
+            return
+        self._rows.extend(new)
+        self._syms.extend([sym] * len(new))
+        if len(self._rows) >= self.chunk_rows and self.on_full is not None:
+            self.on_full()
+
+    def take(self) -> tuple:
+        """``(rows, symbols)``: the buffered rows (a ``LOG_DTYPE`` array) and their symbol
+        indices (int32); the buffer is then empty."""
+        rows = np.array(self._rows, LOG_DTYPE) if self._rows else np.empty(0, LOG_DTYPE)
+        syms = np.array(self._syms, np.int32)
+        self._rows, self._syms = [], []
+        return rows, syms
 
 
 class _Order:
@@ -83,6 +125,8 @@ class OrderBook:
         self._asks = SortedDict()  # best = first
         self._live = {}  # oid -> _Order
         self._status = [S_REJECTED]  # status by order id (index 0 unused)
+        self._log_sink = None  # attach_log
+        self._log_sym = 0
         self._events = []
         self.clock = 0
         self.n_fills = 0
@@ -91,6 +135,12 @@ class OrderBook:
         self.cancelled_qty = 0
         self.expired_qty = 0
         self.rejected_qty = 0
+
+    def __getstate__(self) -> dict:
+        """Pickle support: everything but the attached log (as the compiled book)."""
+        state = self.__dict__.copy()
+        state["_log_sink"] = None
+        return state
 
     # ------------------------------------------------------------------ queries
     @property
@@ -250,12 +300,24 @@ class OrderBook:
         """``submit(...)`` and then ``(order id, last_event_tuples(), remaining(order id),
         top())``: the market's per-request path, one call."""
         oid = self.submit(side, price, qty, owner, ts, order_type, display, stp)
+        if self._log_sink is not None:
+            self._log_sink.add_tuples(self._events, order_type, self._log_sym)
         return oid, self.last_event_tuples(), self.remaining(oid), self.top()
 
     def cancel_events(self, order_id, ts):
         """``cancel(order_id, 0, ts)`` and then ``(last_event_tuples(), top())``."""
         self.cancel(order_id, 0, ts)
+        if self._log_sink is not None:
+            self._log_sink.add_tuples(self._events, -1, self._log_sym)
         return self.last_event_tuples(), self.top()
+
+    def attach_log(self, sink, sym: int = 0) -> None:
+        """From now on, ``submit_events`` and ``cancel_events`` append their events to ``sink``
+        (an :class:`EventSink`) as symbol ``sym``'s; ``None`` detaches it."""
+        if sink is not None and not isinstance(sink, EventSink):
+            raise TypeError(f"attach_log: expected an EventSink, got {type(sink).__name__}")
+        self._log_sink = sink
+        self._log_sym = sym
 
     def modify(self, order_id, price, qty, ts=None):
         """Change a resting order's price and/or open quantity. Size down at the same price

@@ -22,6 +22,7 @@ __all__ = [
     "OrderStatus",
     "MSG_DTYPE",
     "EVENT_DTYPE",
+    "LOG_DTYPE",
     "ORDER_DTYPE",
     "MAX_PRICE",
     "MAX_QTY",
@@ -145,6 +146,14 @@ EVENT_DTYPE = np.dtype(
         "offsets": [0, 8, 48, 16, 52, 24, 32, 40, 56, 57, 58],
         "itemsize": 64,
     }
+)
+
+#: One logged event: the ``EVENT_DTYPE`` fields packed in name order (60 bytes with the last
+#: one), then ``order_type``, the order type of an ``ACCEPTED`` row (-1 on every other row). The
+#: rows ``OrderBook.log_events`` writes, and the run's ``events/`` buffer
+#: (``abmm.rundir.layout.EVENT_LOG_DTYPE``).
+LOG_DTYPE = np.dtype(
+    [(name, EVENT_DTYPE.fields[name][0]) for name in EVENT_DTYPE.names] + [("order_type", "i1")]
 )
 
 #: One live order, as returned by ``OrderBook.live_orders()`` (priority order: bids best to

@@ -155,6 +155,7 @@ class MarketModel(mesa.Model):
         self._top_t, self._top_v = self.history.times, self.history.tops  # transitional aliases
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.log = EventLog(None, spec.chunk_rows, spec.top_of_book)  # opened by begin()
+        self._attach_log()
         self._watching = False  # some agent keeps a fill_log (see watch_fills)
         self.n_requests = 0
         self.n_invalid = 0
@@ -234,8 +235,14 @@ class MarketModel(mesa.Model):
             start_run_dir(self.out_dir, self.record, self)
             self.log = EventLog(self.out_dir, self.spec.chunk_rows, self.spec.top_of_book,
                                 self.file_meta_args())
+            self._attach_log()
         self._wall0 = time.perf_counter()
         return self
+
+    def _attach_log(self) -> None:
+        """Every venue's book appends its requests' events to ``self.log`` (in C)."""
+        for v in self.venues:
+            self.log.attach(v.book, v.index)
 
     def file_meta_args(self) -> dict:
         """What the run's Parquet files record in their ``abmm.*`` metadata (the keyword
@@ -375,7 +382,6 @@ class MarketModel(mesa.Model):
                 self.n_invalid += 1
                 log.debug("%s: order refused: %s", agent.name, exc)
                 return
-            self.log.add_events(rows, otype, v.index)
             n = self.n_requests
             apply_events(v, rows, t)
             if self.n_requests != n:  # a fill notice without latency sent requests meanwhile
@@ -388,7 +394,6 @@ class MarketModel(mesa.Model):
                 self.late_cancels += 1
                 return
             rows, top = book.cancel_events(oid, t)
-            self.log.add_events(rows, -1, v.index)
             n = self.n_requests
             apply_events(v, rows, t)
             if self.n_requests != n:

@@ -32,7 +32,7 @@ import re
 import numpy as np
 import pyarrow as pa
 
-from abmm.engine.types import EVENT_DTYPE, EventKind, OrderType, Reason, Side
+from abmm.engine.types import LOG_DTYPE, EventKind, OrderType, Reason, Side
 
 __all__ = [
     "SCENARIO", "SUMMARY", "EVENTS", "TOP", "AGENTS", "FUNDAMENTAL", "PART_RE", "part_name",
@@ -98,9 +98,7 @@ def date_ns(date) -> int:
 
 #: Columns of the ``events/`` buffer: the engine's event fields, plus the order type of ACCEPTED
 #: rows (-1 on every other row). The files add ``time`` after ``ts`` (``EVENT_SCHEMA``).
-EVENT_LOG_DTYPE = np.dtype(
-    [(name, EVENT_DTYPE.fields[name][0]) for name in EVENT_DTYPE.names] + [("order_type", "i1")]
-)
+EVENT_LOG_DTYPE = LOG_DTYPE
 #: Columns of the ``top/`` buffer: time, best bid and ask (ticks, 0 = empty side) and their
 #: displayed lots. The files add ``time`` after ``ts`` (``TOP_SCHEMA``).
 TOP_DTYPE = np.dtype([("ts", "<i8"), ("bid", "<i8"), ("bid_qty", "<i8"), ("ask", "<i8"),
