@@ -542,6 +542,8 @@ cdef class OrderBook:
     cdef readonly bint level_events     # emit LEVEL events
     cdef EventSink log_sink             # the run's event log (attach_log), or None
     cdef int32_t log_sym                # this book's symbol index in it
+    cdef tuple top_cache                # _top_tuple's last tuple, and its values in top_c
+    cdef int64_t top_c[4]
     cdef readonly int64_t clock         # last timestamp seen (ns)
     cdef readonly int64_t n_fills       # maker/taker matches so far
     cdef readonly int64_t volume        # lots traded so far
@@ -592,6 +594,7 @@ cdef class OrderBook:
         self.ev = NULL
         self.log_sink = None
         self.log_sym = 0
+        self.top_cache = None
         self.tick = 1  # (as if __init__ ran: a book made with __new__ must not divide by 0)
         self.level_events = True
         self.ofree = -1
@@ -1264,6 +1267,32 @@ cdef class OrderBook:
             self.log_sink.append(self.ev, self.nev, -1, self.log_sym)
         return self._event_tuples(), self._top_tuple()
 
+    def submit_effects(self, side, price, qty, owner, ts, order_type, display, stp):
+        """``submit_events(...)`` with only the events that change accounts and open orders
+        (FILL, CANCELLED, REFILL) in place of all of them: the market's per-request path."""
+        cdef int64_t oid = self._submit_py(side, price, qty, owner, ts, order_type, display, stp)
+        cdef int32_t oi = self.idmap[oid]
+        cdef int64_t rem = 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
+        if self.log_sink is not None:
+            self.log_sink.append(self.ev, self.nev, <int>_as_int(order_type, "order_type"),
+                                 self.log_sym)
+        return oid, self._effect_tuples(), rem, self._top_tuple()
+
+    def cancel_effects(self, order_id, ts):
+        """``cancel_events(...)`` with only the events that change accounts and open orders."""
+        cdef int64_t oid = _as_int(order_id, "order_id")
+        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
+        _check_cancel(self.clock, 0, t, -1)
+        if oid < 1 or oid >= self.next_id or self.idmap[oid] < 0:
+            self._check_live(oid)
+        self.nev = 0
+        self.last_batch_n = -1
+        self.clock = t
+        self._cancel(oid, 0, t)
+        if self.log_sink is not None:
+            self.log_sink.append(self.ev, self.nev, -1, self.log_sym)
+        return self._effect_tuples(), self._top_tuple()
+
     def attach_log(self, EventSink sink, int32_t sym=0):
         """From now on, ``submit_events`` and ``cancel_events`` append their events to ``sink``
         (an :class:`EventSink`) as symbol ``sym``'s; ``None`` detaches it."""
@@ -1500,11 +1529,37 @@ cdef class OrderBook:
         return self._top_tuple()
 
     cdef tuple _top_tuple(self):
+        # the same tuple object while the top is unchanged (most requests leave it as it was)
         cdef int32_t nb = self.sn[BUY], na = self.sn[SELL]
-        return (self.levels[self.slv[BUY][nb - 1]].price if nb else None,
-                self.levels[self.slv[BUY][nb - 1]].qty if nb else 0,
-                self.levels[self.slv[SELL][na - 1]].price if na else None,
-                self.levels[self.slv[SELL][na - 1]].qty if na else 0)
+        cdef int64_t bp = -1, bq = 0, ap = -1, aq = 0
+        if nb:
+            bp = self.levels[self.slv[BUY][nb - 1]].price
+            bq = self.levels[self.slv[BUY][nb - 1]].qty
+        if na:
+            ap = self.levels[self.slv[SELL][na - 1]].price
+            aq = self.levels[self.slv[SELL][na - 1]].qty
+        if (self.top_cache is None or bp != self.top_c[0] or bq != self.top_c[1]
+                or ap != self.top_c[2] or aq != self.top_c[3]):
+            self.top_c[0] = bp
+            self.top_c[1] = bq
+            self.top_c[2] = ap
+            self.top_c[3] = aq
+            self.top_cache = (bp if nb else None, bq, ap if na else None, aq)
+        return self.top_cache
+
+    cdef list _effect_tuples(self):
+        # the FILL, CANCELLED and REFILL events of the last call: what changes accounts and
+        # open orders (submit_effects / cancel_effects); most requests have none
+        cdef Event* src = self.ev
+        cdef int64_t n = self.nev, i
+        cdef Event* e
+        out = []
+        for i in range(n):
+            e = &src[i]
+            if e.kind == EV_FILL or e.kind == EV_CANCELLED or e.kind == EV_REFILL:
+                out.append((e.ts, e.order_id, e.owner, e.other_id, e.other_owner, e.price, e.qty,
+                            e.remaining, e.kind, e.side, e.reason))
+        return out
 
     def __len__(self):
         """Number of live (resting) orders."""

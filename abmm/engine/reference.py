@@ -29,6 +29,8 @@ STP_NONE, STP_RESTING, STP_INCOMING, STP_BOTH = 0, 1, 2, 3
 EV_ACCEPTED, EV_FILL, EV_CANCELLED, EV_EXPIRED, EV_REJECTED, EV_MODIFIED, EV_REFILL, EV_LEVEL = (
     range(8)
 )
+#: the events that change accounts and open orders (``submit_effects``)
+_EFFECTS = frozenset((EV_FILL, EV_CANCELLED, EV_REFILL))
 R_NONE, R_USER, R_NO_LIQ, R_FOK, R_POST_ONLY, R_STP, R_UNKNOWN, R_NOT_LIVE = range(8)
 S_RESTING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJECTED = range(5)
 MARKET_BUY_LIMIT = V.INT64_MAX
@@ -310,6 +312,18 @@ class OrderBook:
         if self._log_sink is not None:
             self._log_sink.add_tuples(self._events, -1, self._log_sym)
         return self.last_event_tuples(), self.top()
+
+    def submit_effects(self, side, price, qty, owner, ts, order_type, display, stp):
+        """``submit_events(...)`` with only the events that change accounts and open orders
+        (FILL, CANCELLED, REFILL) in place of all of them: the market's per-request path."""
+        oid, rows, rem, top = self.submit_events(side, price, qty, owner, ts, order_type,
+                                                 display, stp)
+        return oid, [r for r in rows if r[8] in _EFFECTS], rem, top
+
+    def cancel_effects(self, order_id, ts):
+        """``cancel_events(...)`` with only the events that change accounts and open orders."""
+        rows, top = self.cancel_events(order_id, ts)
+        return [r for r in rows if r[8] in _EFFECTS], top
 
     def attach_log(self, sink, sym: int = 0) -> None:
         """From now on, ``submit_events`` and ``cancel_events`` append their events to ``sink``

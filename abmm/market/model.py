@@ -376,16 +376,17 @@ class MarketModel(mesa.Model):
                 return
             _, side, price, qty, otype, display, stp = req
             try:
-                oid, rows, rem, top = book.submit_events(side, price, qty, agent.unique_id, t,
+                oid, rows, rem, top = book.submit_effects(side, price, qty, agent.unique_id, t,
                                                          otype, display, stp)
             except AbmmError as exc:
                 self.n_invalid += 1
                 log.debug("%s: order refused: %s", agent.name, exc)
                 return
-            n = self.n_requests
-            apply_events(v, rows, t)
-            if self.n_requests != n:  # a fill notice without latency sent requests meanwhile
-                rem, top = book.remaining(oid), book.top()
+            if rows:  # fills or cancels (most orders only rest)
+                n = self.n_requests
+                apply_events(v, rows, t)
+                if self.n_requests != n:  # a fill notice without latency sent requests meanwhile
+                    rem, top = book.remaining(oid), book.top()
             if rem:
                 agent.open_orders[oid] = [side, price, rem, t]
         else:
@@ -393,13 +394,13 @@ class MarketModel(mesa.Model):
             if oid not in agent.open_orders:  # filled or cancelled while the request travelled
                 self.late_cancels += 1
                 return
-            rows, top = book.cancel_events(oid, t)
+            rows, top = book.cancel_effects(oid, t)
             n = self.n_requests
             apply_events(v, rows, t)
             if self.n_requests != n:
                 top = book.top()
-        if top != v._top:
-            v._top = top
+        if top is not v._top and top != v._top:  # (the book hands back the same tuple while
+            v._top = top                            # its top is unchanged)
             v.history.record(t, top, v.last_price)
             self.log.add_top(t, *top, v.index)
 

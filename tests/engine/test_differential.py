@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from abmm.engine import CompiledOrderBook, PyOrderBook
 from abmm.engine.streams import random_messages
-from abmm.engine.types import MSG_DTYPE, Action, OrderStatus
+from abmm.engine.types import MSG_DTYPE, Action, EventKind, OrderStatus
 
 pytestmark = pytest.mark.skipif(CompiledOrderBook is None, reason="compiled engine not built")
 
@@ -198,9 +198,13 @@ def test_random_stream_batch_and_per_call(seed):
 def test_one_call_request_paths_match_the_per_call_api(seed):
     """``submit_events`` / ``cancel_events`` / ``depth_qty`` (the market's per-request calls)
     give what ``submit`` + ``last_event_tuples`` + ``remaining`` + ``top``, ``cancel`` and
-    ``depth(...)[1].sum()`` give, on both engines."""
+    ``depth(...)[1].sum()`` give, on both engines; ``submit_effects`` / ``cancel_effects`` the
+    same with only the FILL, CANCELLED and REFILL events."""
     rng = np.random.default_rng(seed)
     plain, fast, ref = CompiledOrderBook(), CompiledOrderBook(), PyOrderBook()
+    fast_fx, ref_fx = CompiledOrderBook(), PyOrderBook()
+    effects = {EventKind.FILL, EventKind.CANCELLED, EventKind.REFILL}
+    seen = set()
     live, t = [], 0
     for _ in range(3000):
         t += int(rng.integers(0, 3))
@@ -212,6 +216,9 @@ def test_one_call_request_paths_match_the_per_call_api(seed):
             want = (plain.last_event_tuples(), plain.top())
             assert fast.cancel_events(oid, t) == want
             assert ref.cancel_events(oid, t) == want
+            want_fx = ([r for r in want[0] if r[8] in effects], want[1])
+            assert fast_fx.cancel_effects(oid, t) == want_fx
+            assert ref_fx.cancel_effects(oid, t) == want_fx
         else:
             side, price = int(rng.integers(2)), 1000 + int(rng.integers(-20, 21))
             qty, otype = int(rng.integers(1, 30)), int(rng.choice([0, 0, 0, 1, 2, 4]))
@@ -222,8 +229,14 @@ def test_one_call_request_paths_match_the_per_call_api(seed):
             want = (oid, plain.last_event_tuples(), plain.remaining(oid), plain.top())
             assert fast.submit_events(*args) == want
             assert ref.submit_events(*args) == want
+            want_fx = (want[0], [r for r in want[1] if r[8] in effects], *want[2:])
+            assert fast_fx.submit_effects(*args) == want_fx
+            assert ref_fx.submit_effects(*args) == want_fx
+            seen.update(r[8] for r in want[1])
             live.append(oid)
         for side in (0, 1):
             for n in (0, 1, 5, 50):
                 d = int(plain.depth(side, n)[1].sum())
                 assert fast.depth_qty(side, n) == d and ref.depth_qty(side, n) == d
+    # the stream had requests with and without effects (the filter was exercised)
+    assert {EventKind.ACCEPTED, EventKind.FILL} <= seen
