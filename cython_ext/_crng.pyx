@@ -347,3 +347,89 @@ def _rebuild_state(cls, state):
     obj = cls.__new__(cls)
     obj._set_state(state)
     return obj
+
+
+cdef void _sort_unique(int64_t* a, Py_ssize_t* n) noexcept:
+    # insertion sort then drop repeats (a ladder has a handful of prices)
+    cdef Py_ssize_t i, j, m = n[0]
+    cdef int64_t x
+    for i in range(1, m):
+        x = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > x:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = x
+    if m == 0:
+        return
+    j = 0
+    for i in range(1, m):
+        if a[i] != a[j]:
+            j += 1
+            a[j] = a[i]
+    n[0] = j + 1
+
+
+def ladder_plan(dict open_orders, bid, ask, levels, spacing):
+    """``(cancels, sends)`` for :meth:`abmm.agents.base.OrderMethods.requote_ladder`: the ids of
+    the open orders to cancel (dict order) and the ``(side, price)`` to send (sorted), exactly
+    as ``abmm.agents.base.py_ladder_plan``; other than int prices go to that one."""
+    if not (type(bid) is int or bid is None) or not (type(ask) is int or ask is None) \
+            or type(levels) is not int or type(spacing) is not int:
+        from abmm.agents.base import py_ladder_plan
+        return py_ladder_plan(open_orders, bid, ask, levels, spacing)
+    cdef Py_ssize_t lv = levels if levels > 0 else 0
+    cdef Py_ssize_t nb = 0, na = 0, i, k
+    cdef int64_t sp = spacing, p
+    if lv > 64:
+        from abmm.agents.base import py_ladder_plan
+        return py_ladder_plan(open_orders, bid, ask, levels, spacing)
+    cdef int64_t wb[64]
+    cdef int64_t wa[64]
+    cdef char hb[64]
+    cdef char ha[64]
+    if bid is not None:
+        for i in range(lv):
+            wb[i] = <int64_t>bid - i * sp
+        nb = lv
+        _sort_unique(wb, &nb)
+    if ask is not None:
+        for i in range(lv):
+            wa[i] = <int64_t>ask + i * sp
+        na = lv
+        _sort_unique(wa, &na)
+    for i in range(nb):
+        hb[i] = 0
+    for i in range(na):
+        ha[i] = 0
+    cancels = []
+    cdef object side
+    for oid, o in open_orders.items():
+        side = o[0]
+        k = -1
+        if side == 0 or side == 1:
+            p = o[1]
+            if side == 0:
+                for i in range(nb):
+                    if wb[i] == p:
+                        if not hb[i]:
+                            hb[i] = 1
+                            k = i
+                        break
+            else:
+                for i in range(na):
+                    if wa[i] == p:
+                        if not ha[i]:
+                            ha[i] = 1
+                            k = i
+                        break
+        if k < 0:
+            cancels.append(oid)
+    sends = []
+    for i in range(nb):
+        if not hb[i] and wb[i] >= 1:
+            sends.append((0, wb[i]))
+    for i in range(na):
+        if not ha[i] and wa[i] >= 1:
+            sends.append((1, wa[i]))
+    return cancels, sends

@@ -196,27 +196,37 @@ class OrderMethods:
         ``spacing`` ticks apart, ``size`` lots each (``None``: that side not quoted). An open
         order already at a wanted (side, price) is kept, so it keeps its queue position; every
         other open order is cancelled and the missing prices are sent (sorted: bids first)."""
-        want = set()
-        if bid is not None:
-            for j in range(levels):
-                want.add((BUY, bid - j * spacing))
-        if ask is not None:
-            for j in range(levels):
-                want.add((SELL, ask + j * spacing))
-        have = set()
-        for oid, o in list(self.open_orders.items()):
-            key = (o[0], o[1])
-            if key in want and key not in have:
-                have.add(key)
-            else:
-                self.cancel(oid)
-        for side, price in sorted(want - have):
-            if price >= 1:
-                self.limit(side, price, size, _POST_ONLY)
+        cancels, sends = ladder_plan(self.open_orders, bid, ask, levels, spacing)
+        for oid in cancels:
+            self.cancel(oid)
+        for side, price in sends:
+            self.limit(side, price, size, _POST_ONLY)
 
     def open_qty(self, side: int) -> int:
         """Open quantity (lots) of this agent's orders on ``side``."""
         return sum(o[2] for o in self.open_orders.values() if o[0] == side)
+
+
+def ladder_plan(open_orders: dict, bid, ask, levels: int, spacing: int) -> tuple:
+    """``(cancels, sends)`` to hold a ladder (``OrderMethods.requote_ladder``): the ids of the
+    open orders not at a wanted (side, price) -- or repeating one -- in the dict's order, and
+    the wanted ``(side, price)`` no open order holds, sorted (bids first), prices >= 1."""
+    want = set()
+    if bid is not None:
+        for j in range(levels):
+            want.add((BUY, bid - j * spacing))
+    if ask is not None:
+        for j in range(levels):
+            want.add((SELL, ask + j * spacing))
+    have = set()
+    cancels = []
+    for oid, o in open_orders.items():
+        key = (o[0], o[1])
+        if key in want and key not in have:
+            have.add(key)
+        else:
+            cancels.append(oid)
+    return cancels, [(side, price) for side, price in sorted(want - have) if price >= 1]
 
 
 class TraderAgent(OrderMethods, mesa.Agent):
@@ -402,6 +412,7 @@ class FlowImbalance:
 # (tests/market/test_crng.py) and run under ABMM_PURE_PYTHON=1
 PyLatency, PyDraws, PyUniforms, PyWake = Latency, _Draws, Uniforms, Wake
 PyHorizonActivity, PyFlowImbalance = HorizonActivity, FlowImbalance
+py_ladder_plan = ladder_plan
 if not PURE_PYTHON:
     try:
         from abmm.agents._crng import (  # type: ignore[no-redef,assignment] # noqa: F811
@@ -411,6 +422,7 @@ if not PURE_PYTHON:
             Uniforms,
             Wake,
             _Draws,
+            ladder_plan,
         )
     except ImportError:  # not built: the Python ones (the engine's import already warned)
         pass

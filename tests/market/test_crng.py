@@ -140,3 +140,43 @@ def test_trackers_negative_control():
     """Another half-life tracks other values (the comparison above can fail)."""
     a, b = C.FlowImbalance(60_000_000_000), B.PyFlowImbalance(61_000_000_000)
     assert any(a.update(m) != b.update(m) for m in _walk(4, 300))
+
+
+def _random_ladder_case(rng):
+    bid = None if rng.random() < 0.1 else int(rng.integers(-3, 60))
+    ask = None if rng.random() < 0.1 else (bid or 0) + int(rng.integers(0, 6))
+    levels, spacing = int(rng.integers(0, 12)), int(rng.integers(0, 6))
+    oo = {}
+    for oid in rng.choice(10_000, size=int(rng.integers(0, 25)), replace=False).tolist():
+        oo[oid] = [int(rng.integers(2)), int(rng.integers(-5, 100)), 1, 0]
+    return oo, bid, ask, levels, spacing
+
+
+def test_ladder_plan_same_as_python():
+    """The C ladder plan cancels and sends what the Python one does, in the same order: random
+    ladders (repeated prices, zero spacing, prices below 1, one side missing) over random open
+    orders (duplicates of a wanted price, both sides)."""
+    rng = np.random.default_rng(3)
+    kept = sent = 0
+    for _ in range(3_000):
+        oo, bid, ask, levels, spacing = _random_ladder_case(rng)
+        want = B.py_ladder_plan(oo, bid, ask, levels, spacing)
+        got = C.ladder_plan(oo, bid, ask, levels, spacing)
+        assert got == want
+        assert all(type(p) is int for _, p in got[1])
+        kept += len(oo) - len(want[0])
+        sent += len(want[1])
+    assert kept > 1_000 and sent > 1_000  # both branches exercised
+
+
+def test_ladder_plan_falls_back_for_other_numbers():
+    oo = {1: [0, 100, 1, 0], 2: [1, 101, 1, 0]}
+    for args in [(100.5, 101, 3, 1), (100, 101.0, 3, 1), (100, 101, 100, 1)]:
+        assert C.ladder_plan(oo, *args) == B.py_ladder_plan(oo, *args)
+    assert C.ladder_plan(oo, 100.5, 101, 3, 1)[0] == [1]  # 100.5 is no open order's price
+
+
+def test_ladder_plan_negative_control():
+    """A plan made for another bid differs (the comparison above can fail)."""
+    oo = {1: [0, 100, 1, 0], 2: [1, 101, 1, 0]}
+    assert C.ladder_plan(oo, 100, 101, 3, 1) != B.py_ladder_plan(oo, 99, 101, 3, 1)
