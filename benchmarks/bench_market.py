@@ -59,7 +59,9 @@ def run_once(scenario: Path, modules: str = "compiled", overrides=()) -> dict:
             env["ABMM_SOURCE_MODULES"] = "1"
         out = subprocess.run([sys.executable, "-c", CHILD, str(scenario), str(Path(tmp) / "run"),
                               json.dumps(list(overrides))],
-                             capture_output=True, text=True, check=True, env=env, cwd=ROOT)
+                             capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"bench_market: the {scenario.name} run failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
