@@ -1241,45 +1241,36 @@ cdef class OrderBook:
 
     def submit_events(self, side, price, qty, owner, ts, order_type, display, stp):
         """``submit(...)`` and then, in one call, ``(order id, last_event_tuples(), remaining(order
-        id), top())``: the market's per-request path (:meth:`abmm.market.model.MarketModel._arrive`).
-        The events also go to the attached log, if any (:meth:`attach_log`)."""
-        cdef int64_t oid = self._submit_py(side, price, qty, owner, ts, order_type, display, stp)
-        cdef int32_t oi = self.idmap[oid]
-        cdef int64_t rem = 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
-        if self.log_sink is not None:
-            self.log_sink.append(self.ev, self.nev, <int>_as_int(order_type, "order_type"),
-                                 self.log_sym)
-        return oid, self._event_tuples(), rem, self._top_tuple()
+        id), top())``. The events also go to the attached log, if any (:meth:`attach_log`)."""
+        return self._submit_request(side, price, qty, owner, ts, order_type, display, stp, False)
+
+    def submit_effects(self, side, price, qty, owner, ts, order_type, display, stp):
+        """``submit_events(...)`` with only the events that change accounts and open orders
+        (FILL, CANCELLED, REFILL) in place of all of them: the market's per-request path
+        (:meth:`abmm.market.model.MarketModel._arrive`)."""
+        return self._submit_request(side, price, qty, owner, ts, order_type, display, stp, True)
 
     def cancel_events(self, order_id, ts):
         """``cancel(order_id, 0, ts)`` and then ``(last_event_tuples(), top())`` in one call (the
         events also go to the attached log, if any)."""
-        cdef int64_t oid = _as_int(order_id, "order_id")
-        cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
-        _check_cancel(self.clock, 0, t, -1)
-        if oid < 1 or oid >= self.next_id or self.idmap[oid] < 0:
-            self._check_live(oid)
-        self.nev = 0
-        self.last_batch_n = -1
-        self.clock = t
-        self._cancel(oid, 0, t)
-        if self.log_sink is not None:
-            self.log_sink.append(self.ev, self.nev, -1, self.log_sym)
-        return self._event_tuples(), self._top_tuple()
+        return self._cancel_request(order_id, ts, False)
 
-    def submit_effects(self, side, price, qty, owner, ts, order_type, display, stp):
-        """``submit_events(...)`` with only the events that change accounts and open orders
-        (FILL, CANCELLED, REFILL) in place of all of them: the market's per-request path."""
+    def cancel_effects(self, order_id, ts):
+        """``cancel_events(...)`` with only the events that change accounts and open orders."""
+        return self._cancel_request(order_id, ts, True)
+
+    cdef tuple _submit_request(self, side, price, qty, owner, ts, order_type, display, stp,
+                               bint effects):
         cdef int64_t oid = self._submit_py(side, price, qty, owner, ts, order_type, display, stp)
         cdef int32_t oi = self.idmap[oid]
         cdef int64_t rem = 0 if oi < 0 else self.orders[oi].qty + self.orders[oi].hidden
         if self.log_sink is not None:
             self.log_sink.append(self.ev, self.nev, <int>_as_int(order_type, "order_type"),
                                  self.log_sym)
-        return oid, self._effect_tuples(), rem, self._top_tuple()
+        rows = self._effect_tuples() if effects else self._event_tuples()
+        return oid, rows, rem, self._top_tuple()
 
-    def cancel_effects(self, order_id, ts):
-        """``cancel_events(...)`` with only the events that change accounts and open orders."""
+    cdef tuple _cancel_request(self, order_id, ts, bint effects):
         cdef int64_t oid = _as_int(order_id, "order_id")
         cdef int64_t t = self.clock if ts is None else _as_int(ts, "ts")
         _check_cancel(self.clock, 0, t, -1)
@@ -1291,11 +1282,13 @@ cdef class OrderBook:
         self._cancel(oid, 0, t)
         if self.log_sink is not None:
             self.log_sink.append(self.ev, self.nev, -1, self.log_sym)
-        return self._effect_tuples(), self._top_tuple()
+        rows = self._effect_tuples() if effects else self._event_tuples()
+        return rows, self._top_tuple()
 
     def attach_log(self, EventSink sink, int32_t sym=0):
-        """From now on, ``submit_events`` and ``cancel_events`` append their events to ``sink``
-        (an :class:`EventSink`) as symbol ``sym``'s; ``None`` detaches it."""
+        """From now on, ``submit_events`` / ``submit_effects`` and ``cancel_events`` /
+        ``cancel_effects`` append their events to ``sink`` (an :class:`EventSink`) as symbol
+        ``sym``'s; ``None`` detaches it."""
         self.log_sink = sink
         self.log_sym = sym
 

@@ -373,17 +373,15 @@ cdef void _sort_unique(int64_t* a, Py_ssize_t* n) noexcept:
 def ladder_plan(dict open_orders, bid, ask, levels, spacing):
     """``(cancels, sends)`` for :meth:`abmm.agents.base.OrderMethods.requote_ladder`: the ids of
     the open orders to cancel (dict order) and the ``(side, price)`` to send (sorted), exactly
-    as ``abmm.agents.base.py_ladder_plan``; other than int prices go to that one."""
+    as ``abmm.agents.base.py_ladder_plan``, which takes the cases this one does not (prices
+    other than ints, more than 64 levels)."""
     if not (type(bid) is int or bid is None) or not (type(ask) is int or ask is None) \
-            or type(levels) is not int or type(spacing) is not int:
+            or type(levels) is not int or type(spacing) is not int or levels > 64:
         from abmm.agents.base import py_ladder_plan
         return py_ladder_plan(open_orders, bid, ask, levels, spacing)
     cdef Py_ssize_t lv = levels if levels > 0 else 0
     cdef Py_ssize_t nb = 0, na = 0, i, k
     cdef int64_t sp = spacing, p
-    if lv > 64:
-        from abmm.agents.base import py_ladder_plan
-        return py_ladder_plan(open_orders, bid, ask, levels, spacing)
     cdef int64_t wb[64]
     cdef int64_t wa[64]
     cdef char hb[64]

@@ -300,7 +300,7 @@ class OrderBook:
 
     def submit_events(self, side, price, qty, owner, ts, order_type, display, stp):
         """``submit(...)`` and then ``(order id, last_event_tuples(), remaining(order id),
-        top())``: the market's per-request path, one call."""
+        top())`` in one call (the events also go to the attached log, if any)."""
         oid = self.submit(side, price, qty, owner, ts, order_type, display, stp)
         if self._log_sink is not None:
             self._log_sink.add_tuples(self._events, order_type, self._log_sym)
@@ -326,8 +326,9 @@ class OrderBook:
         return [r for r in rows if r[8] in _EFFECTS], top
 
     def attach_log(self, sink, sym: int = 0) -> None:
-        """From now on, ``submit_events`` and ``cancel_events`` append their events to ``sink``
-        (an :class:`EventSink`) as symbol ``sym``'s; ``None`` detaches it."""
+        """From now on, ``submit_events`` / ``submit_effects`` and ``cancel_events`` /
+        ``cancel_effects`` append their events to ``sink`` (an :class:`EventSink`) as symbol
+        ``sym``'s; ``None`` detaches it."""
         if sink is not None and not isinstance(sink, EventSink):
             raise TypeError(f"attach_log: expected an EventSink, got {type(sink).__name__}")
         self._log_sink = sink
