@@ -93,9 +93,16 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                            "`ray start --head` (docs/sweeps.md), or check the address") from None
 
 
+def _worker_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def _pool_worker_init() -> None:
-    """A pool worker leaves Ctrl-C to its parent, which stops the pool."""
+    """A pool worker leaves Ctrl-C to its parent, which stops the pool; the parent's SIGTERM
+    (the pool stopped with tasks in flight) exits through ``SystemExit``, so the task's
+    ``finally`` blocks run (a sweep run removes its scratch directory)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_sigterm)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from stable_baselines3 import PPO
+from stable_baselines3.common.logger import Logger
 
 from abmm.env import vector
 from abmm.learn.evaluate import evaluate_policy, format_table
@@ -27,6 +28,7 @@ ENV = {"max_cycles": 60, "overrides": ["market.close=10:07"]}
 
 venv = vector.vec_env("market_v0", 2, num_cpus=2, seed=7, base_class="stable_baselines3", **ENV)
 model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=2, seed=7, verbose=0)
+model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default makes a /tmp/SB3-* folder
 model.learn(total_timesteps=256)
 venv.close()
 path = out / "ppo_market.zip"

@@ -5,6 +5,12 @@ log in a temporary run directory, scores it (:func:`abmm.analysis.scorecard.fact
 and returns one row of ``results.parquet``; the directory is removed. It never raises: a run
 that fails is a row with ``status`` ``"error"`` and the error's one line.
 
+The scratch directory (``abmm-sweep-RUNID-PID-*`` in the temporary folder) goes with its run
+also when the sweep is stopped: pool workers turn SIGTERM into ``SystemExit``
+(:func:`abmm.parallel._pool_worker_init`), so the ``finally`` that removes it runs; and one
+left by a process that could not clean up (SIGKILL, out of memory) is removed by the next run
+on that machine, once no process has that PID.
+
 Statistic columns, by their stable keys:
 
 * ``summary.KEY``: the run summary's numbers (``summary.json``: ``orders``, ``trades``,
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -32,6 +39,38 @@ log = logging.getLogger(__name__)
 _NOT_STATS = ("status", "error", "scenario", "seed", "symbol", "wall_seconds", "groups")
 #: Longest error text kept in a row.
 MAX_ERROR = 500
+#: The scratch directories' name prefix (then ``RUNID-PID-``), in the temporary folder.
+SCRATCH_PREFIX = "abmm-sweep-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_scratch(root: str | os.PathLike | None = None) -> int:
+    """Remove the scratch directories of runs whose process is gone (killed before it could
+    clean up); returns how many were removed. Directories of live processes are left alone."""
+    root = Path(root or tempfile.gettempdir())
+    removed = 0
+    try:
+        entries = list(root.glob(SCRATCH_PREFIX + "*"))
+    except OSError:
+        return 0
+    for d in entries:
+        parts = d.name[len(SCRATCH_PREFIX):].split("-")
+        if len(parts) < 3 or not parts[1].isdigit() or not d.is_dir():
+            continue  # not ours, or from a version without the PID: leave it
+        if int(parts[1]) == os.getpid() or _alive(int(parts[1])):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed += not d.exists()
+    return removed
 
 
 def one_line(exc: BaseException) -> str:
@@ -95,7 +134,8 @@ def run_one(job: dict) -> dict:
     from abmm.scenario import build_model
 
     t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f"abmm-sweep-{job['run_id']}-"))
+    remove_stale_scratch()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{job['run_id']}-{os.getpid()}-"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # estimators on short series

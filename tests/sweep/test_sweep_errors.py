@@ -157,10 +157,13 @@ def subprocess_env() -> dict:
     return env
 
 
-def _start(args) -> subprocess.Popen:
+def _start(args, tmpdir=None) -> subprocess.Popen:
+    env = subprocess_env()
+    if tmpdir is not None:  # where the runs' scratch directories go
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.Popen([sys.executable, "-m", "abmm.cli", "sweep", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=subprocess_env())
+                            env=env)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -201,7 +204,9 @@ def test_a_signal_saves_the_finished_runs_and_the_same_command_resumes(
     path = sweep_file(seeds="1-40")
     out = tmp_path / "out"
     results = out / "results.parquet"
-    proc = _start([path, "--out", out, *workers])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    proc = _start([path, "--out", out, *workers], tmpdir=scratch)
     deadline = time.monotonic() + 120
     while _rows(results) < 2:  # results are saved as runs finish (at most every second)
         assert proc.poll() is None, proc.communicate()
@@ -223,6 +228,8 @@ def test_a_signal_saves_the_finished_runs_and_the_same_command_resumes(
     while any(_alive(p) for p in family):  # ... went with the sweep
         assert time.monotonic() < deadline, [p for p in family if _alive(p)]
         time.sleep(0.1)
+    # ... and so did the scratch run directories of the runs in flight
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("abmm-sweep-")]
     if "pool" not in workers:
         return
     # the same command resumes: only the runs not yet done run
@@ -237,3 +244,19 @@ def test_a_signal_saves_the_finished_runs_and_the_same_command_resumes(
     for r in final:
         if r["run_id"] in kept:
             assert r == kept[r["run_id"]]
+
+
+def test_scratch_left_by_a_killed_process_is_removed_by_the_next_run(tmp_path):
+    from abmm.sweep.runner import remove_stale_scratch
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a PID that no process has now
+    gone = tmp_path / f"abmm-sweep-0123456789ab-{dead.pid}-x1y2z3"
+    live = tmp_path / f"abmm-sweep-0123456789ab-{os.getppid()}-a1b2c3"  # a live process's
+    mine = tmp_path / f"abmm-sweep-0123456789ab-{os.getpid()}-d4e5f6"
+    other = tmp_path / "abmm-sweep-not-ours"
+    for d in (gone, live, mine, other):
+        (d / "run").mkdir(parents=True)
+    assert remove_stale_scratch(tmp_path) == 1
+    assert not gone.exists() and live.exists() and mine.exists() and other.exists()
+    assert remove_stale_scratch(tmp_path) == 0
