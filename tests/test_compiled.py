@@ -89,7 +89,7 @@ def test_the_installed_modules_run_compiled_when_built():
 
 
 SAME_LOG = r"""
-import hashlib, sys, tempfile
+import hashlib, shutil, sys, tempfile
 from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
@@ -112,6 +112,7 @@ while env.agents:
     obs, rew, *_ = env.step(acts)
     for a in sorted(obs):
         h.update(obs[a].tobytes() + repr(float(rew[a])).encode())
+shutil.rmtree(d)
 print(h.hexdigest())
 """
 
