@@ -31,6 +31,7 @@ from abmm.env.observations import (
     observation_space,
 )
 from abmm.env.rewards import COMPONENTS, check_weights, components
+from abmm.policy.features import agent_feature_values
 
 log = logging.getLogger(__name__)
 
@@ -222,27 +223,31 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         rewards, infos, obs = {}, {}, {}
         w = self._wl
         scale = self.reward_scale
-        for name in self.agents:
+        names = self.agents
+        rows = self._observe_rows(names, market)  # every live agent's observation at once
+        max_offset = self.actions.max_offset
+        for i, name in enumerate(names):
             agent = self._learners[name]
             pnl = agent.cash + agent.inventory * mark
             fills = self._fills[name]
             c = components(fills, pnl - self._pnl[name], agent.inventory, mark, sigma2, dt,
                            sent[name], self.inventory_gamma, self.damping)
-            traded = sum(abs(f[1]) for f in fills)
-            realized = sum(f[1] * (mark - f[2]) for f in fills if f[4])
-            fills.clear()
+            traded = realized = 0
+            if fills:
+                traded = sum(abs(f[1]) for f in fills)
+                realized = sum(f[1] * (mark - f[2]) for f in fills if f[4])
+                fills.clear()
             self._pnl[name] = pnl
             rewards[name] = (w[0] * c[0] + w[1] * c[1] + w[2] * c[2] + w[3] * c[3]
                              + w[4] * c[4] + w[5] * c[5] + w[6] * c[6]) / scale
             comp = np.array(c) / scale if self.vector_reward else None
-            obs[name] = o = self._observe(name, market)
+            obs[name] = o = rows[i]
             infos[name] = info = self._info(name, comp)
             info["traded"] = int(traded)
             info["realized_spread"] = float(realized)
-            info["quoting"] = bool(o[14] and o[15])
+            info["quoting"] = quoting = bool(o[14] and o[15])
             # own quoted spread (ticks) when two-sided, from the offsets features (else 0)
-            info["quoted_spread"] = float((o[10] + o[11]) * self.actions.max_offset) \
-                if info["quoting"] else 0.0
+            info["quoted_spread"] = float((o[10] + o[11]) * max_offset) if quoting else 0.0
         return obs, rewards, infos
 
     # ----------------------------------------------------------------------------- pieces
@@ -259,6 +264,22 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
                 self._book_at = self.model.now
             out[N_FEATURES:] = self._book
         return out
+
+    def _observe_rows(self, names: list, market: list) -> np.ndarray:
+        """The observations of ``names`` as the rows of one array (each row what
+        ``_observe`` gives): one conversion for all the agents instead of one array each."""
+        if self.book_levels or not names:  # the book part: one agent at a time
+            return [self._observe(n, market) for n in names]
+        model = self.model
+        mid = self.features.mid
+        left = (self._t_end - model.now) / (self._t_end - self._t0)
+        mi, mo = self.max_inventory, self.actions.max_offset
+        market = list(market)
+        rows = []
+        for n in names:
+            v = agent_feature_values(self._learners[n], model, mid, left, mi, mo)
+            rows.append(v[0:2] + market + v[2:8])
+        return np.array(rows, np.float32)
 
     def _info(self, name: str, comp) -> dict:
         a = self._learners[name]

@@ -18,7 +18,7 @@ from abmm.errors import AbmmError
 from abmm.signals import OFI, VPIN, MidVolatility
 
 __all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features",
-           "book_features"]
+           "agent_feature_values", "book_features"]
 
 FEATURES = ("inventory", "time_left", "spread", "imbalance_5", "microprice_offset", "ofi",
             "vpin", "volatility", "trade_flow", "trade_intensity", "bid_offset", "ask_offset",
@@ -111,33 +111,44 @@ class MarketFeatures:
         return v
 
 
-def agent_features(agent, model, mid: float, time_left: float, max_inventory: int,
-                   max_offset: float, out: np.ndarray) -> None:
-    """Fill features 0, 1 and 10..15 of ``out`` for ``agent`` (its inventory, the time left,
-    and its best resting quotes: offset from ``mid``, queue position, presence)."""
-    out[0] = _clip(agent.inventory / max_inventory)
-    out[1] = _clip(time_left, 0.0, 1.0)
-    best = {0: None, 1: None}  # side -> (price, order id, open qty)
+def agent_feature_values(agent, model, mid: float, time_left: float, max_inventory: int,
+                         max_offset: float) -> list:
+    """Features 0, 1 and 10..15 of ``agent`` as a list of 8 Python floats, in that order (its
+    inventory, the time left, and its best resting quotes: offset from ``mid``, queue
+    position, presence, bid before ask) -- what :func:`agent_features` writes."""
+    vals = [_clip(agent.inventory / max_inventory), _clip(time_left, 0.0, 1.0),
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    bb = ba = None  # best (price, order id, open qty) per side
     for oid, o in agent.open_orders.items():
-        side, price = o[0], o[1]
-        cur = best[side]
-        if cur is None or (price > cur[0] if side == 0 else price < cur[0]):
-            best[side] = (price, oid, o[2])
+        price = o[1]
+        if o[0] == 0:
+            if bb is None or price > bb[0]:
+                bb = (price, oid, o[2])
+        elif ba is None or price < ba[0]:
+            ba = (price, oid, o[2])
     book = model.book
-    for side, (off_i, q_i, has_i) in ((0, (10, 12, 14)), (1, (11, 13, 15))):
-        b = best[side]
+    for j, b in ((0, bb), (1, ba)):
         if b is None:
-            out[off_i] = out[q_i] = out[has_i] = 0.0
             continue
         price, oid, qty = b
-        off = (mid - price) if side == 0 else (price - mid)
-        out[off_i] = _clip(off / max_offset)
+        off = (mid - price) if j == 0 else (price - mid)
+        vals[2 + j] = _clip(off / max_offset)
         try:
             ahead = book.queue_position(oid)
         except AbmmError:  # finished at this very time (its account update is in): no queue
             ahead = 0
-        out[q_i] = ahead / (ahead + qty) if ahead + qty else 0.0
-        out[has_i] = 1.0
+        vals[4 + j] = ahead / (ahead + qty) if ahead + qty else 0.0
+        vals[6 + j] = 1.0
+    return vals
+
+
+def agent_features(agent, model, mid: float, time_left: float, max_inventory: int,
+                   max_offset: float, out: np.ndarray) -> None:
+    """Fill features 0, 1 and 10..15 of ``out`` for ``agent`` (its inventory, the time left,
+    and its best resting quotes: offset from ``mid``, queue position, presence)."""
+    v = agent_feature_values(agent, model, mid, time_left, max_inventory, max_offset)
+    out[0:2] = v[0:2]
+    out[10:16] = v[2:8]
 
 
 def book_features(book, mid: float, levels: int, max_offset: float, scale: float,
