@@ -55,6 +55,7 @@ MODULES = (
     "abmm.env.actions",
     "abmm.env.rewards",
     "abmm.policy.features",
+    "abmm.policy.actions",
 )
 
 #: The build's record of the sources it compiled: ``{module: sha256 of its .py}``.

@@ -200,13 +200,14 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
 
     def _act(self, actions: dict) -> dict:
         """Send the learners' quotes; returns how many requests each sent."""
-        decoded = {n: self.actions.decode(n, a) for n, a in actions.items()}
+        decode = self.actions.decode
+        decoded = [(n, decode(n, a)) for n, a in actions.items()]  # every action checked first
         mid = self.features.mid
+        learners, mi = self._learners, self.max_inventory
         sent = dict.fromkeys(self.agents, 0)
-        for name, (ob, sb, oa, sa) in decoded.items():
-            agent = self._learners[name]
-            targets = target_quotes(mid, ob, sb, oa, sa, agent.inventory, self.max_inventory)
-            sent[name] = requote(agent, targets)
+        for name, (ob, sb, oa, sa) in decoded:
+            agent = learners[name]
+            sent[name] = requote(agent, target_quotes(mid, ob, sb, oa, sa, agent.inventory, mi))
         return sent
 
     def _substep(self) -> None:
@@ -225,29 +226,42 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         scale = self.reward_scale
         names = self.agents
         rows = self._observe_rows(names, market)  # every live agent's observation at once
-        max_offset = self.actions.max_offset
+        # two-sided quoting and the quoted spread (ticks; float32 as the features) for all rows
+        if isinstance(rows, np.ndarray):
+            quoting_all = ((rows[:, 14] != 0) & (rows[:, 15] != 0)).tolist()
+            spread_all = ((rows[:, 10] + rows[:, 11]) * self.actions.max_offset).tolist()
+        else:  # with book levels, a list of rows
+            quoting_all = [bool(o[14] and o[15]) for o in rows]
+            spread_all = [float((o[10] + o[11]) * self.actions.max_offset) for o in rows]
+        learners, fills_of, last_pnl = self._learners, self._fills, self._pnl
+        vector = self.vector_reward
+        now = int(model.now)
+        ig, damping = self.inventory_gamma, self.damping
         for i, name in enumerate(names):
-            agent = self._learners[name]
-            pnl = agent.cash + agent.inventory * mark
-            fills = self._fills[name]
-            c = components(fills, pnl - self._pnl[name], agent.inventory, mark, sigma2, dt,
-                           sent[name], self.inventory_gamma, self.damping)
+            agent = learners[name]
+            q = agent.inventory
+            pnl = agent.cash + q * mark
+            fills = fills_of[name]
+            c = components(fills, pnl - last_pnl[name], q, mark, sigma2, dt, sent[name], ig,
+                           damping)
             traded = realized = 0
             if fills:
                 traded = sum(abs(f[1]) for f in fills)
                 realized = sum(f[1] * (mark - f[2]) for f in fills if f[4])
                 fills.clear()
-            self._pnl[name] = pnl
+            last_pnl[name] = pnl
             rewards[name] = (w[0] * c[0] + w[1] * c[1] + w[2] * c[2] + w[3] * c[3]
                              + w[4] * c[4] + w[5] * c[5] + w[6] * c[6]) / scale
-            comp = np.array(c) / scale if self.vector_reward else None
-            obs[name] = o = rows[i]
-            infos[name] = info = self._info(name, comp)
+            obs[name] = rows[i]
+            info = {"inventory": int(q), "pnl_ticks": float(pnl), "time_ns": now}
+            if vector:
+                info["reward_vector"] = (np.array(c) / scale).astype(np.float32)
             info["traded"] = int(traded)
             info["realized_spread"] = float(realized)
-            info["quoting"] = quoting = bool(o[14] and o[15])
+            info["quoting"] = quoting = quoting_all[i]
             # own quoted spread (ticks) when two-sided, from the offsets features (else 0)
-            info["quoted_spread"] = float((o[10] + o[11]) * max_offset) if quoting else 0.0
+            info["quoted_spread"] = spread_all[i] if quoting else 0.0
+            infos[name] = info
         return obs, rewards, infos
 
     # ----------------------------------------------------------------------------- pieces
