@@ -288,12 +288,14 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         mid = self.features.mid
         left = (self._t_end - model.now) / (self._t_end - self._t0)
         mi, mo = self.max_inventory, self.actions.max_offset
-        market = list(market)
-        rows = []
-        for n in names:
-            v = agent_feature_values(self._learners[n], model, mid, left, mi, mo)
-            rows.append(v[0:2] + market + v[2:8])
-        return np.array(rows, np.float32)
+        learners = self._learners
+        own = np.array([agent_feature_values(learners[n], model, mid, left, mi, mo)
+                        for n in names], np.float32)  # features 0, 1, 10..15 of each agent
+        rows = np.empty((len(names), self.n_obs), np.float32)
+        rows[:, 0:2] = own[:, 0:2]
+        rows[:, 2:2 + N_MARKET] = np.asarray(market, np.float32)
+        rows[:, 2 + N_MARKET:] = own[:, 2:]
+        return rows
 
     def _info(self, name: str, comp) -> dict:
         a = self._learners[name]

@@ -29,7 +29,10 @@ class ObsNorm:
 def normalize(x, mean: np.ndarray, var: np.ndarray, clip: float, eps: float) -> np.ndarray:
     """``clip((x - mean) / sqrt(var + eps), -clip, clip)`` computed in float64, as float32."""
     out = (np.asarray(x, np.float64) - mean) / np.sqrt(var + eps)
-    return np.clip(out, -clip, clip).astype(np.float32)
+    # np.clip's result, without its Python-level argument handling (a batch at every decision)
+    np.maximum(out, -clip, out=out)
+    np.minimum(out, clip, out=out)
+    return out.astype(np.float32)
 
 
 class Policy(ABC):
