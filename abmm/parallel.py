@@ -94,6 +94,10 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def _worker_sigterm(signum, frame):
+    # the first SIGTERM ends the task through SystemExit; later ones (the pool stopped again,
+    # the parent's exit) are ignored, so the task's finally blocks -- a sweep run removing its
+    # scratch directory -- run to their end instead of being cut short by a second SystemExit
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 

@@ -100,3 +100,47 @@ def test_calibration_evaluates_on_the_shared_backend():
     two = simulate_moments(tiny, [3, 4], ["fundamental.sigma_1h=0.5"], workers=2,
                            backend="pool")
     assert json.dumps(one) == json.dumps(two)  # NaN moments included
+
+
+_FINALLY_TASK = r"""
+import sys, time
+from abmm.parallel import _pool_worker_init
+_pool_worker_init()
+try:
+    print("ready", flush=True)
+    time.sleep(60)
+finally:
+    print("cleanup", flush=True)
+    time.sleep(1.0)  # a second SIGTERM arrives here
+    open(sys.argv[1], "w").write("done")
+"""
+
+
+def test_a_second_sigterm_does_not_cut_a_workers_cleanup_short(tmp_path):
+    """A pool worker's first SIGTERM ends its task through SystemExit; a second one (the pool
+    stopped again, the parent exiting) must not interrupt the task's finally block (a sweep run
+    removing its scratch directory). Negative control: the same script with SIGTERM raising
+    SystemExit every time loses its cleanup."""
+    import signal
+    import subprocess
+    import sys
+
+    def run(script: str) -> bool:
+        marker = tmp_path / f"done-{len(script)}"
+        proc = subprocess.Popen([sys.executable, "-c", script, str(marker)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stdout.readline().strip() == "cleanup"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode != 0  # it was stopped, not finished
+        return marker.exists()
+
+    assert run(_FINALLY_TASK)
+    always_exit = _FINALLY_TASK.replace(
+        "_pool_worker_init()\n",
+        "_pool_worker_init()\nimport signal\n"
+        "def _h(s, f):\n    raise SystemExit(128 + s)\n"
+        "signal.signal(signal.SIGTERM, _h)\n")
+    assert not run(always_exit)
