@@ -235,7 +235,6 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
             spread_all = [float((o[10] + o[11]) * self.actions.max_offset) for o in rows]
         learners, fills_of, last_pnl = self._learners, self._fills, self._pnl
         vector = self.vector_reward
-        now = int(model.now)
         ig, damping = self.inventory_gamma, self.damping
         for i, name in enumerate(names):
             agent = learners[name]
@@ -253,15 +252,12 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
             rewards[name] = (w[0] * c[0] + w[1] * c[1] + w[2] * c[2] + w[3] * c[3]
                              + w[4] * c[4] + w[5] * c[5] + w[6] * c[6]) / scale
             obs[name] = rows[i]
-            info = {"inventory": int(q), "pnl_ticks": float(pnl), "time_ns": now}
-            if vector:
-                info["reward_vector"] = (np.array(c) / scale).astype(np.float32)
+            infos[name] = info = self._info(name, np.array(c) / scale if vector else None)
             info["traded"] = int(traded)
             info["realized_spread"] = float(realized)
             info["quoting"] = quoting = quoting_all[i]
             # own quoted spread (ticks) when two-sided, from the offsets features (else 0)
             info["quoted_spread"] = spread_all[i] if quoting else 0.0
-            infos[name] = info
         return obs, rewards, infos
 
     # ----------------------------------------------------------------------------- pieces
