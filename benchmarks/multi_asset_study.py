@@ -12,8 +12,9 @@ It reports:
 
 * **correlations** of the symbols' log mid returns at 1, 5, 30 and 60 minutes (pooled over the
   seeds, returns within a session only) against the configured ones (from ``fundamental``:
-  ``correlation`` between the plain symbols, ``index_of`` for the index), and the
-  fundamentals' own at the same horizons;
+  ``correlation`` between the plain symbols, ``index_of`` for the index), each with a 95 %
+  interval from a bootstrap over seeds (``sim_{H}min_ci``: a seed's returns resampled
+  together, 2,000 resamples), and the fundamentals' own at the same horizons;
 * **the basis** 2 IDX - A - B in bp of the basket (its mean and standard deviation per seed,
   the share of minutes beyond 10 bp), with and without the arbitrageur, and the arbitrageur's
   PnL;
@@ -159,15 +160,43 @@ def _one(args) -> dict:
     return {"seed": seed, "wall_s": wall, "cards": cards, "ablation": ablation, **main}
 
 
-def _corr(runs: list[dict], key: str, h: int) -> np.ndarray:
-    """The correlation matrix of ``h``-minute returns pooled over the runs (NaN with fewer
-    than 10 of them: too few to say anything)."""
-    rets = [_returns(r[key], h) for r in runs]
+def _pooled(rets: list[np.ndarray], n: int) -> np.ndarray:
+    """The correlation matrix of the returns of several runs pooled (NaN with fewer than 10
+    returns: too few to say anything)."""
     rets = [x for x in rets if x.size]
-    n = len(runs[0]["names"])
     if sum(len(x) for x in rets) < 10:
         return np.full((n, n), np.nan)
     return np.corrcoef(np.concatenate(rets).T)
+
+
+def _corr(runs: list[dict], key: str, h: int) -> np.ndarray:
+    """The correlation matrix of ``h``-minute returns pooled over the runs."""
+    return _pooled([_returns(r[key], h) for r in runs], len(runs[0]["names"]))
+
+
+def seed_bootstrap_corr(rets: list[np.ndarray], n_boot: int = 2000,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The 95 % percentile interval (two matrices: low, high) of the pooled correlation matrix
+    over the runs resampled with replacement (a run's returns stay together: a pooled
+    correlation over seeds is dominated by the volatile seeds, so it is less precise than its
+    number of returns suggests). NaN with fewer than two runs."""
+    n = rets[0].shape[1] if rets and rets[0].ndim == 2 and rets[0].size else 0
+    if len(rets) < 2 or n == 0:
+        return np.full((n, n), np.nan), np.full((n, n), np.nan)
+    rng = np.random.default_rng(seed)
+    # per run: the sums the pooled Pearson correlation needs (count, sums, cross products)
+    cnt = np.array([len(x) for x in rets], float)
+    s1 = np.array([x.sum(axis=0) for x in rets])
+    s2 = np.array([x.T @ x for x in rets])
+    idx = rng.integers(0, len(rets), (n_boot, len(rets)))
+    w = np.stack([np.bincount(i, minlength=len(rets)) for i in idx]).astype(float)
+    N = w @ cnt
+    S1 = w @ s1
+    S2 = np.einsum("br,rij->bij", w, s2)
+    cov = S2 / N[:, None, None] - S1[:, :, None] * S1[:, None, :] / (N ** 2)[:, None, None]
+    sd = np.sqrt(np.einsum("bii->bi", cov))
+    c = cov / (sd[:, :, None] * sd[:, None, :])
+    return np.nanpercentile(c, 2.5, axis=0), np.nanpercentile(c, 97.5, axis=0)
 
 
 def _basis_stats(b) -> dict:
@@ -190,11 +219,14 @@ def analyse(runs: list[dict], scenario) -> dict:
     pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
     corr = {}
     for h in HORIZONS:
-        sim, fund = _corr(runs, "sessions", h), _corr(runs, "fund", h)
+        sim_rets = [_returns(r["sessions"], h) for r in runs]
+        sim, fund = _pooled(sim_rets, len(names)), _corr(runs, "fund", h)
+        lo, hi = seed_bootstrap_corr([x for x in sim_rets if x.size])
         for i, j in pairs:
             key = f"{names[i]}-{names[j]}"
             corr.setdefault(key, {"configured": float(conf[i, j])})
             corr[key][f"sim_{h}min"] = float(sim[i, j])
+            corr[key][f"sim_{h}min_ci"] = [float(lo[i, j]), float(hi[i, j])]
             corr[key][f"fundamental_{h}min"] = float(fund[i, j])
     for c in corr.values():
         c["within_0.1_at_30min"] = abs(c["sim_30min"] - c["configured"]) <= 0.1
@@ -280,13 +312,16 @@ def figure(runs: list[dict], res: dict, path: str) -> None:
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
     for key, c in res["correlation"].items():
-        line, = ax[0].plot(HORIZONS, [c[f"sim_{h}min"] for h in HORIZONS], "o-", label=key)
+        mid = np.array([c[f"sim_{h}min"] for h in HORIZONS], float)
+        ci = np.array([c[f"sim_{h}min_ci"] for h in HORIZONS], float).T
+        line = ax[0].errorbar(HORIZONS, mid, yerr=np.abs(ci - mid), fmt="o-", capsize=3,
+                              label=key).lines[0]
         ax[0].axhline(c["configured"], color=line.get_color(), ls=":", lw=1)
     ax[0].set_xscale("log")
     ax[0].set_xticks(HORIZONS, [f"{h}m" for h in HORIZONS])
     ax[0].set_xlabel("return horizon")
     ax[0].set_ylabel("correlation of mid returns")
-    ax[0].set_title("simulated (dots) vs configured (dotted)")
+    ax[0].set_title("simulated (dots, 95 % over seeds) vs configured (dotted)")
     ax[0].legend(fontsize=8)
     r0 = runs[0]
     if r0.get("ablation") and r0["ablation"]["basis"]:
@@ -362,7 +397,9 @@ def main(argv=None) -> int:
     else:
         for key, c in res["correlation"].items():
             sims = "  ".join(f"{h}m {c[f'sim_{h}min']:+.2f}" for h in HORIZONS)
-            print(f"corr {key}: configured {c['configured']:+.2f}; simulated {sims}")
+            lo, hi = c["sim_30min_ci"]
+            print(f"corr {key}: configured {c['configured']:+.2f}; simulated {sims} "
+                  f"(30m 95 % over seeds: {lo:+.2f} to {hi:+.2f})")
         if res["basis"] is not None:
             print("basis:", json.dumps(res["basis"]))
         for g, v in res["makers"].items():

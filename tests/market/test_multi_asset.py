@@ -577,6 +577,36 @@ def test_the_paired_bootstrap_covers_a_known_difference_and_not_zero():
     assert lo < 0.5 < hi and lo > 0
 
 
+def test_the_seed_bootstrap_of_a_pooled_correlation_covers_the_truth_and_is_honest():
+    study = _study()
+    rng = np.random.default_rng(4)
+    cov = [[1.0, 0.6], [0.6, 1.0]]
+    # 20 "seeds" of 60 returns each, with very different volatilities, as simulated seeds have
+    runs = [rng.multivariate_normal([0, 0], cov, 60) * rng.uniform(0.2, 3.0) for _ in range(20)]
+    point = study._pooled(runs, 2)[0, 1]
+    lo, hi = study.seed_bootstrap_corr(runs)
+    assert lo.shape == (2, 2) and lo[0, 1] < point < hi[0, 1]
+    assert lo[0, 1] < 0.6 < hi[0, 1] and hi[0, 1] - lo[0, 1] < 0.3
+    # the sufficient-statistics resampling gives the pooled correlation of the resampled runs:
+    # with every seed once (no resampling at all), the interval collapses onto the point
+    one = [runs[0]] * 2  # two identical runs: every resample is the same pool
+    lo1, hi1 = study.seed_bootstrap_corr(one)
+    assert lo1[0, 1] == pytest.approx(study._pooled(one, 2)[0, 1])
+    assert hi1[0, 1] == pytest.approx(lo1[0, 1])
+    # a negative control: seeds whose pairs are uncorrelated give an interval that excludes 0.6
+    flat = [rng.normal(size=(60, 2)) for _ in range(20)]
+    lo0, hi0 = study.seed_bootstrap_corr(flat)
+    assert hi0[0, 1] < 0.6 and lo0[0, 1] < 0 < hi0[0, 1]
+    # each resample is the pooled correlation of the resampled runs, as np.corrcoef gives it
+    lo3, hi3 = study.seed_bootstrap_corr(runs[:7], n_boot=3, seed=5)
+    idx = np.random.default_rng(5).integers(0, 7, (3, 7))
+    cs = np.array([np.corrcoef(np.concatenate([runs[i] for i in row]).T) for row in idx])
+    assert np.allclose(lo3, np.percentile(cs, 2.5, axis=0))
+    assert np.allclose(hi3, np.percentile(cs, 97.5, axis=0))
+    # fewer than two runs: no interval
+    assert np.isnan(study.seed_bootstrap_corr(runs[:1])[0]).all()
+
+
 def test_the_study_runs_end_to_end(capsys):
     """A smoke run of the benchmark (two 90-minute sessions, no scorecard): every section of its
     JSON is there and holds numbers (30- and 60-minute returns are too few there: NaN)."""
@@ -590,6 +620,8 @@ def test_the_study_runs_end_to_end(capsys):
     assert set(res["correlation"]) == {"A-B", "A-IDX", "B-IDX"}
     for c in res["correlation"].values():
         assert np.isfinite(c["sim_1min"]) and np.isfinite(c["sim_5min"])
+        lo, hi = c["sim_5min_ci"]  # two seeds: the pooled point is one of the resamples
+        assert lo - 1e-9 <= c["sim_5min"] <= hi + 1e-9
         assert c["sim_60min"] is None or not np.isfinite(c["sim_60min"])
     assert res["basis"]["without_arbitrageur"]["sd_bp"] > 0
     assert set(res["makers"]) == {"mm_hedged", "mm_unhedged", "hedged_minus_unhedged"}
