@@ -24,14 +24,12 @@ from abmm.env.actions import (
 from abmm.env.episodes import EpisodeMarkets, check_max_cycles, env_scenario
 from abmm.env.observations import (
     N_FEATURES,
-    N_MARKET,
     MarketFeatures,
-    agent_features,
     book_features,
     observation_space,
 )
 from abmm.env.rewards import COMPONENTS, check_weights, components
-from abmm.policy.features import agent_feature_values
+from abmm.policy.features import MARKET, OWN_HEAD, OWN_TAIL, agent_feature_values
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +225,8 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         names = self.agents
         rows = self._observe_rows(names, market)  # every live agent's observation at once
         # two-sided quoting and the quoted spread (ticks; float32 as the features) for all rows
-        if isinstance(rows, np.ndarray):
-            quoting_all = ((rows[:, 14] != 0) & (rows[:, 15] != 0)).tolist()
-            spread_all = ((rows[:, 10] + rows[:, 11]) * self.actions.max_offset).tolist()
-        else:  # with book levels, a list of rows
-            quoting_all = [bool(o[14] and o[15]) for o in rows]
-            spread_all = [float((o[10] + o[11]) * self.actions.max_offset) for o in rows]
+        quoting_all = ((rows[:, 14] != 0) & (rows[:, 15] != 0)).tolist()
+        spread_all = ((rows[:, 10] + rows[:, 11]) * self.actions.max_offset).tolist()
         learners, fills_of, last_pnl = self._learners, self._fills, self._pnl
         vector = self.vector_reward
         ig, damping = self.inventory_gamma, self.damping
@@ -262,24 +256,15 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
 
     # ----------------------------------------------------------------------------- pieces
     def _observe(self, name: str, market: list) -> np.ndarray:
-        out = np.empty(self.n_obs, np.float32)
-        out[2:2 + N_MARKET] = market
-        left = (self._t_end - self.model.now) / (self._t_end - self._t0)
-        agent_features(self._learners[name], self.model, self.features.mid, left,
-                       self.max_inventory, self.actions.max_offset, out)
-        if self.book_levels:  # the same for every agent: computed once per decision
-            if self._book_at != self.model.now:
-                book_features(self.model.book, self.features.mid, self.book_levels,
-                              self.actions.max_offset, self.book_scale, self._book, 0)
-                self._book_at = self.model.now
-            out[N_FEATURES:] = self._book
-        return out
+        return self._observe_rows([name], market)[0]
 
     def _observe_rows(self, names: list, market: list) -> np.ndarray:
-        """The observations of ``names`` as the rows of one array (each row what
-        ``_observe`` gives): one conversion for all the agents instead of one array each."""
-        if self.book_levels or not names:  # the book part: one agent at a time
-            return [self._observe(n, market) for n in names]
+        """The observations of ``names`` as the rows of one float32 array, laid out as
+        ``abmm.policy.features`` says (``OWN_HEAD``, ``MARKET``, ``OWN_TAIL``, then the book
+        levels): one conversion for all the agents instead of one array each."""
+        rows = np.empty((len(names), self.n_obs), np.float32)
+        if not names:
+            return rows
         model = self.model
         mid = self.features.mid
         left = (self._t_end - model.now) / (self._t_end - self._t0)
@@ -287,10 +272,15 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         learners = self._learners
         own = np.array([agent_feature_values(learners[n], model, mid, left, mi, mo)
                         for n in names], np.float32)  # features 0, 1, 10..15 of each agent
-        rows = np.empty((len(names), self.n_obs), np.float32)
-        rows[:, 0:2] = own[:, 0:2]
-        rows[:, 2:2 + N_MARKET] = np.asarray(market, np.float32)
-        rows[:, 2 + N_MARKET:] = own[:, 2:]
+        rows[:, OWN_HEAD] = own[:, 0:2]
+        rows[:, MARKET] = np.asarray(market, np.float32)
+        rows[:, OWN_TAIL] = own[:, 2:]
+        if self.book_levels:  # the same for every agent: computed once per decision
+            if self._book_at != model.now:
+                book_features(model.book, mid, self.book_levels, mo, self.book_scale,
+                              self._book, 0)
+                self._book_at = model.now
+            rows[:, N_FEATURES:] = self._book
         return rows
 
     def _info(self, name: str, comp) -> dict:

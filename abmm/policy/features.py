@@ -17,14 +17,21 @@ import numpy as np
 from abmm.errors import AbmmError
 from abmm.signals import OFI, VPIN, MidVolatility
 
-__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "MarketFeatures", "agent_features",
-           "agent_feature_values", "book_features"]
+__all__ = ["FEATURES", "N_FEATURES", "N_MARKET", "OWN_HEAD", "MARKET", "OWN_TAIL",
+           "MarketFeatures", "agent_features", "agent_feature_values", "book_features"]
 
 FEATURES = ("inventory", "time_left", "spread", "imbalance_5", "microprice_offset", "ofi",
             "vpin", "volatility", "trade_flow", "trade_intensity", "bid_offset", "ask_offset",
             "bid_queue", "ask_queue", "has_bid", "has_ask")
 N_FEATURES = len(FEATURES)
 N_MARKET = 8  # features 2..9 are the market's, shared by every agent
+#: where each part sits in an observation (the one statement of the layout; an env filling
+#: many agents' rows at once and ``agent_features`` filling one both use it): the first two
+#: of ``agent_feature_values`` at ``OWN_HEAD``, the market's ``N_MARKET`` at ``MARKET``, the
+#: agent's other six at ``OWN_TAIL``; book levels, when an env adds them, follow ``N_FEATURES``
+OWN_HEAD = slice(0, 2)
+MARKET = slice(2, 2 + N_MARKET)
+OWN_TAIL = slice(2 + N_MARKET, N_FEATURES)
 
 
 def _clip(x: float, lo: float = -1.0, hi: float = 1.0) -> float:
@@ -147,8 +154,8 @@ def agent_features(agent, model, mid: float, time_left: float, max_inventory: in
     """Fill features 0, 1 and 10..15 of ``out`` for ``agent`` (its inventory, the time left,
     and its best resting quotes: offset from ``mid``, queue position, presence)."""
     v = agent_feature_values(agent, model, mid, time_left, max_inventory, max_offset)
-    out[0:2] = v[0:2]
-    out[10:16] = v[2:8]
+    out[OWN_HEAD] = v[0:2]
+    out[OWN_TAIL] = v[2:8]
 
 
 def book_features(book, mid: float, levels: int, max_offset: float, scale: float,
