@@ -17,8 +17,11 @@ import abmm, abmm.engine, pathlib, sys
 where = pathlib.Path(abmm.__file__).resolve()
 assert "site-packages" in str(where), f"abmm imported from {where}, not the installed wheel"
 assert abmm.engine.ENGINE == "compiled", f"the wheel's engine is {abmm.engine.ENGINE}"
-import abmm._compiled as c, abmm.market.model, abmm.agents.noise  # noqa: E401
-assert "abmm.market.model" in c.compiled(), f"the wheel's hot modules run as source: {c.compiled()}"
+import importlib, abmm._compiled as c  # noqa: E401
+for name in c.MODULES:  # every hot module the wheel lists must run from its compiled copy
+    importlib.import_module(name)
+missing = sorted(set(c.MODULES) - set(c.compiled()))
+assert not missing, f"the wheel runs these hot modules as source: {missing}"
 import abmm.market.kernel as K  # noqa: E402
 assert K.EventQueue.__module__ == "abmm.market._cqueue", f"the wheel's event queue is {K.EventQueue}"
 import abmm.agents.base as B  # noqa: E402
@@ -26,7 +29,7 @@ assert B.Latency.__module__ == "abmm.agents._crng", f"the wheel's latency draws 
 from abmm.signals import MidVolatility  # noqa: E402
 assert MidVolatility.__module__ == "abmm.signals._cvol", f"the wheel's volatility is {MidVolatility}"
 print("wheel: abmm from", where.parent, "engine", abmm.engine.ENGINE,
-      "compiled modules", len(c.compiled()))
+      "compiled modules", len(c.compiled()), "of", len(c.MODULES))
 PY
 "$ABMM" scenarios
 "$ABMM" run default --out run-default --set market.close=11:30 --no-facts
