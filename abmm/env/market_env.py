@@ -23,6 +23,7 @@ from abmm.env.actions import (
 )
 from abmm.env.episodes import EpisodeMarkets, check_max_cycles, env_scenario
 from abmm.env.observations import (
+    FEATURES,
     N_FEATURES,
     MarketFeatures,
     book_features,
@@ -32,6 +33,10 @@ from abmm.env.rewards import COMPONENTS, check_weights, components
 from abmm.policy.features import MARKET, OWN_HEAD, OWN_TAIL, agent_feature_values
 
 log = logging.getLogger(__name__)
+
+# the columns _collect reads back from the observations (positions in FEATURES)
+_BID_OFF, _ASK_OFF = FEATURES.index("bid_offset"), FEATURES.index("ask_offset")
+_HAS_BID, _HAS_ASK = FEATURES.index("has_bid"), FEATURES.index("has_ask")
 
 #: The default scenario: two learnable market makers in a one-hour market (package data).
 DEFAULT_SCENARIO = Path(__file__).with_name("market_making.yaml")
@@ -225,8 +230,8 @@ class MarketEnv(EpisodeMarkets, ParallelEnv):
         names = self.agents
         rows = self._observe_rows(names, market)  # every live agent's observation at once
         # two-sided quoting and the quoted spread (ticks; float32 as the features) for all rows
-        quoting_all = ((rows[:, 14] != 0) & (rows[:, 15] != 0)).tolist()
-        spread_all = ((rows[:, 10] + rows[:, 11]) * self.actions.max_offset).tolist()
+        quoting_all = ((rows[:, _HAS_BID] != 0) & (rows[:, _HAS_ASK] != 0)).tolist()
+        spread_all = ((rows[:, _BID_OFF] + rows[:, _ASK_OFF]) * self.actions.max_offset).tolist()
         learners, fills_of, last_pnl = self._learners, self._fills, self._pnl
         vector = self.vector_reward
         ig, damping = self.inventory_gamma, self.damping
