@@ -106,7 +106,7 @@ def test_cli_until_on_default_is_quick_and_reports_the_executor(tmp_path, capsys
     cap = capsys.readouterr()
     assert status == 0, cap.err
     warnings = [ln for ln in cap.err.splitlines() if "warning" in ln]
-    assert len(warnings) == 1 and "agents.4 (executor)" in warnings[0]
+    assert len(warnings) == 1 and "agents.5 (executor)" in warnings[0]
     assert "dropped" in warnings[0]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete"
